@@ -1,0 +1,91 @@
+"""Verify the workbook, one stage at a time or all at once, and run a stage for people.
+
+nox                                   verify everything
+nox -s part2                          verify one stage (the reference snapshot)
+nox -s part2 -- --stage-dir ~/mine    verify your own folder as part2
+nox -s serve -- part2                 run a stage's servers for people to chat on
+nox -l                                list the sessions
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+sys.path.insert(0, str(Path(__file__).parent / "tests"))
+from harness.stages import STAGES, Stage
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+
+HARNESS_REQUIREMENTS = "tests/requirements.txt"
+TUTORIAL_REQUIREMENTS = "tutorial/requirements.txt"
+NEWEST = list(STAGES.values())[-1]
+NO_BYTECODE = {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def install_stage(session: nox.Session, stage: Stage, *more: str) -> None:
+    args = ["-r", f"{stage.folder}/requirements.txt"]
+    for requirements in more:
+        args += ["-r", requirements]
+    session.install(*args)
+
+
+def stage_session(stage: Stage):
+    def verify(session: nox.Session) -> None:
+        install_stage(session, stage, HARNESS_REQUIREMENTS)
+        session.run(
+            "pytest", "tests/stage_checks", "--stage", stage.name, "--tb=short", *session.posargs,
+            env=NO_BYTECODE,
+        )  # fmt: skip
+
+    verify.__doc__ = f"Check {stage.folder}, {stage.title} (-- --stage-dir DIR: your folder)"
+    return verify
+
+
+for _stage in STAGES.values():
+    nox.session(name=_stage.name)(stage_session(_stage))
+
+
+@nox.session
+def harness(session: nox.Session) -> None:
+    """Check the checks: copies of a stage with a mistake in them must fail in plain words."""
+    install_stage(session, NEWEST, HARNESS_REQUIREMENTS)
+    session.run("pytest", "tests/selftest", "--tb=short", *session.posargs, env=NO_BYTECODE)
+
+
+@nox.session
+def tutorial(session: nox.Session) -> None:
+    """Replay every chapter onto its parent stage and compare with its snapshot."""
+    install_stage(session, NEWEST, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS)
+    session.run("pytest", "tests/chapters", "--tb=short", *session.posargs, env=NO_BYTECODE)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Run ruff over the stages, the harness and this file."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(default=False)
+def lab(session: nox.Session) -> None:
+    """Open the chapters as notebooks in JupyterLab."""
+    install_stage(session, NEWEST, TUTORIAL_REQUIREMENTS)
+    session.install("jupyterlab==4.6.6")
+    session.run("jupyter", "lab", "tutorial/", *session.posargs)
+
+
+@nox.session(default=False)
+def serve(session: nox.Session) -> None:
+    """Run a stage for people: nox -s serve -- part2 (default: the newest stage)."""
+    name = session.posargs[0] if session.posargs else NEWEST.name
+    if name not in STAGES:
+        session.error(f"there is no stage called {name!r}; the stages are: {', '.join(STAGES)}")
+    install_stage(session, STAGES[name])
+    session.run(
+        "python", "-m", "harness.serve", name, *session.posargs[1:],
+        env={**NO_BYTECODE, "PYTHONPATH": "tests"},
+    )  # fmt: skip

@@ -1,0 +1,99 @@
+"""Headless Chromium for the checks: the system's browser when there is one, offline-safe.
+
+Selenium Manager would download a browser and driver, which fails on a machine without
+internet, so a system Chromium and chromedriver (Debian: apt-get install chromium
+chromium-driver) are always preferred; Selenium Manager is only the fallback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+# Quiet, reproducible, offline: no first-run UI, no background calls to the internet.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--window-size=1100,800",
+)
+
+
+def system_chromium() -> tuple[str | None, str | None]:
+    """Paths of the system's Chromium and chromedriver, each None when missing."""
+    browser = next((path for name in BROWSER_NAMES if (path := shutil.which(name))), None)
+    return browser, shutil.which("chromedriver")
+
+
+def new_driver() -> webdriver.Chrome:
+    """Start one headless browser window with its own profile."""
+    browser, driver = system_chromium()
+    options = webdriver.ChromeOptions()
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chat-browser-')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if browser and driver:
+        options.binary_location = browser
+        service = Service(executable_path=driver)
+    else:
+        service = Service()  # Selenium Manager finds or fetches a matching pair
+    try:
+        return webdriver.Chrome(service=service, options=options)
+    except WebDriverException as error:
+        raise RuntimeError(
+            "Could not start headless Chromium. On Debian or Ubuntu install it with "
+            "`sudo apt-get install chromium chromium-driver`; elsewhere install Chrome or "
+            f"Chromium and chromedriver of the same version. Selenium said: {error.msg}"
+        ) from None
+
+
+@dataclass
+class Browsers:
+    """The browser windows one check opened: one per person in the conversation."""
+
+    drivers: list[webdriver.Chrome] = field(default_factory=list)
+
+    def open(self) -> webdriver.Chrome:
+        driver = new_driver()
+        self.drivers.append(driver)
+        return driver
+
+    def close_all(self) -> None:
+        for driver in self.drivers:
+            with contextlib.suppress(WebDriverException):  # already gone: nothing to close
+                driver.quit()
+        self.drivers.clear()
+
+    def save_artefacts(self, folder: Path) -> list[Path]:
+        """Screenshot, page HTML and console log of every window (called when a check fails)."""
+        saved: list[Path] = []
+        for number, driver in enumerate(self.drivers, start=1):
+            prefix = folder / f"window-{number}"
+            try:
+                driver.save_screenshot(str(prefix.with_suffix(".png")))
+                prefix.with_suffix(".html").write_text(driver.page_source)
+                console = "\n".join(
+                    f"{entry['level']} {entry['message']}" for entry in driver.get_log("browser")
+                )
+                prefix.with_suffix(".console.log").write_text(console + "\n")
+            except WebDriverException as error:
+                note = f"could not save this window: {error}\n"
+                prefix.with_suffix(".error.txt").write_text(note)
+            saved.extend(sorted(folder.glob(f"{prefix.name}.*")))
+        return saved

@@ -1,0 +1,265 @@
+"""Run a stage's servers as subprocesses, on free ports, with a database of their own.
+
+The same launcher serves the tests (a fresh sqlite file in a temp folder, stopped after the
+checks) and ``nox -s serve`` (a database kept outside the snapshot, stopped on Ctrl-C).
+Nothing it does writes into the stage folder: the database path comes from DJANGO_DB_PATH and
+Python is told not to write bytecode caches.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+from .stages import Process, Stage
+
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 5.0
+
+
+class StageError(Exception):
+    """Something about the stage itself is wrong; the message says what to check."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody is listening on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def tail(text: str, lines: int = 25) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class StageProcesses:
+    """A stage's processes, running for as long as the ``with`` block lasts.
+
+    >>> with StageProcesses(stage, stage_dir, workdir) as site:
+    ...     site.url("django", "/chats/")
+    """
+
+    def __init__(
+        self,
+        stage: Stage,
+        stage_dir: Path,
+        workdir: Path,
+        *,
+        host: str = "127.0.0.1",
+        ports: Mapping[str, int] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.stage = stage
+        self.stage_dir = stage_dir
+        self.workdir = workdir
+        self.host = host
+        self.ports = {p.name: (ports or {}).get(p.name) or free_port(host) for p in stage.processes}
+        self.database = workdir / "db.sqlite3"
+        self._extra_env = dict(env or {})
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+
+    # -- environment and commands -------------------------------------------------------
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment every command of the stage runs with."""
+        env = dict(os.environ)
+        env.update(
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONUNBUFFERED="1",
+            PYTHONPATH=str(self.stage_dir),
+            DJANGO_DB_PATH=str(self.database),
+        )
+        for process in self.stage.processes:
+            env[process.port_env] = str(self.ports[process.name])
+        env.update(self._extra_env)
+        return env
+
+    def _argv(self, template: tuple[str, ...], port: int | None = None) -> list[str]:
+        values = {
+            "python": sys.executable,
+            "bin": str(Path(sys.executable).parent),
+            "host": self.host,
+            "port": "" if port is None else str(port),
+        }
+        return [part.format(**values) for part in template]
+
+    def log_path(self, name: str) -> Path:
+        return self.workdir / f"{name}.log"
+
+    def run(
+        self, *argv: str, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a one-off command (``{python}`` etc. allowed) in the stage folder."""
+        result = subprocess.run(
+            self._argv(argv),
+            cwd=self.stage_dir,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise StageError(
+                f"`{' '.join(argv).replace('{python}', 'python')}` failed in {self.stage_dir} "
+                f"with exit code {result.returncode}. What it printed:\n"
+                f"{tail(result.stdout + result.stderr)}"
+            )
+        return result
+
+    def manage(
+        self, *args: str, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``python manage.py ARGS`` against this run's database."""
+        return self.run("{python}", "manage.py", *args, check=check, env=env)
+
+    def django_shell(self, code: str, **values: str) -> str:
+        """Run Python in ``manage.py shell``; ``values`` arrive as environment variables."""
+        return self.manage("shell", "--verbosity", "0", "--command", code, env=values).stdout
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> StageProcesses:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if not (self.stage_dir / "manage.py").is_file():
+            raise StageError(
+                f"{self.stage_dir} has no manage.py. Point --stage-dir at the folder that "
+                "holds manage.py (the one you ran `django-admin startproject ... .` in)."
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for command in self.stage.setup:
+            self.run(*command)
+        for process in self.stage.processes:
+            self._launch(process)
+        for process in self.stage.processes:
+            self._wait_until_ready(process)
+
+    def _launch(self, process: Process) -> None:
+        log = self.log_path(process.name).open("ab")
+        self._logs[process.name] = log
+        self._running[process.name] = subprocess.Popen(
+            self._argv(process.argv, self.ports[process.name]),
+            cwd=self.stage_dir,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def _wait_until_ready(self, process: Process) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        popen = self._running[process.name]
+        while True:
+            if popen.poll() is not None:
+                raise StageError(
+                    f"The {process.name} process stopped (exit code {popen.returncode}) before it "
+                    f"was ready. Its last lines:\n{tail(self.log_text(process.name))}"
+                )
+            if self._answers(process):
+                return
+            if time.monotonic() > deadline:
+                raise StageError(
+                    f"The {process.name} process did not answer on port "
+                    f"{self.ports[process.name]} within {READY_TIMEOUT:g} s. Its last lines:\n"
+                    f"{tail(self.log_text(process.name))}"
+                )
+            time.sleep(0.1)
+
+    def _answers(self, process: Process) -> bool:
+        port = self.ports[process.name]
+        if process.ready_path is None:
+            try:
+                socket.create_connection((self.host, port), timeout=1).close()
+            except OSError:
+                return False
+            return True
+        try:
+            with urllib.request.urlopen(self.url(process.name, process.ready_path), timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered; whether the answer is right is for the checks to say
+        except OSError:
+            return False
+
+    def restart(self, name: str) -> None:
+        """Stop one process and start it again on the same port (to test reconnecting)."""
+        process = next(p for p in self.stage.processes if p.name == name)
+        self._stop_one(name)
+        self._launch(process)
+        self._wait_until_ready(process)
+
+    def all_running(self) -> bool:
+        return all(popen.poll() is None for popen in self._running.values())
+
+    def stop(self) -> None:
+        for name in list(self._running):
+            self._stop_one(name)
+
+    def _stop_one(self, name: str) -> None:
+        popen = self._running.pop(name, None)
+        if popen is not None and popen.poll() is None:
+            popen.send_signal(signal.SIGINT)
+            try:
+                popen.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait()
+        log = self._logs.pop(name, None)
+        if log is not None:
+            log.close()
+
+    # -- what the checks need ------------------------------------------------------------
+
+    def url(self, name: str, path: str = "/", scheme: str = "http") -> str:
+        return f"{scheme}://{self.host}:{self.ports[name]}{path}"
+
+    def log_text(self, name: str) -> str:
+        path = self.log_path(name)
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def create_room(self, name: str) -> int:
+        """Create a ChatRoom straight in the database and return its id."""
+        code = (
+            "import os; from chat.models import ChatRoom; "
+            "print(ChatRoom.objects.create(name=os.environ['ROOM_NAME']).pk)"
+        )
+        return int(self.django_shell(code, ROOM_NAME=name).split()[-1])
+
+    def create_superuser(self, username: str, password: str) -> None:
+        """Create (or reset) an admin account that can log in to /admin/."""
+        code = (
+            "import os; from django.contrib.auth import get_user_model; "
+            "user, _ = get_user_model().objects.get_or_create(username=os.environ['ADMIN_USER']); "
+            "user.is_staff = user.is_superuser = True; "
+            "user.set_password(os.environ['ADMIN_PASSWORD']); user.save()"
+        )
+        self.django_shell(code, ADMIN_USER=username, ADMIN_PASSWORD=password)
+
+    def save_artefacts(self, folder: Path) -> list[Path]:
+        """Copy every process log into ``folder`` (called when a check fails)."""
+        saved = []
+        for process in self.stage.processes:
+            target = folder / f"server-{process.name}.log"
+            target.write_text(self.log_text(process.name))
+            saved.append(target)
+        return saved

@@ -1,0 +1,80 @@
+"""Replay a chapter: run its notebook in a copy of the parent stage and compare with the snapshot.
+
+Like the book tester of "Test-Driven Development with Python": if following a chapter
+cell by cell does not produce exactly the stage's files, the chapter or the stage is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+from pathlib import Path
+
+import jupytext
+import nbclient
+from nbclient.exceptions import CellExecutionError
+
+WORKBOOK_DIR_ENV = "CHAT_WORKBOOK_DIR"
+"""The chapters build the learner's project in this folder (default ~/django-twisted-chat)."""
+
+GENERATED = ("__pycache__", "*.pyc", "*.sqlite3", "twistd.pid", "twistd.log", ".ipynb_checkpoints")
+"""What running a project leaves behind; never part of a snapshot."""
+
+CELL_TIMEOUT = 300
+
+
+class ReplayError(Exception):
+    """A chapter's cell failed, or its result differs from the snapshot."""
+
+
+def copy_stage(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*GENERATED), dirs_exist_ok=True)
+
+
+def execute_chapter(chapter: Path, workdir: Path) -> None:
+    """Run every cell of ``chapter``, with the chapters' working folder set to ``workdir``."""
+    notebook = jupytext.read(chapter)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    env = {**os.environ, WORKBOOK_DIR_ENV: str(workdir), "PYTHONDONTWRITEBYTECODE": "1"}
+    try:
+        client.execute(env=env)
+    except CellExecutionError as error:
+        raise ReplayError(f"{chapter.name}: a cell failed when replayed:\n{error}") from None
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` by relative path, leaving out what running it generates."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_file() and not any(relative.match(p) or p in relative.parts for p in GENERATED):
+            found[relative.as_posix()] = path.read_bytes()
+    return found
+
+
+def differences(expected: Path, actual: Path) -> str:
+    """A unified diff of two folders, empty when they hold the same files."""
+    want, got = files_of(expected), files_of(actual)
+    report = []
+    for name in sorted(want.keys() | got.keys()):
+        if name not in got:
+            report.append(f"missing: {name} (the snapshot has it; the chapter never writes it)")
+        elif name not in want:
+            report.append(f"extra: {name} (the chapter writes it; the snapshot has no such file)")
+        elif want[name] != got[name]:
+            report.extend(
+                difflib.unified_diff(
+                    want[name].decode(errors="replace").splitlines(),
+                    got[name].decode(errors="replace").splitlines(),
+                    f"snapshot/{name}",
+                    f"chapter/{name}",
+                    lineterm="",
+                )
+            )
+    return "\n".join(report)

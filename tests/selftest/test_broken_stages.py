@@ -1,0 +1,117 @@
+"""The harness checks itself: a copy of a stage with a real mistake must fail, in plain words.
+
+A check that cannot fail proves nothing. Each case below copies the reference stage, makes one
+mistake a learner could make, runs the stage's checks against the copy with --stage-dir, and
+requires a failure whose message tells the learner what to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.stages import REPO_ROOT, get_stage
+
+
+@dataclass(frozen=True)
+class Mistake:
+    stage: str
+    file: str
+    correct: str
+    broken: str
+    checks: str
+    """A pytest -k expression choosing the checks that should catch it (keeps the run short)."""
+    message: str
+    """Words the failure must contain."""
+
+
+MISTAKES = {
+    "redirect removed": Mistake(
+        stage="part1",
+        file="django_twisted_chat/urls.py",
+        correct='    path("", RedirectView.as_view(pattern_name="chat:index"), name="home"),\n',
+        broken="",
+        checks="redirect or takes_you",
+        message="not a redirect to /chats/",
+    ),
+    "room link broken": Mistake(
+        stage="part1",
+        file="chat/templates/chats/index.html",
+        correct="{% url 'chat:chat_room' chat.id %}",
+        broken="#",
+        checks="listed_in_name_order",
+        message="does not list the rooms",
+    ),
+    "missing room crashes instead of 404": Mistake(
+        stage="part1",
+        file="chat/views.py",
+        correct="chat = get_object_or_404(ChatRoom, pk=chat_room_id)",
+        broken="chat = ChatRoom.objects.get(pk=chat_room_id)",
+        checks="does_not_exist",
+        message="get_object_or_404",
+    ),
+}
+
+
+def copy_stage(name: str, into: Path) -> Path:
+    target = into / name
+    shutil.copytree(
+        get_stage(name).path, target, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3")
+    )
+    return target
+
+
+def run_checks(
+    stage: str, folder: Path, artefacts: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable, "-m", "pytest", "tests/stage_checks", "-q",
+        "--stage", stage, "--stage-dir", str(folder), "--artefacts", str(artefacts), *extra,
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("mistake", MISTAKES.values(), ids=MISTAKES.keys())
+def test_a_stage_with_a_mistake_fails_in_plain_words(mistake: Mistake, tmp_path: Path) -> None:
+    folder = copy_stage(mistake.stage, tmp_path)
+    source = folder / mistake.file
+    text = source.read_text()
+    assert mistake.correct in text, f"{mistake.file} changed; update this self-test's mistake"
+    source.write_text(text.replace(mistake.correct, mistake.broken))
+
+    result = run_checks(mistake.stage, folder, tmp_path / "artefacts", "-k", mistake.checks)
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, f"the checks did not fail on the broken copy:\n{output}"
+    said = "\n".join(line for line in output.splitlines() if line.startswith("E "))
+    assert mistake.message in said, f"the failure does not say {mistake.message!r}:\n{output}"
+
+
+def test_a_failing_browser_check_leaves_a_screenshot(tmp_path: Path) -> None:
+    mistake = MISTAKES["room link broken"]
+    folder = copy_stage(mistake.stage, tmp_path)
+    source = folder / mistake.file
+    source.write_text(source.read_text().replace(mistake.correct, mistake.broken))
+
+    result = run_checks(mistake.stage, folder, tmp_path / "artefacts", "-k", mistake.checks)
+
+    assert result.returncode == 1
+    screenshots = list((tmp_path / "artefacts").rglob("window-*.png"))
+    logs = list((tmp_path / "artefacts").rglob("server-django.log"))
+    assert screenshots and logs, f"no screenshot or server log was saved:\n{result.stdout}"
+    assert "saved for you to look at" in result.stdout
+
+
+@pytest.mark.parametrize("stage", ["part1"])
+def test_an_intact_copy_passes(stage: str, tmp_path: Path) -> None:
+    folder = copy_stage(stage, tmp_path)
+    result = run_checks(stage, folder, tmp_path / "artefacts")
+    assert result.returncode == 0, f"an untouched copy of {stage} failed:\n{result.stdout}"
+    assert sorted(p.name for p in folder.rglob("*") if "__pycache__" in p.parts) == [], (
+        "the checks wrote bytecode caches into the stage folder"
+    )
