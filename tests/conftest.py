@@ -9,10 +9,12 @@ features the stage does not have yet are deselected, so part3 runs part2's check
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -151,6 +153,25 @@ def start_site(chosen: ChosenStage, workdir: Path) -> StageProcesses:
         site.stop()
         pytest.fail(f"The stage could not be started. {problem}", pytrace=False)
     return site
+
+
+@pytest.fixture(scope="session")
+def import_from_stage(chosen_stage: ChosenStage) -> Iterator[Callable[[str], ModuleType]]:
+    """Import the stage's own code in this process: ``import_from_stage("chatserver.protocol")``."""
+    sys.path.insert(0, str(chosen_stage.path))
+
+    def load(name: str) -> ModuleType:
+        try:
+            return importlib.import_module(name)
+        except ImportError as error:
+            pytest.fail(
+                f"Could not import {name} from {chosen_stage.path}: {error}. Check that the "
+                f"file exists and that its folder has an __init__.py.",
+                pytrace=False,
+            )
+
+    yield load
+    sys.path.remove(str(chosen_stage.path))
 
 
 @pytest.fixture(scope="session")

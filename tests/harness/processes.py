@@ -201,10 +201,13 @@ class StageProcesses:
         except OSError:
             return False
 
-    def restart(self, name: str) -> None:
-        """Stop one process and start it again on the same port (to test reconnecting)."""
-        process = next(p for p in self.stage.processes if p.name == name)
+    def stop_process(self, name: str) -> None:
+        """Stop one process, leaving the others running (to see how pages cope)."""
         self._stop_one(name)
+
+    def start_process(self, name: str) -> None:
+        """Start one stopped process again on the same port."""
+        process = next(p for p in self.stage.processes if p.name == name)
         self._launch(process)
         self._wait_until_ready(process)
 

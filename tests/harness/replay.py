@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import jupytext
@@ -40,12 +42,22 @@ def execute_chapter(chapter: Path, workdir: Path) -> None:
         timeout=CELL_TIMEOUT,
         kernel_name="python3",
         resources={"metadata": {"path": str(workdir)}},
+        # A failing `!command` must stop the replay at that cell, not carry on quietly.
+        extra_arguments=["--InteractiveShell.system_raise_on_error=True"],
     )
-    env = {**os.environ, WORKBOOK_DIR_ENV: str(workdir), "PYTHONDONTWRITEBYTECODE": "1"}
+    # `!python` and `!django-admin` must be this environment's, as in `nox -s lab`.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {
+        **os.environ,
+        WORKBOOK_DIR_ENV: str(workdir),
+        "PATH": path,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     try:
         client.execute(env=env)
     except CellExecutionError as error:
-        raise ReplayError(f"{chapter.name}: a cell failed when replayed:\n{error}") from None
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the kernel's colours
+        raise ReplayError(f"{chapter.name}: a cell failed when replayed:\n{plain}") from None
 
 
 def files_of(root: Path) -> dict[str, bytes]:

@@ -13,6 +13,7 @@ import secrets
 import socket
 import sys
 import time
+from pathlib import Path
 
 from .processes import StageError, StageProcesses
 from .stages import REPO_ROOT, STAGES
@@ -33,6 +34,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--public-name",
         help="the host name or IP people type in their browsers, when it is not this machine's "
         "loopback (e.g. the instructor's laptop on the room's Wi-Fi)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the database and logs go (default: .serve/<stage> in the workbook)",
     )
     return parser.parse_args(argv)
 
@@ -84,7 +90,7 @@ def main(argv: list[str]) -> int:
         env["DJANGO_ALLOWED_HOSTS"] = f"{args.public_name},localhost,127.0.0.1"
         env["CHAT_ALLOWED_ORIGINS"] = f"http://{args.public_name}:{ports['django']}"
 
-    workdir = REPO_ROOT / ".serve" / stage.name
+    workdir = args.data_dir or REPO_ROOT / ".serve" / stage.name
     site = StageProcesses(stage, stage.path, workdir, host=args.host, ports=ports, env=env)
     try:
         with site:

@@ -61,6 +61,13 @@ DJANGO = Process(
     ready_path="/chats/",
 )
 
+CHATSERVER = Process(
+    name="chatserver",
+    argv=("{bin}/twistd", "--nodaemon", "--pidfile=", "--python", "chatserver.tac"),
+    port_env="CHAT_PORT",
+    ready_path="/",
+)
+
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in [

@@ -1,0 +1,49 @@
+"""Driving a chat room page in the browser: open it, wait until connected, type, read."""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from .processes import StageProcesses
+from .waits import wait_for
+
+RECONNECT_WAIT = 20.0
+"""Seconds a page may take to reconnect after the chat server comes back (backoff included)."""
+
+
+def connection_state(driver: WebDriver) -> str:
+    return driver.find_element(By.ID, "connection_state").get_attribute("data-state") or ""
+
+
+def wait_until_connected(driver: WebDriver, timeout: float | None = None) -> None:
+    wait_for(
+        lambda: connection_state(driver) == "open",
+        "The room page never said it was connected (#connection_state with "
+        'data-state="open"). Check the URL chat.js connects to, that the chat server is '
+        "running (see server-chatserver.log), and that the page's origin is allowed.",
+        timeout,
+    )
+
+
+def open_room(driver: WebDriver, site: StageProcesses, path: str) -> None:
+    """Open a room page (e.g. ``/chats/3/``) and wait until it can send."""
+    driver.get(site.url("django", path))
+    wait_until_connected(driver)
+
+
+def send(driver: WebDriver, text: str) -> None:
+    inputbox = driver.find_element(By.ID, "inputbox")
+    inputbox.send_keys(text)
+    inputbox.send_keys(Keys.ENTER)
+
+
+def messages(driver: WebDriver) -> list[str]:
+    """The text of every message shown, oldest first."""
+    items = driver.find_elements(By.CSS_SELECTOR, "#message_list li .text")
+    return [item.get_attribute("textContent") or "" for item in items]
+
+
+def wait_for_message(driver: WebDriver, text: str, failure: str) -> None:
+    wait_for(lambda: text in messages(driver), failure)
