@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,12 @@ def empty_site(chosen_stage: ChosenStage, tmp_path: Path) -> Iterator[StageProce
     running = start_site(chosen_stage, tmp_path / "site")
     yield running
     running.stop()
+
+
+@pytest.fixture
+def new_room(site: StageProcesses) -> Callable[[], int]:
+    """Make a room of one's own, so checks never see each other's messages."""
+    return lambda: site.create_room(f"Room {uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

@@ -28,10 +28,12 @@ def test_chapter_replays_to_its_stage(chapter: Path, tmp_path: Path) -> None:
 
     if stage is not None:
         diff = differences(stage.path, workdir)
-        assert not diff, (
-            f"Replaying {chapter.name} does not give {stage.folder} file for file. Change the "
-            f"chapter or the snapshot so they agree:\n{diff}"
-        )
+        if diff:
+            pytest.fail(
+                f"Replaying {chapter.name} does not give {stage.folder} file for file. Change "
+                f"the chapter or the snapshot so they agree:\n{diff}",
+                pytrace=False,
+            )
 
 
 def test_every_stage_has_its_chapter() -> None:

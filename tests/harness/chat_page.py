@@ -6,6 +6,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from .browser import Browsers
 from .processes import StageProcesses
 from .waits import wait_for
 
@@ -31,6 +32,13 @@ def open_room(driver: WebDriver, site: StageProcesses, path: str) -> None:
     """Open a room page (e.g. ``/chats/3/``) and wait until it can send."""
     driver.get(site.url("django", path))
     wait_until_connected(driver)
+
+
+def open_window(browsers: Browsers, site: StageProcesses, path: str) -> WebDriver:
+    """A new browser window on a room page, connected and ready to send."""
+    window = browsers.open()
+    open_room(window, site, path)
+    return window
 
 
 def send(driver: WebDriver, text: str) -> None:

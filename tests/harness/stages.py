@@ -81,6 +81,16 @@ STAGES: dict[str, Stage] = {
             setup=(MIGRATE,),
             processes=(DJANGO,),
         ),
+        Stage(
+            name="part2",
+            folder="part2_websocket",
+            parent="part1",
+            chapter="02_websocket.md",
+            title="per-room WebSocket chat on Twisted and Autobahn",
+            features=frozenset({"rooms", "websocket"}),
+            setup=(MIGRATE,),
+            processes=(DJANGO, CHATSERVER),
+        ),
     ]
 }
 
