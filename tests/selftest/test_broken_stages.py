@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.stages import REPO_ROOT, get_stage
+from harness.stages import REPO_ROOT, STAGES, get_stage
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,14 @@ MISTAKES = {
         broken="chat = ChatRoom.objects.get(pk=chat_room_id)",
         checks="does_not_exist",
         message="get_object_or_404",
+    ),
+    "text inserted as HTML": Mistake(
+        stage="part2",
+        file="chat/static/chat/chat.js",
+        correct="text.textContent = message.text;",
+        broken="text.innerHTML = message.text;",
+        checks="looks_like_html",
+        message="Use textContent",
     ),
 }
 
@@ -107,11 +115,13 @@ def test_a_failing_browser_check_leaves_a_screenshot(tmp_path: Path) -> None:
     assert "saved for you to look at" in result.stdout
 
 
-@pytest.mark.parametrize("stage", ["part1"])
-def test_an_intact_copy_passes(stage: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_an_intact_copy_passes_and_is_left_as_it_was(stage: str, tmp_path: Path) -> None:
     folder = copy_stage(stage, tmp_path)
+    before = sorted(path.relative_to(folder) for path in folder.rglob("*"))
     result = run_checks(stage, folder, tmp_path / "artefacts")
     assert result.returncode == 0, f"an untouched copy of {stage} failed:\n{result.stdout}"
-    assert sorted(p.name for p in folder.rglob("*") if "__pycache__" in p.parts) == [], (
-        "the checks wrote bytecode caches into the stage folder"
+    after = sorted(path.relative_to(folder) for path in folder.rglob("*"))
+    assert after == before, (
+        f"the checks wrote into the stage folder: {sorted(set(after) - set(before))}"
     )

@@ -75,7 +75,12 @@ def test_a_message_that_looks_like_html_is_shown_as_text(
     attack = '<img src=x onerror="window.hacked = true">'
 
     chat_page.send(alice, attack)
-    chat_page.wait_for_message(bob, attack, "The HTML-looking message never appeared as text.")
+    chat_page.wait_for_message(
+        bob,
+        attack,
+        "The message <img src=x onerror=...> never appeared as text. If the page inserts "
+        "received text with innerHTML, it became an element instead. Use textContent.",
+    )
     assert not bob.find_elements(By.CSS_SELECTOR, "#message_list img"), (
         "A message became an <img> element on the page: received text is being inserted as "
         "HTML. Use textContent, never innerHTML, in chat.js."
