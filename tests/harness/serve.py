@@ -85,10 +85,11 @@ def main(argv: list[str]) -> int:
     for process in stage.processes:
         ports[process.name] = port_from_env(process.name, process.port_env)
         check_port_free(args.host, ports[process.name], process.port_env)
-    env = {}
+    env = {"CHAT_INTERFACE": args.host}  # the chat server listens where Django does
     if args.public_name:
-        env["DJANGO_ALLOWED_HOSTS"] = f"{args.public_name},localhost,127.0.0.1"
-        env["CHAT_ALLOWED_ORIGINS"] = f"http://{args.public_name}:{ports['django']}"
+        names = [args.public_name, "localhost", "127.0.0.1"]
+        env["DJANGO_ALLOWED_HOSTS"] = ",".join(names)
+        env["CHAT_ALLOWED_ORIGINS"] = ",".join(f"http://{n}:{ports['django']}" for n in names)
 
     workdir = args.data_dir or REPO_ROOT / ".serve" / stage.name
     site = StageProcesses(stage, stage.path, workdir, host=args.host, ports=ports, env=env)
