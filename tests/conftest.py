@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +23,7 @@ import pytest
 from harness import admin, waits
 from harness.artefacts import folder_for, save_all
 from harness.browser import Browsers
-from harness.processes import StageError, StageProcesses
+from harness.processes import SiteWith, StageError, StageProcesses
 from harness.stages import REPO_ROOT, STAGES, Stage
 
 sys.dont_write_bytecode = True  # importing a stage's code must not write into its folder
@@ -145,14 +146,17 @@ def chosen_stage(pytestconfig: pytest.Config) -> ChosenStage:
     return chosen
 
 
-def start_site(chosen: ChosenStage, workdir: Path) -> StageProcesses:
-    site = StageProcesses(chosen.stage, chosen.path, workdir)
+def start_site(
+    chosen: ChosenStage, workdir: Path, settings: Mapping[str, str] | None = None
+) -> StageProcesses:
+    site = StageProcesses(chosen.stage, chosen.path, workdir, env=settings)
     try:
         site.__enter__()
         site.create_superuser(admin.USERNAME, admin.PASSWORD)
     except StageError as problem:
         site.stop()
-        pytest.fail(f"The stage could not be started. {problem}", pytrace=False)
+        with_settings = f" with {dict(settings)}" if settings else ""
+        pytest.fail(f"The stage could not be started{with_settings}. {problem}", pytrace=False)
     return site
 
 
@@ -183,6 +187,24 @@ def site(
     running = start_site(chosen_stage, tmp_path_factory.mktemp("site"))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def site_with(chosen_stage: ChosenStage) -> SiteWith:
+    """Another copy of the stage's servers with some settings changed, for one ``with`` block:
+
+    ``with site_with(tmp_path, {"CHAT_RATE": "1000"}) as loose: ...``
+    """
+
+    @contextmanager
+    def running(workdir: Path, settings: Mapping[str, str]) -> Iterator[StageProcesses]:
+        started = start_site(chosen_stage, workdir, settings)
+        try:
+            yield started
+        finally:
+            started.stop()
+
+    return running
 
 
 @pytest.fixture

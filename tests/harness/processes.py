@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
 
@@ -266,3 +267,7 @@ class StageProcesses:
             target.write_text(self.log_text(process.name))
             saved.append(target)
         return saved
+
+
+SiteWith = Callable[[Path, Mapping[str, str]], AbstractContextManager[StageProcesses]]
+"""The ``site_with`` fixture: another copy of a stage's servers, with some settings changed."""

@@ -20,7 +20,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,9 @@ from twisted.web.server import Site
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
+
+from . import waits
+from .processes import StageProcesses, tail
 
 TEXT = 0x1
 BINARY = 0x2
@@ -400,3 +403,45 @@ def read_until_closed(sock: socket.socket, *, within: float) -> tuple[bool, int]
             return True, received
         received += len(chunk)
     return False, received
+
+
+# -- a chat client of the stage's real chat server, as a Django page would be ------------
+
+
+def django_origin(site: StageProcesses) -> str:
+    """The origin of the stage's Django pages, which the chat server must let in."""
+    return site.url("django", "")
+
+
+def room_url(site: StageProcesses, room: int | str) -> str:
+    return site.url("chatserver", f"/ws/{room}", scheme="ws")
+
+
+@contextmanager
+def joined(site: StageProcesses, room: int) -> Iterator[ChatConnection]:
+    """A client in ``room``, connected as a page from the Django site would be.
+
+    Its welcome message has been read: it is in ``chat.welcome``.
+    """
+    url, origin = room_url(site, room), django_origin(site)
+    with ExitStack() as stack:
+        try:
+            chat = stack.enter_context(chat_connection(url, origin=origin, timeout=waits.MAX_WAIT))
+        except InvalidStatus as refusal:
+            raise AssertionError(
+                f"The chat server refused a WebSocket to {url} from a page on {origin} with "
+                f"HTTP {refusal.response.status_code}. Room {room} exists, and {origin} is the "
+                "Django site's origin: check onConnect and the default CHAT_ALLOWED_ORIGINS, "
+                "which follow DJANGO_PORT."
+            ) from None
+        except (OSError, TimeoutError) as problem:
+            raise AssertionError(
+                f"Could not open a WebSocket to {url}: {problem}.\n"
+                f"The chat server's last lines:\n{tail(site.log_text('chatserver'))}"
+            ) from None
+        welcome = chat.receive("the welcome message")
+        assert welcome.get("type") == "welcome", (
+            f"The first message from the chat server should be the welcome message, not {welcome}."
+        )
+        chat.welcome = welcome
+        yield chat

@@ -11,70 +11,24 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from harness import http, waits
-from harness.processes import READY_TIMEOUT, StageError, StageProcesses, free_port, tail
+from harness.processes import READY_TIMEOUT, SiteWith, StageProcesses, free_port, tail
 from harness.wsclient import (
-    ChatConnection,
-    chat_connection,
+    django_origin,
     handshake_status,
+    joined,
     open_silent_client,
     read_until_closed,
+    room_url,
 )
 
 pytestmark = pytest.mark.needs("websocket")
-
-
-def django_origin(site: StageProcesses) -> str:
-    """The origin of the stage's Django pages, which the chat server must let in."""
-    return site.url("django", "")
-
-
-def room_url(site: StageProcesses, room: int | str) -> str:
-    return site.url("chatserver", f"/ws/{room}", scheme="ws")
-
-
-@contextmanager
-def joined(site: StageProcesses, room: int) -> Iterator[ChatConnection]:
-    """A client in ``room``, connected as a page from the Django site would be.
-
-    Its welcome message has been read: it is in ``chat.welcome``.
-    """
-    url, origin = room_url(site, room), django_origin(site)
-    with ExitStack() as stack:
-        try:
-            chat = stack.enter_context(chat_connection(url, origin=origin, timeout=waits.MAX_WAIT))
-        except InvalidStatus as refusal:
-            raise AssertionError(
-                f"The chat server refused a WebSocket to {url} from a page on {origin} with "
-                f"HTTP {refusal.response.status_code}. Room {room} exists, and {origin} is the "
-                "Django site's origin: check onConnect and the default CHAT_ALLOWED_ORIGINS, "
-                "which follow DJANGO_PORT."
-            ) from None
-        except (OSError, TimeoutError) as problem:
-            raise AssertionError(
-                f"Could not open a WebSocket to {url}: {problem}.\n"
-                f"The chat server's last lines:\n{tail(site.log_text('chatserver'))}"
-            ) from None
-        welcome = chat.receive("the welcome message")
-        assert welcome.get("type") == "welcome", (
-            f"The first message from the chat server should be the welcome message, not {welcome}."
-        )
-        chat.welcome = welcome
-        yield chat
-
-
-@pytest.fixture
-def new_room(site: StageProcesses) -> Callable[[], int]:
-    """Make a room nobody has talked in yet: ``room_id = new_room()``."""
-    return lambda: site.create_room(f"loopback {uuid.uuid4().hex[:8]}")
 
 
 def test_the_status_page_answers_and_other_paths_are_404(site: StageProcesses) -> None:
@@ -272,19 +226,12 @@ FLOOD_BYTES = 24 * 2**20
 
 @pytest.fixture(scope="module")
 def flood_site(
-    site: StageProcesses, tmp_path_factory: pytest.TempPathFactory
+    site_with: SiteWith,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[StageProcesses]:
     """The stage's servers once more, started with FLOOD_SETTINGS."""
-    running = StageProcesses(
-        site.stage, site.stage_dir, tmp_path_factory.mktemp("flood"), env=FLOOD_SETTINGS
-    )
-    try:
-        running.start()
-    except StageError as problem:
-        running.stop()
-        pytest.fail(f"The stage could not be started with {FLOOD_SETTINGS}. {problem}")
-    yield running
-    running.stop()
+    with site_with(tmp_path_factory.mktemp("flood"), FLOOD_SETTINGS) as running:
+        yield running
 
 
 def test_a_client_that_stops_reading_is_dropped_and_the_room_carries_on(

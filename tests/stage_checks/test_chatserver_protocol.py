@@ -18,16 +18,14 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import task
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
+from harness.fakes import ORIGIN, FakeRooms
 from harness.wsclient import BINARY, TEXT, MemoryClient, memory_http_get
 
 pytestmark = pytest.mark.needs("websocket")
-
-ORIGIN = "http://localhost:8000"
-"""The Django site's origin under the default settings (DJANGO_PORT 8000)."""
 
 SETTINGS = {"CHAT_MAX_LENGTH": "20"}
 """A short text limit, so the checks can reach it quickly. Other settings keep defaults."""
@@ -36,41 +34,6 @@ SENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|\+00:00)")
 
 
 # -- the server under test ---------------------------------------------------------------
-
-
-class FakeRooms:
-    """Stands in for Django's database: which room ids exist, and who asked about which.
-
-    Normally it answers at once. After ``hold()`` it keeps every question waiting until
-    ``answer()`` or ``fail()``, like a slow database.
-    """
-
-    def __init__(self, *existing: int) -> None:
-        self.existing = set(existing)
-        self.asked: list[int] = []
-        self.holding = False
-        self.waiting: list[tuple[int, Deferred[bool]]] = []
-
-    def __call__(self, room_id: int) -> Deferred[bool]:
-        self.asked.append(room_id)
-        if not self.holding:
-            return succeed(room_id in self.existing)
-        answer: Deferred[bool] = Deferred()
-        self.waiting.append((room_id, answer))
-        return answer
-
-    def hold(self) -> None:
-        self.holding = True
-
-    def answer(self) -> None:
-        waiting, self.waiting = self.waiting, []
-        for room_id, answer in waiting:
-            answer.callback(room_id in self.existing)
-
-    def fail(self, problem: Exception) -> None:
-        waiting, self.waiting = self.waiting, []
-        for _, answer in waiting:
-            answer.errback(problem)
 
 
 @dataclass
@@ -237,6 +200,13 @@ def test_settings_from_the_environment_reach_the_server(
         ("CHAT_ALLOWED_ORIGINS", "localhost:8000"),
         ("CHAT_ALLOWED_ORIGINS", "http://localhost:8000/chats/"),
         ("DJANGO_PORT", "eighty"),
+        # Part 3's settings, checked where the stage has long-polling:
+        pytest.param("CHAT_HISTORY", "0", marks=pytest.mark.needs("longpoll")),
+        pytest.param("CHAT_HISTORY", "lots", marks=pytest.mark.needs("longpoll")),
+        pytest.param("CHAT_POLL_PAGE", "-5", marks=pytest.mark.needs("longpoll")),
+        pytest.param("CHAT_POLL_TIMEOUT", "0", marks=pytest.mark.needs("longpoll")),
+        pytest.param("CHAT_POLL_TIMEOUT", "soon", marks=pytest.mark.needs("longpoll")),
+        pytest.param("CHAT_MAX_PARKED", "1.5", marks=pytest.mark.needs("longpoll")),
     ],
 )
 def test_a_setting_the_server_cannot_use_is_named_in_one_line(

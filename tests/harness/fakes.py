@@ -1,0 +1,43 @@
+"""Stand-ins for what the chat server talks to, so in-process checks decide every answer."""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, succeed
+
+ORIGIN = "http://localhost:8000"
+"""The Django site's origin under the default settings (DJANGO_PORT 8000)."""
+
+
+class FakeRooms:
+    """Stands in for Django's database: which room ids exist, and who asked about which.
+
+    Normally it answers at once. After ``hold()`` it keeps every question waiting until
+    ``answer()`` or ``fail()``, like a slow database.
+    """
+
+    def __init__(self, *existing: int) -> None:
+        self.existing = set(existing)
+        self.asked: list[int] = []
+        self.holding = False
+        self.waiting: list[tuple[int, Deferred[bool]]] = []
+
+    def __call__(self, room_id: int) -> Deferred[bool]:
+        self.asked.append(room_id)
+        if not self.holding:
+            return succeed(room_id in self.existing)
+        answer: Deferred[bool] = Deferred()
+        self.waiting.append((room_id, answer))
+        return answer
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def answer(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        for room_id, answer in waiting:
+            answer.callback(room_id in self.existing)
+
+    def fail(self, problem: Exception) -> None:
+        waiting, self.waiting = self.waiting, []
+        for _, answer in waiting:
+            answer.errback(problem)
