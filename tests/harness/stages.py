@@ -91,6 +91,16 @@ STAGES: dict[str, Stage] = {
             setup=(MIGRATE,),
             processes=(DJANGO, CHATSERVER),
         ),
+        Stage(
+            name="part3",
+            folder="part3_longpoll",
+            parent="part2",
+            chapter="03_longpoll.md",
+            title="HTTP long-polling beside the WebSockets, on the same Twisted server",
+            features=frozenset({"rooms", "websocket", "longpoll"}),
+            setup=(MIGRATE,),
+            processes=(DJANGO, CHATSERVER),
+        ),
     ]
 }
 

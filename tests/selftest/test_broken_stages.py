@@ -63,6 +63,14 @@ MISTAKES = {
         checks="looks_like_html",
         message="Use textContent",
     ),
+    "long-poll page inserts HTML": Mistake(
+        stage="part3",
+        file="chat/static/chat/room.js",
+        correct="text.textContent = message.text;",
+        broken="text.innerHTML = message.text;",
+        checks="stays_text_on_the_long_poll_page",
+        message="Use textContent",
+    ),
 }
 
 
