@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Any
+
+from twisted.internet import task
 from twisted.internet.defer import Deferred, succeed
 
 ORIGIN = "http://localhost:8000"
@@ -41,3 +45,17 @@ class FakeRooms:
         waiting, self.waiting = self.waiting, []
         for _, answer in waiting:
             answer.errback(problem)
+
+
+def chat_factory(
+    factory_module: ModuleType, config: Any, rooms: tuple[int, ...]
+) -> tuple[Any, task.Clock, FakeRooms]:
+    """The stage's ChatServerFactory, with the room lookup and the clock in the check's hands.
+
+    Returns the factory, its clock and its fake rooms (which of ``rooms`` exist).
+    """
+    fake_rooms = FakeRooms(*rooms)
+    clock = task.Clock()
+    clock.advance(1_800_000_000)  # a moment in 2027, so timestamps look like real ones
+    factory = factory_module.ChatServerFactory(config, room_exists=fake_rooms, clock=clock)
+    return factory, clock, fake_rooms

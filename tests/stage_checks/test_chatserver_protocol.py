@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
-from harness.fakes import ORIGIN, FakeRooms
+from harness.fakes import ORIGIN, FakeRooms, chat_factory
 from harness.wsclient import BINARY, TEXT, MemoryClient, memory_http_get
 
 pytestmark = pytest.mark.needs("websocket")
@@ -106,12 +106,7 @@ def make_server(chatserver_code: SimpleNamespace) -> Iterator[Callable[..., Chat
     ) -> ChatServer:
         environ = {**(SETTINGS if short_texts else {}), **(settings or {})}
         config = chatserver_code.config.Config.from_environ(environ)
-        fake_rooms = FakeRooms(*rooms)
-        clock = task.Clock()
-        clock.advance(1_800_000_000)  # a moment in 2027, so timestamps look like real ones
-        factory = chatserver_code.factory.ChatServerFactory(
-            config, room_exists=fake_rooms, clock=clock
-        )
+        factory, clock, fake_rooms = chat_factory(chatserver_code.factory, config, rooms)
         site = Site(chatserver_code.resource.root_resource(factory), reactor=MemoryReactorClock())
         server = ChatServer(factory, site, clock, fake_rooms)
         made.append(server)

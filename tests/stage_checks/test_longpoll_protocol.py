@@ -19,7 +19,7 @@ from twisted.internet import task
 from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
-from harness.fakes import ORIGIN, FakeRooms
+from harness.fakes import ORIGIN, FakeRooms, chat_factory
 from harness.longpoll_client import Answer, Exchange, MemoryHTTP, request_bytes
 from harness.wsclient import MemoryClient
 
@@ -114,12 +114,7 @@ def make_server(chatserver_code: SimpleNamespace) -> Iterator[Callable[..., Long
     ) -> LongPollServer:
         environ = {**(SETTINGS if short_texts else {}), **(settings or {})}
         config = chatserver_code.config.Config.from_environ(environ)
-        fake_rooms = FakeRooms(*rooms)
-        clock = task.Clock()
-        clock.advance(1_800_000_000)  # a moment in 2027, so timestamps look like real ones
-        factory = chatserver_code.factory.ChatServerFactory(
-            config, room_exists=fake_rooms, clock=clock
-        )
+        factory, clock, fake_rooms = chat_factory(chatserver_code.factory, config, rooms)
         site = chatserver_code.web.ChatSite(factory)
         site.reactor = MemoryReactorClock()  # connection timeouts on a clock of our own
         server = LongPollServer(factory, site, clock, fake_rooms, MemoryHTTP(site, ORIGIN))
