@@ -151,7 +151,7 @@ def start_site(
 ) -> StageProcesses:
     site = StageProcesses(chosen.stage, chosen.path, workdir, env=settings)
     try:
-        site.__enter__()
+        site.start()
         site.create_superuser(admin.USERNAME, admin.PASSWORD)
     except StageError as problem:
         site.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import ModuleType
+from collections.abc import Mapping
 from typing import Any
 
 from twisted.internet import task
@@ -47,15 +47,27 @@ class FakeRooms:
             answer.errback(problem)
 
 
+SHORT_TEXTS = {"CHAT_MAX_LENGTH": "20"}
+"""A short text limit, so in-process checks reach it quickly. Other settings keep defaults."""
+
+
 def chat_factory(
-    factory_module: ModuleType, config: Any, rooms: tuple[int, ...]
+    code: Any,
+    settings: Mapping[str, str] | None,
+    rooms: tuple[int, ...],
+    *,
+    short_texts: bool = True,
 ) -> tuple[Any, task.Clock, FakeRooms]:
     """The stage's ChatServerFactory, with the room lookup and the clock in the check's hands.
 
-    Returns the factory, its clock and its fake rooms (which of ``rooms`` exist).
+    ``code`` holds the stage's ``config`` and ``factory`` modules. ``settings`` are added to
+    SHORT_TEXTS (unless ``short_texts=False``). Returns the factory, its clock and its fake
+    rooms (which of ``rooms`` exist).
     """
+    environ = {**(SHORT_TEXTS if short_texts else {}), **(settings or {})}
+    config = code.config.Config.from_environ(environ)
     fake_rooms = FakeRooms(*rooms)
     clock = task.Clock()
     clock.advance(1_800_000_000)  # a moment in 2027, so timestamps look like real ones
-    factory = factory_module.ChatServerFactory(config, room_exists=fake_rooms, clock=clock)
+    factory = code.factory.ChatServerFactory(config, room_exists=fake_rooms, clock=clock)
     return factory, clock, fake_rooms

@@ -266,36 +266,6 @@ class MemoryClient:
             self.transport.loseConnection()
 
 
-def memory_http_get(site: Site, path: str) -> tuple[int, dict[str, str], bytes]:
-    """GET ``path`` from a Site in memory: status, headers (lower-case names) and body."""
-    transport = MemoryTransport()
-    channel = site.buildProtocol(transport.getPeer())
-    assert channel is not None
-    transport.protocol = channel
-    channel.makeConnection(transport)
-    channel.dataReceived(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-    data = transport.value()
-    found = read_handshake_response(data)
-    assert found is not None, f"GET {path} got no complete HTTP response: {data!r}"
-    response, length = found
-    body = data[length:]
-    if response.headers.get("transfer-encoding") == "chunked":
-        body = dechunk(body)
-    return response.status, response.headers, body
-
-
-def dechunk(body: bytes) -> bytes:
-    chunks = []
-    while body:
-        size_line, _, body = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            break
-        chunks.append(body[:size])
-        body = body[size + 2 :]
-    return b"".join(chunks)
-
-
 # -- over the network ------------------------------------------------------------------------
 
 

@@ -22,13 +22,11 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
+from harness import memory_http
 from harness.fakes import ORIGIN, FakeRooms, chat_factory
-from harness.wsclient import BINARY, TEXT, MemoryClient, memory_http_get
+from harness.wsclient import BINARY, TEXT, MemoryClient
 
 pytestmark = pytest.mark.needs("websocket")
-
-SETTINGS = {"CHAT_MAX_LENGTH": "20"}
-"""A short text limit, so the checks can reach it quickly. Other settings keep defaults."""
 
 SENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|\+00:00)")
 
@@ -94,7 +92,7 @@ def chatserver_code(import_from_stage: Callable[[str], ModuleType]) -> SimpleNam
 def make_server(chatserver_code: SimpleNamespace) -> Iterator[Callable[..., ChatServer]]:
     """Build servers with ``make_server(settings={"CHAT_RATE": "2"}, rooms=(1, 2))``.
 
-    The settings are added to SETTINGS, unless ``short_texts=False`` leaves those out too.
+    The settings are added to SHORT_TEXTS, unless ``short_texts=False`` leaves those out too.
     """
     made: list[ChatServer] = []
 
@@ -104,9 +102,9 @@ def make_server(chatserver_code: SimpleNamespace) -> Iterator[Callable[..., Chat
         rooms: tuple[int, ...] = (1, 2),
         short_texts: bool = True,
     ) -> ChatServer:
-        environ = {**(SETTINGS if short_texts else {}), **(settings or {})}
-        config = chatserver_code.config.Config.from_environ(environ)
-        factory, clock, fake_rooms = chat_factory(chatserver_code.factory, config, rooms)
+        factory, clock, fake_rooms = chat_factory(
+            chatserver_code, settings, rooms, short_texts=short_texts
+        )
         site = Site(chatserver_code.resource.root_resource(factory), reactor=MemoryReactorClock())
         server = ChatServer(factory, site, clock, fake_rooms)
         made.append(server)
@@ -221,7 +219,8 @@ def test_a_setting_the_server_cannot_use_is_named_in_one_line(
 
 
 def test_the_root_says_the_server_is_running_and_unknown_paths_are_404(server: ChatServer) -> None:
-    status, headers, body = memory_http_get(server.site, "/")
+    root = memory_http.get(server.site, "/")
+    status, headers, body = root.status, root.headers, root.body
     assert status == 200 and body.strip() == b"chat server running", (
         f"GET / answered {status} {body[:80]!r}; it should answer 200 'chat server running' "
         "(the harness waits for it). Check the root resource in chatserver/resource.py."
@@ -230,7 +229,7 @@ def test_the_root_says_the_server_is_running_and_unknown_paths_are_404(server: C
         f"GET / should be text/plain, not {headers.get('content-type')!r}."
     )
     for path in ("/nothing", "/chats/", "/static/chat.js"):
-        status, _, _ = memory_http_get(server.site, path)
+        status = memory_http.get(server.site, path).status
         assert status == 404, f"GET {path} answered {status}; only / and /ws/<id> should exist."
 
 

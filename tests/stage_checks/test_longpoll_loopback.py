@@ -22,7 +22,8 @@ import pytest
 
 from harness import http as plain_http
 from harness import waits
-from harness.longpoll_client import JSON, LongPollClient, raw_exchange, request_bytes
+from harness.longpoll_client import JSON, LongPollClient, raw_exchange
+from harness.memory_http import request_bytes
 from harness.processes import SiteWith, StageProcesses
 from harness.wsclient import django_origin, joined, read_handshake_response
 

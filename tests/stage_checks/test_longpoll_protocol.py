@@ -20,13 +20,10 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
 from harness.fakes import ORIGIN, FakeRooms, chat_factory
-from harness.longpoll_client import Answer, Exchange, MemoryHTTP, request_bytes
+from harness.memory_http import Answer, Exchange, MemoryHTTP, request_bytes
 from harness.wsclient import MemoryClient
 
 pytestmark = pytest.mark.needs("longpoll")
-
-SETTINGS = {"CHAT_MAX_LENGTH": "20"}
-"""A short text limit, as in part 2's checks. Other settings keep their defaults."""
 
 JSON_TYPE = "application/json"
 
@@ -112,9 +109,9 @@ def make_server(chatserver_code: SimpleNamespace) -> Iterator[Callable[..., Long
         rooms: tuple[int, ...] = (1, 2),
         short_texts: bool = True,
     ) -> LongPollServer:
-        environ = {**(SETTINGS if short_texts else {}), **(settings or {})}
-        config = chatserver_code.config.Config.from_environ(environ)
-        factory, clock, fake_rooms = chat_factory(chatserver_code.factory, config, rooms)
+        factory, clock, fake_rooms = chat_factory(
+            chatserver_code, settings, rooms, short_texts=short_texts
+        )
         site = chatserver_code.web.ChatSite(factory)
         site.reactor = MemoryReactorClock()  # connection timeouts on a clock of our own
         server = LongPollServer(factory, site, clock, fake_rooms, MemoryHTTP(site, ORIGIN))
