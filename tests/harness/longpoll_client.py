@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import http
+from .protocol import without_unknown_messages
 
 JSON = dict[str, Any]
 
@@ -83,7 +84,7 @@ class LongPollClient:
             f"{self.url} answered HTTP {response.status} ({content_type or 'no Content-Type'}) "
             f"{response.body[:200]!r}; expected {status} with a JSON body."
         )
-        return response.json()
+        return without_unknown_messages(response.json())
 
 
 def raw_exchange(url: str, request: bytes, *, timeout: float) -> bytes:

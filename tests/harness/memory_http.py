@@ -15,6 +15,7 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.web.server import Site
 
+from .protocol import without_unknown_messages
 from .wsclient import MemoryTransport, read_handshake_response
 
 
@@ -40,8 +41,9 @@ class Answer:
     body: bytes
 
     def json(self) -> Any:
+        """The body as JSON; in a poll answer, ``messages`` of unknown types are passed over."""
         try:
-            return json.loads(self.body.decode("utf-8"))
+            return without_unknown_messages(json.loads(self.body.decode("utf-8")))
         except ValueError:
             raise AssertionError(
                 f"The answer (HTTP {self.status}) should be JSON, but its body is "

@@ -33,7 +33,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from . import waits
+from . import protocol, waits
 from .processes import StageProcesses, tail
 
 TEXT = 0x1
@@ -237,9 +237,9 @@ class MemoryClient:
         return self.transport.aborted
 
     def messages(self) -> list[JSON]:
-        """Every JSON text message received so far."""
+        """Every JSON text message received so far, but for types the checks do not know."""
         self._read()
-        return [frame.json() for frame in self.frames if frame.opcode == TEXT]
+        return protocol.known(frame.json() for frame in self.frames if frame.opcode == TEXT)
 
     def new_messages(self) -> list[JSON]:
         """The JSON text messages received since the last call."""
@@ -277,6 +277,8 @@ class ChatConnection:
         self.timeout = timeout
         self.welcome: JSON = {}
         """The welcome message, once whoever opened the connection has read it."""
+        self.ignored: list[str] = []
+        """The types of the messages passed over so far (a learner's own extensions)."""
 
     def send_json(self, value: Any) -> None:
         self.connection.send(json.dumps(value))
@@ -285,14 +287,24 @@ class ChatConnection:
         self.connection.send(text)
 
     def receive(self, waiting_for: str) -> JSON:
-        """The next message, as JSON; fails saying what was awaited if none comes in time."""
-        try:
-            data = self.connection.recv(timeout=self.timeout)
-        except TimeoutError:
-            raise AssertionError(
-                f"Waited {self.timeout:g} s for {waiting_for}, but the chat server sent nothing."
-            ) from None
-        return json.loads(data)
+        """The next message of a type the checks know, as JSON.
+
+        Messages of other types are passed over. Fails, saying what was awaited, if no
+        message comes in time.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                data = self.connection.recv(timeout=max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise AssertionError(
+                    f"Waited {self.timeout:g} s for {waiting_for}, but the chat server sent "
+                    f"nothing.{protocol.ignored_note(self.ignored)}"
+                ) from None
+            message = json.loads(data)
+            if not protocol.is_ignored(message):
+                return message
+            self.ignored.append(message["type"])
 
     def receive_many(self, count: int, waiting_for: str) -> list[JSON]:
         return [self.receive(f"{waiting_for} ({i + 1} of {count})") for i in range(count)]

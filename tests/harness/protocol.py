@@ -1,0 +1,52 @@
+"""The message protocol's one rule for readers: pass over the types you do not know.
+
+Every stage's chat server speaks JSON objects with a ``type``. The checks read three of them
+(``welcome``, ``message``, ``error``); a learner may add others, such as presence or typing
+notices, and the checks must not trip over them. So every client in the harness picks what it
+reads by type, and the only ordering rule it holds a server to is that a WebSocket's first
+message is its welcome.
+
+An object without a ``type`` is kept: it is a mistake the checks should show, not an
+extension to pass over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+KNOWN_TYPES = frozenset({"welcome", "message", "error"})
+"""The message types the checks read."""
+
+JSON = dict[str, Any]
+
+
+def is_ignored(message: Any) -> bool:
+    """True for a message of a type the checks do not know (a learner's extension)."""
+    if not isinstance(message, dict):
+        return False
+    kind = message.get("type")
+    return isinstance(kind, str) and kind not in KNOWN_TYPES
+
+
+def known(messages: Iterable[Any]) -> list[Any]:
+    """``messages`` without those of types the checks do not know."""
+    return [message for message in messages if not is_ignored(message)]
+
+
+def without_unknown_messages(answer: Any) -> Any:
+    """A long-poll answer whose ``messages`` list keeps only the types the checks know."""
+    if isinstance(answer, dict) and isinstance(answer.get("messages"), list):
+        return {**answer, "messages": known(answer["messages"])}
+    return answer
+
+
+def ignored_note(types: Iterable[str]) -> str:
+    """A sentence for a failure message, naming the extra types that were passed over."""
+    seen = sorted(set(types))
+    if not seen:
+        return ""
+    return (
+        f" (It also sent messages of types the checks pass over: {', '.join(seen)}. That is "
+        "fine; they are not what was missing.)"
+    )
