@@ -5,13 +5,19 @@
 
 Every check says which features it needs (``@pytest.mark.needs("websocket")``); checks for
 features the stage does not have yet are deselected, so part3 runs part2's checks too.
+
+Before the first check, the stage is prepared once (requirements, system check, migrations,
+a database); a problem there is reported once, first, and the checks that depend on it are
+not run. ``--quick`` leaves out the checks that need a browser.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 import sys
-import uuid
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,11 +26,17 @@ from types import ModuleType
 
 import pytest
 
-from harness import admin, waits
-from harness.artefacts import folder_for, save_all
-from harness.browser import Browsers
-from harness.processes import SiteWith, StageError, StageProcesses
+from harness import waits
+from harness.artefacts import folder_for, run_folder, run_name, save_all
+from harness.browser import BrowserPool, Browsers
+from harness.preflight import Preparation, RootCause, prepare
+from harness.processes import PreparedDatabase, SiteWith, StageError, StageProcesses
 from harness.stages import REPO_ROOT, STAGES, Stage
+
+BROWSER_FIXTURES = frozenset({"browser", "browsers"})
+SERVER_FIXTURES = frozenset({"site", "site_with", "empty_site"})
+RUN_ENV = "CHAT_ARTEFACTS_RUN"
+"""The name of this run's artefacts folder, shared with parallel workers."""
 
 sys.dont_write_bytecode = True  # importing a stage's code must not write into its folder
 
@@ -60,12 +72,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--max-wait", type=float, help="seconds a browser check waits for something to happen"
     )
+    group.addoption(
+        "--quick",
+        action="store_true",
+        help="only the protocol and loopback checks: no browser, done in seconds",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs(*features): the stage features this check needs")
     if config.getoption("--max-wait"):
         waits.set_max_wait(config.getoption("--max-wait"))
+    os.environ.setdefault(RUN_ENV, run_name())  # parallel workers inherit it
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Prepare the stage once per run, before any worker or check starts."""
+    config = session.config
+    chosen = chosen_stage_of(config)
+    if chosen is None or hasattr(config, "workerinput") or Preparation.from_environ():
+        return  # no stage to check, or this is a worker: the starting process prepared it
+    workdir = Path(tempfile.mkdtemp(prefix="chat-prepared-"))
+    config.add_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    prepare(StageProcesses(chosen.stage, chosen.path, workdir)).to_environ()
+
+
+def needs_a_browser(item: pytest.Item) -> bool:
+    return bool(BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def needs_servers(item: pytest.Item) -> bool:
+    return bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
 def chosen_stage_of(config: pytest.Config) -> ChosenStage | None:
@@ -92,7 +130,8 @@ def chosen_stage_of(config: pytest.Config) -> ChosenStage | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     chosen = chosen_stage_of(config)
-    keep, drop = [], []
+    quick = config.getoption("--quick")
+    keep, drop, in_a_browser = [], [], []
     for item in items:
         needs = {feature for mark in item.iter_markers("needs") for feature in mark.args}
         if not needs:
@@ -102,13 +141,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{item.nodeid} checks a stage: say which one, e.g. --stage part1 "
                 "(or run `nox -s part1`, which does)"
             )
-        elif needs <= chosen.stage.features:
-            keep.append(item)
-        else:
+        elif not needs <= chosen.stage.features:
             drop.append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+        elif quick and needs_a_browser(item):
+            in_a_browser.append(item)
+        else:
+            keep.append(item)
+    if drop or in_a_browser:
+        config.hook.pytest_deselected(items=drop + in_a_browser)
+    config.stash[SKIPPED_BROWSER_CHECKS] = len(in_a_browser)
+    # In-process checks first (the shared servers boot meanwhile), then those against real
+    # servers, then the browser checks: the quickest, most precise messages come first.
+    items[:] = sorted(keep, key=lambda item: (needs_a_browser(item), needs_servers(item)))
+
+
+SKIPPED_BROWSER_CHECKS = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = terminalreporter.config.stash.get(SKIPPED_BROWSER_CHECKS, 0)
+    if skipped:
+        terminalreporter.write_line(
+            f"Quick mode: the {skipped} browser checks were skipped. Run again without "
+            "--quick to check the pages in a real browser before you move on.",
+            yellow=True,
+            bold=True,
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -128,7 +186,8 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed and report.when in ("setup", "call"):
         things = list(getattr(item, "funcargs", {}).values())
-        folder = folder_for(item.config.getoption("--artefacts"), item.nodeid)
+        run = run_folder(item.config.getoption("--artefacts"), os.environ[RUN_ENV])
+        folder = folder_for(run, item.nodeid)
         saved = save_all(things, folder)
         if saved:
             listing = "\n".join(f"  {path}" for path in saved)
@@ -144,20 +203,6 @@ def chosen_stage(pytestconfig: pytest.Config) -> ChosenStage:
     chosen = chosen_stage_of(pytestconfig)
     assert chosen is not None, "stage checks run with --stage"
     return chosen
-
-
-def start_site(
-    chosen: ChosenStage, workdir: Path, settings: Mapping[str, str] | None = None
-) -> StageProcesses:
-    site = StageProcesses(chosen.stage, chosen.path, workdir, env=settings)
-    try:
-        site.start()
-        site.create_superuser(admin.USERNAME, admin.PASSWORD)
-    except StageError as problem:
-        site.stop()
-        with_settings = f" with {dict(settings)}" if settings else ""
-        pytest.fail(f"The stage could not be started{with_settings}. {problem}", pytrace=False)
-    return site
 
 
 @pytest.fixture(scope="session")
@@ -180,17 +225,113 @@ def import_from_stage(chosen_stage: ChosenStage) -> Iterator[Callable[[str], Mod
 
 
 @pytest.fixture(scope="session")
-def site(
-    chosen_stage: ChosenStage, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[StageProcesses]:
-    """The stage's servers, shared by the checks, with a fresh database and an admin account."""
-    running = start_site(chosen_stage, tmp_path_factory.mktemp("site"))
-    yield running
-    running.stop()
+def preparation(pytestconfig: pytest.Config) -> Preparation:
+    """How preparing the stage went (pytest_sessionstart did it, once per run)."""
+    prepared = Preparation.from_environ()
+    assert prepared is not None, "stage checks run with --stage"
+    return prepared
 
 
 @pytest.fixture(scope="session")
-def site_with(chosen_stage: ChosenStage) -> SiteWith:
+def root_cause(preparation: Preparation) -> RootCause:
+    return RootCause(preparation.problem)
+
+
+@pytest.fixture(scope="session")
+def prepared_database(preparation: Preparation) -> PreparedDatabase | None:
+    """A migrated database with the admin account and rooms, copied for every server the
+    checks start; None when the stage cannot be prepared (``root_cause`` says why)."""
+    return preparation.database
+
+
+@pytest.fixture(autouse=True)
+def stage_is_prepared(request: pytest.FixtureRequest) -> None:
+    """Every stage check first makes sure the stage could be prepared at all."""
+    if request.node.get_closest_marker("needs") is None:
+        return
+    request.getfixturevalue("root_cause").stop_here()
+
+
+def start_site(
+    chosen: ChosenStage,
+    database: PreparedDatabase | None,
+    workdir: Path,
+    settings: Mapping[str, str] | None = None,
+) -> StageProcesses:
+    """Start the stage's servers on a copy of ``database``; fail in plain words if they don't."""
+    site = StageProcesses(chosen.stage, chosen.path, workdir, env=settings)
+    try:
+        site.start(database=database)
+    except StageError as problem:
+        site.stop()
+        with_settings = f" with {dict(settings)}" if settings else ""
+        pytest.fail(f"The stage could not be started{with_settings}. {problem}", pytrace=False)
+    return site
+
+
+class SharedSite:
+    """The servers most checks share: launched as soon as the run starts, so that they boot
+    while the in-process checks run, and waited for by the first check that needs them."""
+
+    def __init__(
+        self, chosen: ChosenStage, database: PreparedDatabase | None, workdir: Path
+    ) -> None:
+        self.running: StageProcesses | None = None
+        self.problem = RootCause()
+        self._waited = False
+        if database is None:
+            return  # the stage could not be prepared; the preflight says why
+        site = StageProcesses(chosen.stage, chosen.path, workdir)
+        try:
+            site.launch(database=database)
+            self.running = site
+        except StageError as problem:
+            site.stop()
+            self.problem.problem = f"The stage's servers could not be started. {problem}"
+
+    def ready(self) -> StageProcesses:
+        """The running servers, once they answer; the first failure or a skip if they don't."""
+        if not self._waited and self.running is not None:
+            self._waited = True
+            try:
+                self.running.wait_until_ready()
+            except StageError as problem:
+                self.stop()
+                self.problem.problem = f"The stage's servers could not be started. {problem}"
+        self.problem.stop_here()
+        assert self.running is not None
+        return self.running
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.stop()
+            self.running = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedSite | None]:
+    """Launch the shared servers at the start of the run, if any check will use them."""
+    if not any("site" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield None
+        return
+    database = request.getfixturevalue("prepared_database")
+    chosen = request.getfixturevalue("chosen_stage")
+    shared = SharedSite(chosen, database, tmp_path_factory.mktemp("site"))
+    yield shared
+    shared.stop()
+
+
+@pytest.fixture
+def site(shared_site: SharedSite | None) -> StageProcesses:
+    """The stage's servers, shared by the checks, with a fresh database and an admin account."""
+    assert shared_site is not None
+    return shared_site.ready()
+
+
+@pytest.fixture(scope="session")
+def site_with(chosen_stage: ChosenStage, prepared_database: PreparedDatabase | None) -> SiteWith:
     """Another copy of the stage's servers with some settings changed, for one ``with`` block:
 
     ``with site_with(tmp_path, {"CHAT_RATE": "1000"}) as loose: ...``
@@ -198,7 +339,7 @@ def site_with(chosen_stage: ChosenStage) -> SiteWith:
 
     @contextmanager
     def running(workdir: Path, settings: Mapping[str, str]) -> Iterator[StageProcesses]:
-        started = start_site(chosen_stage, workdir, settings)
+        started = start_site(chosen_stage, prepared_database, workdir, settings)
         try:
             yield started
         finally:
@@ -208,9 +349,11 @@ def site_with(chosen_stage: ChosenStage) -> SiteWith:
 
 
 @pytest.fixture
-def empty_site(chosen_stage: ChosenStage, tmp_path: Path) -> Iterator[StageProcesses]:
+def empty_site(
+    chosen_stage: ChosenStage, preparation: Preparation, tmp_path: Path
+) -> Iterator[StageProcesses]:
     """The stage's servers with a database of their own and no rooms in it."""
-    running = start_site(chosen_stage, tmp_path / "site")
+    running = start_site(chosen_stage, preparation.empty, tmp_path / "site")
     yield running
     running.stop()
 
@@ -218,13 +361,20 @@ def empty_site(chosen_stage: ChosenStage, tmp_path: Path) -> Iterator[StageProce
 @pytest.fixture
 def new_room(site: StageProcesses) -> Callable[[], int]:
     """Make a room of one's own, so checks never see each other's messages."""
-    return lambda: site.create_room(f"Room {uuid.uuid4().hex[:8]}")
+    return site.new_room
+
+
+@pytest.fixture(scope="session")
+def browser_pool() -> Iterator[BrowserPool]:
+    pool = BrowserPool()
+    yield pool
+    pool.close()
 
 
 @pytest.fixture
-def browsers() -> Iterator[Browsers]:
+def browsers(browser_pool: BrowserPool) -> Iterator[Browsers]:
     """Open windows with ``browsers.open()``; one per person in the conversation."""
-    opened = Browsers()
+    opened = Browsers(browser_pool)
     yield opened
     opened.close_all()
 

@@ -1,10 +1,20 @@
-"""Keep evidence when a check fails: screenshots, page HTML, console and server logs."""
+"""Keep evidence when a check fails: screenshots, page HTML, console and server logs.
+
+Each run of the checks gets a folder of its own, named by the time it started, so a
+screenshot from an earlier run is never mistaken for this one's; ``latest`` points at the
+newest, and only the few newest runs are kept.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
+import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+RUNS_KEPT = 5
 
 
 @runtime_checkable
@@ -14,10 +24,32 @@ class LeavesArtefacts(Protocol):
     def save_artefacts(self, folder: Path) -> list[Path]: ...
 
 
-def folder_for(root: Path, test_id: str) -> Path:
+def run_name() -> str:
+    """A name for this run's folder, e.g. 2026-11-24_09-30-05, sortable by time."""
+    return time.strftime("%Y-%m-%d_%H-%M-%S")
+
+
+def run_folder(root: Path, name: str) -> Path:
+    """The folder for this run's evidence: ``root/name``, with ``root/latest`` pointing to it.
+
+    Only the RUNS_KEPT newest runs are kept. The folder itself is made when something fails.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    earlier = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+    for old in earlier[: max(len(earlier) - (RUNS_KEPT - 1), 0)]:
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+    latest = root / "latest"
+    with contextlib.suppress(OSError):  # e.g. a file system without symbolic links
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(name, target_is_directory=True)
+    return root / name
+
+
+def folder_for(run: Path, test_id: str) -> Path:
     """A readable folder name for one check, e.g. test_chat.py-test_two_windows-part2."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_id.split("/")[-1]).strip("-")
-    folder = root / name
+    folder = run / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

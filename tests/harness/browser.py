@@ -30,8 +30,8 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
-    "--window-size=1100,800",
 )
+WINDOW_SIZE = (1100, 800)
 
 
 def system_chromium() -> tuple[str | None, str | None]:
@@ -46,6 +46,7 @@ def new_driver() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    options.add_argument(f"--window-size={WINDOW_SIZE[0]},{WINDOW_SIZE[1]}")
     options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chat-browser-')}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     if browser and driver:
@@ -63,21 +64,71 @@ def new_driver() -> webdriver.Chrome:
         ) from None
 
 
+class BrowserPool:
+    """Headless browsers kept open between checks, because starting one takes a second or two.
+
+    A check borrows browsers and gives them back; each comes back with a fresh state: a blank
+    page (so its WebSockets and polls are closed), no cookies, no cache, no stored data, one
+    window, and an empty console log.
+    """
+
+    def __init__(self) -> None:
+        self.idle: list[webdriver.Chrome] = []
+
+    def borrow(self) -> webdriver.Chrome:
+        if self.idle:
+            return self.idle.pop()
+        return new_driver()
+
+    def give_back(self, driver: webdriver.Chrome) -> None:
+        try:
+            reset(driver)
+        except WebDriverException:
+            quit_quietly(driver)  # a browser in a bad way is not reused
+        else:
+            self.idle.append(driver)
+
+    def close(self) -> None:
+        for driver in self.idle:
+            quit_quietly(driver)
+        self.idle.clear()
+
+
+def reset(driver: webdriver.Chrome) -> None:
+    """Make a used browser as good as new for the next check."""
+    for handle in driver.window_handles[1:]:
+        driver.switch_to.window(handle)
+        driver.close()
+    driver.switch_to.window(driver.window_handles[0])
+    with contextlib.suppress(WebDriverException):  # a page that is not an origin of its own
+        driver.execute_script("localStorage.clear(); sessionStorage.clear();")
+    driver.get("about:blank")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    driver.set_window_size(*WINDOW_SIZE)
+    driver.get_log("browser")  # reading the console log empties it
+
+
+def quit_quietly(driver: webdriver.Chrome) -> None:
+    with contextlib.suppress(WebDriverException):  # already gone: nothing to close
+        driver.quit()
+
+
 @dataclass
 class Browsers:
     """The browser windows one check opened: one per person in the conversation."""
 
+    pool: BrowserPool
     drivers: list[webdriver.Chrome] = field(default_factory=list)
 
     def open(self) -> webdriver.Chrome:
-        driver = new_driver()
+        driver = self.pool.borrow()
         self.drivers.append(driver)
         return driver
 
     def close_all(self) -> None:
         for driver in self.drivers:
-            with contextlib.suppress(WebDriverException):  # already gone: nothing to close
-                driver.quit()
+            self.pool.give_back(driver)
         self.drivers.clear()
 
     def save_artefacts(self, folder: Path) -> list[Path]:

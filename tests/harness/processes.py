@@ -9,6 +9,7 @@ Python is told not to write bytecode caches.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,8 +17,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +28,17 @@ from .stages import Process, Stage
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
+PORT_IN_USE = ("Address already in use", "CannotListenError", "That port is already in use")
+"""What twistd and Django's runserver print when their port is taken."""
+PREPARE_PROJECT = Path(__file__).with_name("prepare_project.py")
+
+
+@dataclass(frozen=True)
+class PreparedDatabase:
+    """A migrated database file that servers start from a copy of, and the rooms in it."""
+
+    path: Path
+    rooms: tuple[int, ...] = ()
 
 
 class StageError(Exception):
@@ -67,6 +81,8 @@ class StageProcesses:
         self.database = workdir / "db.sqlite3"
         self._extra_env = dict(env or {})
         self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self.free_rooms: list[int] = []
+        """Rooms in the database that no check has used yet."""
         self._logs: dict[str, IO[bytes]] = {}
 
     # -- environment and commands -------------------------------------------------------
@@ -101,7 +117,12 @@ class StageProcesses:
     def run(
         self, *argv: str, check: bool = True, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """Run a one-off command (``{python}`` etc. allowed) in the stage folder."""
+        """Run a one-off command (``{python}`` etc. allowed) in the stage folder.
+
+        A command that is a ``.py`` file runs with the same Python as the checks.
+        """
+        if argv[0].endswith(".py"):
+            argv = ("{python}", *argv)
         result = subprocess.run(
             self._argv(argv),
             cwd=self.stage_dir,
@@ -141,19 +162,56 @@ class StageProcesses:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self, *, database: PreparedDatabase | None = None) -> None:
+        """Prepare the database, start every process and wait until each answers.
+
+        ``database``: a copy of this already prepared database is used instead of preparing
+        one again, which saves seconds per start.
+        """
+        self.launch(database=database)
+        self.wait_until_ready()
+
+    def launch(self, *, database: PreparedDatabase | None = None) -> None:
+        """Prepare the database (or copy ``database``) and start every process, not waiting
+        for them to answer: the caller may do something else meanwhile."""
         if not (self.stage_dir / "manage.py").is_file():
             raise StageError(
                 f"{self.stage_dir} has no manage.py. Point --stage-dir at the folder that "
                 "holds manage.py (the one you ran `django-admin startproject ... .` in)."
             )
         self.workdir.mkdir(parents=True, exist_ok=True)
-        for command in self.stage.setup:
-            self.run(*command)
+        if database is None:
+            self.prepare()
+        else:
+            shutil.copyfile(database.path, self.database)
+            self.free_rooms = list(database.rooms)
         for process in self.stage.processes:
             self._launch(process)
+
+    def wait_until_ready(self) -> None:
+        """Wait until every process answers; StageError if one stops or stays silent."""
         for process in self.stage.processes:
             self._wait_until_ready(process)
+
+    def prepare(self, admin: tuple[str, str] | None = None, rooms: int = 0) -> None:
+        """Set up this run's database: Django's checks, migrate, an optional admin account
+        (``admin``: username and password) and ``rooms`` rooms for ``new_room`` to hand out
+        (a copy without them is kept at ``empty_database``), then any further setup commands
+        of the stage.
+
+        Raises StageError saying in plain words what stops the project being prepared.
+        """
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        options = [*(("--admin", *admin) if admin else ()), "--rooms", str(rooms)]
+        if rooms:
+            options += ["--empty-copy", str(self.empty_database)]
+        prepared = self.run(str(PREPARE_PROJECT), *options, check=False)
+        if prepared.returncode != 0:
+            raise StageError(tail(prepared.stdout + prepared.stderr, 40))
+        if rooms:
+            self.free_rooms = [int(n) for n in prepared.stdout.splitlines()[-1].split()]
+        for command in self.stage.setup:
+            self.run(*command)
 
     def _launch(self, process: Process) -> None:
         log = self.log_path(process.name).open("ab")
@@ -172,19 +230,32 @@ class StageProcesses:
         popen = self._running[process.name]
         while True:
             if popen.poll() is not None:
+                log = self.log_text(process.name)
                 raise StageError(
                     f"The {process.name} process stopped (exit code {popen.returncode}) before it "
-                    f"was ready. Its last lines:\n{tail(self.log_text(process.name))}"
+                    f"was ready.{self._port_in_use_hint(process, log)} Its last lines:\n"
+                    f"{tail(log)}"
                 )
             if self._answers(process):
                 return
             if time.monotonic() > deadline:
                 raise StageError(
                     f"The {process.name} process did not answer on port "
-                    f"{self.ports[process.name]} within {READY_TIMEOUT:g} s. Its last lines:\n"
+                    f"{self.ports[process.name]} within {READY_TIMEOUT:g} s. Does it take its "
+                    f"port from {process.port_env}? Its last lines:\n"
                     f"{tail(self.log_text(process.name))}"
                 )
             time.sleep(0.1)
+
+    def _port_in_use_hint(self, process: Process, log: str) -> str:
+        if not any(sign in log for sign in PORT_IN_USE):
+            return ""
+        return (
+            f" Its port was already in use: another program (perhaps a server you started "
+            f"earlier) is listening there. Stop it, and check that {process.name} listens on "
+            f"the port {process.port_env} gives it ({self.ports[process.name]} here) rather "
+            "than a fixed one."
+        )
 
     def _answers(self, process: Process) -> bool:
         port = self.ports[process.name]
@@ -216,13 +287,18 @@ class StageProcesses:
         return all(popen.poll() is None for popen in self._running.values())
 
     def stop(self) -> None:
+        """Stop every process: all are asked at once, then each is waited for."""
+        for popen in self._running.values():
+            if popen.poll() is None:
+                popen.send_signal(signal.SIGINT)
         for name in list(self._running):
-            self._stop_one(name)
+            self._stop_one(name, asked=True)
 
-    def _stop_one(self, name: str) -> None:
+    def _stop_one(self, name: str, *, asked: bool = False) -> None:
         popen = self._running.pop(name, None)
         if popen is not None and popen.poll() is None:
-            popen.send_signal(signal.SIGINT)
+            if not asked:
+                popen.send_signal(signal.SIGINT)
             try:
                 popen.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -241,13 +317,35 @@ class StageProcesses:
         path = self.log_path(name)
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def new_room(self) -> int:
+        """A room no check has used yet: one made when the database was prepared, or else
+        a batch made now."""
+        if not self.free_rooms:
+            self.free_rooms = self.create_rooms([f"Room {uuid.uuid4().hex[:8]}" for _ in range(20)])
+        return self.free_rooms.pop(0)
+
+    def prepared(self) -> PreparedDatabase:
+        """This database as it is now, for other sites to start from a copy of."""
+        return PreparedDatabase(self.database, tuple(self.free_rooms))
+
+    @property
+    def empty_database(self) -> Path:
+        """Where ``prepare`` keeps a copy of the database from before it made rooms."""
+        return self.workdir / "empty.sqlite3"
+
     def create_room(self, name: str) -> int:
         """Create a ChatRoom straight in the database and return its id."""
+        return self.create_rooms([name])[0]
+
+    def create_rooms(self, names: list[str]) -> list[int]:
+        """Create several ChatRooms with one ``manage.py shell`` and return their ids."""
         code = (
             "import os; from chat.models import ChatRoom; "
-            "print(ChatRoom.objects.create(name=os.environ['ROOM_NAME']).pk)"
+            "print(*[ChatRoom.objects.create(name=name).pk "
+            "for name in os.environ['ROOM_NAMES'].split(chr(10))])"
         )
-        return int(self.django_shell(code, ROOM_NAME=name).split()[-1])
+        printed = self.django_shell(code, ROOM_NAMES="\n".join(names)).split()
+        return [int(room_id) for room_id in printed[-len(names) :]]
 
     def create_superuser(self, username: str, password: str) -> None:
         """Create (or reset) an admin account that can log in to /admin/."""

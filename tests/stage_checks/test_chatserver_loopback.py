@@ -235,7 +235,7 @@ def flood_site(
 def test_a_client_that_stops_reading_is_dropped_and_the_room_carries_on(
     flood_site: StageProcesses,
 ) -> None:
-    room = flood_site.create_room("flood")
+    room = flood_site.new_room()
     silent = open_silent_client(
         flood_site.host,
         flood_site.ports["chatserver"],

@@ -1,4 +1,8 @@
-"""Part 1, over plain HTTP and manage.py: the project is sound and the URLs behave."""
+"""Part 1 over plain HTTP: the URLs behave.
+
+Whether the project is sound (`manage.py check`, no model change without its migration) is
+asked once before any check, by harness/preflight.py, so that it is reported first.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,6 @@ from harness import http
 from harness.processes import StageProcesses
 
 pytestmark = pytest.mark.needs("rooms")
-
-
-def test_django_system_check_passes(site: StageProcesses) -> None:
-    result = site.manage("check", check=False)
-    assert result.returncode == 0, (
-        "`python manage.py check` found problems in your project:\n" + result.stderr
-    )
-
-
-def test_no_model_change_lacks_a_migration(site: StageProcesses) -> None:
-    result = site.manage("makemigrations", "--check", "--dry-run", check=False)
-    assert result.returncode == 0, (
-        "Your models changed but no migration records it. Run `python manage.py "
-        "makemigrations chat` and keep the file it writes.\n" + result.stdout
-    )
 
 
 def test_home_redirects_to_the_room_list(site: StageProcesses) -> None:

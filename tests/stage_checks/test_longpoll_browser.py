@@ -188,7 +188,7 @@ def test_the_page_follows_the_chat_server_settings(
     # Nothing listens on port 9 of this machine: only what the page computes is looked at.
     settings = {"CHAT_SERVER_URL": "ws://127.0.0.1:9/chat/", "CHAT_POLL_TIMEOUT": "2.5"}
     with site_with(tmp_path, settings) as elsewhere:
-        room = elsewhere.create_room("Elsewhere")
+        room = elsewhere.new_room()
         browser.get(elsewhere.url("django", f"/chats/long_poll/{room}/"))
         config = browser.execute_script(
             'return JSON.parse(document.getElementById("chat-server").textContent);'

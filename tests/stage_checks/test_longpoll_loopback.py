@@ -11,8 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -41,10 +40,6 @@ def poller(site: StageProcesses, room: int, timeout: float | None = None) -> Lon
     )
 
 
-def new_room(site: StageProcesses) -> int:
-    return site.create_room(f"long-poll {uuid.uuid4().hex[:8]}")
-
-
 def texts(messages: list[JSON]) -> list[Any]:
     return [message.get("text") for message in messages]
 
@@ -52,8 +47,10 @@ def texts(messages: list[JSON]) -> list[Any]:
 # -- the shared site, with the default settings -----------------------------------------------
 
 
-def test_a_websocket_client_and_a_long_poll_client_talk_both_ways(site: StageProcesses) -> None:
-    room = new_room(site)
+def test_a_websocket_client_and_a_long_poll_client_talk_both_ways(
+    site: StageProcesses, new_room: Callable[[], int]
+) -> None:
+    room = new_room()
     with joined(site, room) as socket_client, ThreadPoolExecutor(1) as pool:
         polling = poller(site, room)
         start = polling.start()
@@ -92,9 +89,9 @@ def test_a_websocket_client_and_a_long_poll_client_talk_both_ways(site: StagePro
 
 
 def test_messages_in_one_room_do_not_reach_a_long_poll_client_in_another(
-    site: StageProcesses,
+    site: StageProcesses, new_room: Callable[[], int]
 ) -> None:
-    talking, quiet = new_room(site), new_room(site)
+    talking, quiet = new_room(), new_room()
     with joined(site, talking) as socket_client:
         socket_client.send_json({"text": "only for this room"})
         socket_client.receive("the message back")
@@ -107,8 +104,10 @@ def test_messages_in_one_room_do_not_reach_a_long_poll_client_in_another(
     )
 
 
-def test_the_django_site_may_use_the_api_and_other_pages_may_not(site: StageProcesses) -> None:
-    room = new_room(site)
+def test_the_django_site_may_use_the_api_and_other_pages_may_not(
+    site: StageProcesses, new_room: Callable[[], int]
+) -> None:
+    room = new_room()
     url = site.url("chatserver", f"/rooms/{room}/messages")
     origin = django_origin(site)
     answer = plain_http.request(url, headers={"Origin": origin})
@@ -158,8 +157,10 @@ def test_the_django_site_may_use_the_api_and_other_pages_may_not(site: StageProc
             assert refused.headers.get("Access-Control-Allow-Origin") is None
 
 
-def test_bad_requests_are_answered_with_json_errors(site: StageProcesses) -> None:
-    room = new_room(site)
+def test_bad_requests_are_answered_with_json_errors(
+    site: StageProcesses, new_room: Callable[[], int]
+) -> None:
+    room = new_room()
     base = chat_base(site)
     json_post = {"Content-Type": "application/json"}
     cases = [
@@ -185,9 +186,9 @@ def test_bad_requests_are_answered_with_json_errors(site: StageProcesses) -> Non
 
 @pytest.mark.parametrize("framing", ["oversized", "chunked"])
 def test_a_body_the_server_will_not_take_is_refused_before_it_is_sent(
-    site: StageProcesses, framing: str
+    site: StageProcesses, framing: str, new_room: Callable[[], int]
 ) -> None:
-    room = new_room(site)
+    room = new_room()
     with joined(site, room) as socket_client:
         max_bytes = socket_client.welcome["limits"]["max_bytes"]
     headers = {"Content-Type": "application/json", "Origin": django_origin(site)}
@@ -214,7 +215,7 @@ def test_a_body_the_server_will_not_take_is_refused_before_it_is_sent(
 
 # -- a chat server of its own, with loose limits ---------------------------------------------
 
-POLL_TIMEOUT = 2.0
+POLL_TIMEOUT = 1.0
 
 LOOSE_SETTINGS = {
     "CHAT_RATE": "100000",
@@ -261,7 +262,7 @@ def collect(client: LongPollClient, count: int, within: float) -> tuple[list[JSO
 def test_a_burst_over_websocket_reaches_a_long_poll_client_complete_in_order_once(
     loose_site: StageProcesses,
 ) -> None:
-    room = new_room(loose_site)
+    room = loose_site.new_room()
     polling = poller(loose_site, room, timeout=waits.MAX_WAIT + POLL_TIMEOUT)
     polling.start()
     within = 6 * waits.MAX_WAIT
@@ -301,7 +302,7 @@ def difference(got: list[Any], expected: list[Any]) -> str:
 
 
 def test_a_waiting_poll_is_answered_empty_when_its_time_is_up(loose_site: StageProcesses) -> None:
-    quiet, busy = new_room(loose_site), new_room(loose_site)
+    quiet, busy = loose_site.new_room(), loose_site.new_room()
     polling = poller(loose_site, quiet, timeout=waits.MAX_WAIT + POLL_TIMEOUT)
     cursor = polling.start()["cursor"]
     with ThreadPoolExecutor(1) as pool:
@@ -341,7 +342,7 @@ def ask(connection: http.client.HTTPConnection, path: str, origin: str) -> tuple
 def test_a_stopping_server_answers_waiting_polls_and_a_restart_is_reported_as_missed(
     stop_site: StageProcesses,
 ) -> None:
-    room = new_room(stop_site)
+    room = stop_site.new_room()
     polling = poller(stop_site, room)
     polling.start()
     for number in range(1, 4):
