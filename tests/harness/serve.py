@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -76,8 +77,29 @@ def ensure_demo_data(site: StageProcesses) -> str:
     return password
 
 
+class Stop(Exception):
+    """A signal asked serve to stop: Ctrl-C, SIGTERM, or SIGHUP when its terminal closes."""
+
+
+def stop_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP into the same clean stop as Ctrl-C (SIGINT).
+
+    The servers are serve's children: however serve is asked to stop, it must stop them
+    too, or they keep holding their ports.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(each, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        raise Stop(signal.Signals(signum).name)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    stop_on_signals()
     stage = STAGES[args.stage]
     loopback = args.host in ("127.0.0.1", "0.0.0.0")
     public = args.public_name or ("localhost" if loopback else args.host)
@@ -111,8 +133,8 @@ def main(argv: list[str]) -> int:
     except StageError as problem:
         print(f"Could not start {stage.folder}: {problem}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\nStopped.")
+    except Stop as stopped:
+        print(f"\nStopped ({stopped}).")
         return 0
 
 
