@@ -15,14 +15,13 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
-from harness.stages import STAGES, Stage
+from harness.stages import NEWEST, STAGES, Stage
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 
 HARNESS_REQUIREMENTS = "tests/requirements.txt"
 TUTORIAL_REQUIREMENTS = "tutorial/requirements.txt"
-NEWEST = list(STAGES.values())[-1]
 NO_BYTECODE = {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
@@ -33,9 +32,23 @@ def install_stage(session: nox.Session, stage: Stage, *more: str) -> None:
     session.install(*args)
 
 
+def requirements_of_folder_checked(posargs: list[str]) -> list[str]:
+    """The requirements.txt of the folder given with --stage-dir, if it has one."""
+    for at, arg in enumerate(posargs):
+        folder = arg.partition("=")[2] if arg.startswith("--stage-dir=") else None
+        if arg == "--stage-dir" and at + 1 < len(posargs):
+            folder = posargs[at + 1]
+        if folder is not None:
+            requirements = Path(folder).expanduser() / "requirements.txt"
+            return [str(requirements)] if requirements.is_file() else []
+    return []
+
+
 def stage_session(stage: Stage):
     def verify(session: nox.Session) -> None:
-        install_stage(session, stage, HARNESS_REQUIREMENTS)
+        install_stage(
+            session, stage, HARNESS_REQUIREMENTS, *requirements_of_folder_checked(session.posargs)
+        )
         session.run(
             "pytest", "tests/stage_checks", "--stage", stage.name, "--tb=short", *session.posargs,
             env=NO_BYTECODE,

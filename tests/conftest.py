@@ -331,14 +331,22 @@ def site(shared_site: SharedSite | None) -> StageProcesses:
 
 
 @pytest.fixture(scope="session")
-def site_with(chosen_stage: ChosenStage, prepared_database: PreparedDatabase | None) -> SiteWith:
+def site_with(
+    chosen_stage: ChosenStage,
+    prepared_database: PreparedDatabase | None,
+    shared_site: SharedSite | None,
+) -> SiteWith:
     """Another copy of the stage's servers with some settings changed, for one ``with`` block:
 
     ``with site_with(tmp_path, {"CHAT_RATE": "1000"}) as loose: ...``
+
+    If the shared servers could not start, neither will these: that is said once, not again.
     """
 
     @contextmanager
     def running(workdir: Path, settings: Mapping[str, str]) -> Iterator[StageProcesses]:
+        if shared_site is not None:
+            shared_site.ready()
         started = start_site(chosen_stage, prepared_database, workdir, settings)
         try:
             yield started
@@ -350,9 +358,14 @@ def site_with(chosen_stage: ChosenStage, prepared_database: PreparedDatabase | N
 
 @pytest.fixture
 def empty_site(
-    chosen_stage: ChosenStage, preparation: Preparation, tmp_path: Path
+    chosen_stage: ChosenStage,
+    preparation: Preparation,
+    shared_site: SharedSite | None,
+    tmp_path: Path,
 ) -> Iterator[StageProcesses]:
     """The stage's servers with a database of their own and no rooms in it."""
+    if shared_site is not None:
+        shared_site.ready()  # if those could not start, this is not the place to say it again
     running = start_site(chosen_stage, preparation.empty, tmp_path / "site")
     yield running
     running.stop()

@@ -33,6 +33,9 @@ CHROMIUM_FLAGS = (
 )
 WINDOW_SIZE = (1100, 800)
 
+PROFILES: dict[webdriver.Chrome, str] = {}
+"""The temporary profile folder of each browser started, removed when it quits."""
+
 
 def system_chromium() -> tuple[str | None, str | None]:
     """Paths of the system's Chromium and chromedriver, each None when missing."""
@@ -47,7 +50,8 @@ def new_driver() -> webdriver.Chrome:
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--window-size={WINDOW_SIZE[0]},{WINDOW_SIZE[1]}")
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chat-browser-')}")
+    profile = tempfile.mkdtemp(prefix="chat-browser-")
+    options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     if browser and driver:
         options.binary_location = browser
@@ -55,13 +59,16 @@ def new_driver() -> webdriver.Chrome:
     else:
         service = Service()  # Selenium Manager finds or fetches a matching pair
     try:
-        return webdriver.Chrome(service=service, options=options)
+        driver = webdriver.Chrome(service=service, options=options)
     except WebDriverException as error:
+        shutil.rmtree(profile, ignore_errors=True)
         raise RuntimeError(
             "Could not start headless Chromium. On Debian or Ubuntu install it with "
             "`sudo apt-get install chromium chromium-driver`; elsewhere install Chrome or "
             f"Chromium and chromedriver of the same version. Selenium said: {error.msg}"
         ) from None
+    PROFILES[driver] = profile
+    return driver
 
 
 class BrowserPool:
@@ -110,8 +117,12 @@ def reset(driver: webdriver.Chrome) -> None:
 
 
 def quit_quietly(driver: webdriver.Chrome) -> None:
+    """Quit the browser, and remove the profile folder it was given."""
     with contextlib.suppress(WebDriverException):  # already gone: nothing to close
         driver.quit()
+    profile = PROFILES.pop(driver, None)
+    if profile is not None:
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 @dataclass

@@ -102,6 +102,10 @@ STAGES: dict[str, Stage] = {
 }
 
 
+NEWEST = list(STAGES.values())[-1]
+"""The newest stage of the main line, which has every check; branches are listed before it."""
+
+
 def get_stage(name: str) -> Stage:
     """The stage called ``name``, or an error that lists the ones there are."""
     try:

@@ -7,7 +7,9 @@ requires a failure whose message tells the learner what to look at.
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.stages import REPO_ROOT, STAGES, get_stage
+from harness.processes import free_port
+from harness.stages import NEWEST, REPO_ROOT, get_stage
 
 
 @dataclass(frozen=True)
@@ -119,18 +122,108 @@ def test_a_stage_with_a_mistake_fails_in_plain_words(mistake: Mistake, tmp_path:
     said = "\n".join(line for line in output.splitlines() if line.startswith("E "))
     assert mistake.message in said, f"the failure does not say {mistake.message!r}:\n{output}"
     if mistake.in_a_browser:
-        screenshots = list(artefacts.rglob("window-*.png"))
-        logs = list(artefacts.rglob("server-django.log"))
-        assert screenshots and logs, f"no screenshot or server log was saved:\n{output}"
-        assert "saved for you to look at" in result.stdout
+        run = (artefacts / "latest").resolve()
+        named = [Path(line.strip()) for line in output.splitlines() if line.startswith("  /")]
+        assert any(p.suffix == ".png" for p in named) and any(
+            p.name == "server-django.log" for p in named
+        ), f"the failure does not name a screenshot and a server log:\n{output}"
+        assert all(p.is_file() and p.is_relative_to(run) for p in named), (
+            f"the files the failure names are not this run's ({run}):\n{output}"
+        )
 
 
-@pytest.mark.parametrize("stage", sorted(STAGES))
-def test_an_intact_copy_passes_and_is_left_as_it_was(stage: str, tmp_path: Path) -> None:
-    folder = copy_stage(stage, tmp_path)
+@dataclass(frozen=True)
+class StartupMistake:
+    """A mistake that stops the stage being prepared or started at all."""
+
+    stage: str
+    file: str
+    correct: str
+    broken: str
+    message: str
+    """Words the one failure must contain; every other check must be left unrun."""
+
+
+PORT_HELD_BY_ANOTHER_PROGRAM = free_port()
+
+STARTUP_MISTAKES = {
+    "no migration yet": StartupMistake(
+        stage="part1",
+        file="chat/migrations/0001_initial.py",
+        correct="",  # the whole file: the learner has not run makemigrations
+        broken="",
+        message="makemigrations chat",
+    ),
+    "system check error": StartupMistake(
+        stage="part1",
+        file="chat/admin.py",
+        correct='list_display = ["name", "id"]',
+        broken='list_display = ["name", "title"]',
+        message="`python manage.py check` found problems",
+    ),
+    "missing requirement": StartupMistake(
+        stage="part1",
+        file="requirements.txt",
+        correct="Django==",
+        broken="workbook-no-such-package==1.0\nDjango==",
+        message="workbook-no-such-package==1.0 (not installed)",
+    ),
+    "chat server exits at start": StartupMistake(
+        stage="part2",
+        file="chatserver.tac",
+        correct='application = service.Application("chatserver")',
+        broken='app = service.Application("chatserver")',
+        message="The chatserver process stopped",
+    ),
+    "chat server on a port in use": StartupMistake(
+        stage="part2",
+        file="chatserver.tac",
+        correct="internet.TCPServer(config.port,",
+        broken=f"internet.TCPServer({PORT_HELD_BY_ANOTHER_PROGRAM},",
+        message="Its port was already in use",
+    ),
+}
+
+
+def problems(output: str) -> int:
+    """How many checks pytest's closing line says failed or could not be set up."""
+    counts = re.findall(r"(\d+) (?:failed|errors?)\b", output.splitlines()[-1])
+    return sum(int(count) for count in counts)
+
+
+@pytest.mark.parametrize("mistake", STARTUP_MISTAKES.values(), ids=STARTUP_MISTAKES.keys())
+def test_a_stage_that_cannot_start_is_reported_once_first(
+    mistake: StartupMistake, tmp_path: Path
+) -> None:
+    folder = copy_stage(mistake.stage, tmp_path)
+    source = folder / mistake.file
+    if mistake.correct:
+        text = source.read_text()
+        assert mistake.correct in text, f"{mistake.file} changed; update this self-test"
+        source.write_text(text.replace(mistake.correct, mistake.broken))
+    else:
+        source.unlink()
+
+    with socket.socket() as held:  # another program holding a port, as in a workshop room
+        held.bind(("127.0.0.1", PORT_HELD_BY_ANOTHER_PROGRAM))
+        held.listen()
+        result = run_checks(mistake.stage, folder, tmp_path / "artefacts", "--quick")
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, f"the checks did not fail on the broken copy:\n{output}"
+    assert problems(output) == 1, f"the problem was not reported exactly once:\n{output}"
+    assert mistake.message in output.split("short test summary")[0], (
+        f"the failure does not say {mistake.message!r}:\n{output}"
+    )
+
+
+def test_an_intact_copy_elsewhere_passes_and_is_left_as_it_was(tmp_path: Path) -> None:
+    """The newest stage runs every check there is. Copied to a folder whose path has a space
+    in it, it must pass them all, and the checks must write nothing into it."""
+    folder = copy_stage(NEWEST.name, tmp_path / "a learner's folder")
     before = sorted(path.relative_to(folder) for path in folder.rglob("*"))
-    result = run_checks(stage, folder, tmp_path / "artefacts")
-    assert result.returncode == 0, f"an untouched copy of {stage} failed:\n{result.stdout}"
+    result = run_checks(NEWEST.name, folder, tmp_path / "artefacts")
+    assert result.returncode == 0, f"an untouched copy of {NEWEST.name} failed:\n{result.stdout}"
     after = sorted(path.relative_to(folder) for path in folder.rglob("*"))
     assert after == before, (
         f"the checks wrote into the stage folder: {sorted(set(after) - set(before))}"
