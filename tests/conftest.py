@@ -8,7 +8,7 @@ features the stage does not have yet are deselected, so part3 runs part2's check
 
 Before the first check, the stage is prepared once (requirements, system check, migrations,
 a database); a problem there is reported once, first, and the checks that depend on it are
-not run. ``--quick`` leaves out the checks that need a browser.
+not run. ``--quick`` leaves out the checks that need a browser or servers of their own.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from harness.processes import PreparedDatabase, SiteWith, StageError, StageProce
 from harness.stages import REPO_ROOT, STAGES, Stage
 
 BROWSER_FIXTURES = frozenset({"browser", "browsers"})
-SERVER_FIXTURES = frozenset({"site", "site_with", "empty_site"})
+OWN_SERVER_FIXTURES = frozenset({"site_with", "empty_site"})
+SERVER_FIXTURES = frozenset({"site"}) | OWN_SERVER_FIXTURES
 RUN_ENV = "CHAT_ARTEFACTS_RUN"
 """The name of this run's artefacts folder, shared with parallel workers."""
 
@@ -75,7 +76,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--quick",
         action="store_true",
-        help="only the protocol and loopback checks: no browser, done in seconds",
+        help="only the protocol checks and the loopback checks against the shared servers: "
+        "no browser, no servers of their own, done in seconds",
     )
 
 
@@ -106,6 +108,11 @@ def needs_servers(item: pytest.Item) -> bool:
     return bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
+def needs_own_servers(item: pytest.Item) -> bool:
+    """Starts servers of its own (other settings, an empty database, a restart to watch)."""
+    return bool(OWN_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
 def chosen_stage_of(config: pytest.Config) -> ChosenStage | None:
     name = config.getoption("--stage")
     folder = config.getoption("--stage-dir")
@@ -131,7 +138,7 @@ def chosen_stage_of(config: pytest.Config) -> ChosenStage | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     chosen = chosen_stage_of(config)
     quick = config.getoption("--quick")
-    keep, drop, in_a_browser = [], [], []
+    keep, drop, slow = [], [], []
     for item in items:
         needs = {feature for mark in item.iter_markers("needs") for feature in mark.args}
         if not needs:
@@ -143,27 +150,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
         elif not needs <= chosen.stage.features:
             drop.append(item)
-        elif quick and needs_a_browser(item):
-            in_a_browser.append(item)
+        elif quick and (needs_a_browser(item) or needs_own_servers(item)):
+            slow.append(item)
         else:
             keep.append(item)
-    if drop or in_a_browser:
-        config.hook.pytest_deselected(items=drop + in_a_browser)
-    config.stash[SKIPPED_BROWSER_CHECKS] = len(in_a_browser)
+    if drop or slow:
+        config.hook.pytest_deselected(items=drop + slow)
+    config.stash[LEFT_OUT_BY_QUICK] = (
+        sum(map(needs_a_browser, slow)),
+        sum(not needs_a_browser(item) for item in slow),
+    )
     # In-process checks first (the shared servers boot meanwhile), then those against real
     # servers, then the browser checks: the quickest, most precise messages come first.
     items[:] = sorted(keep, key=lambda item: (needs_a_browser(item), needs_servers(item)))
 
 
-SKIPPED_BROWSER_CHECKS = pytest.StashKey[int]()
+LEFT_OUT_BY_QUICK = pytest.StashKey[tuple[int, int]]()
+"""How many browser checks, and other checks with servers of their own, --quick left out."""
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    skipped = terminalreporter.config.stash.get(SKIPPED_BROWSER_CHECKS, 0)
-    if skipped:
+    browser, own_servers = terminalreporter.config.stash.get(LEFT_OUT_BY_QUICK, (0, 0))
+    left_out = []
+    if browser:
+        left_out.append(f"{browser} browser check{'s' if browser > 1 else ''}")
+    if own_servers:
+        whose = "their" if own_servers > 1 else "its"
+        left_out.append(f"{own_servers} with servers of {whose} own")
+    if left_out:
         terminalreporter.write_line(
-            f"Quick mode: the {skipped} browser checks were skipped. Run again without "
-            "--quick to check the pages in a real browser before you move on.",
+            f"Quick mode: {' and '.join(left_out)} skipped. Run again without --quick before "
+            "you move on.",
             yellow=True,
             bold=True,
         )
