@@ -91,6 +91,15 @@ def lab(session: nox.Session) -> None:
     session.run("jupyter", "lab", "tutorial/", *session.posargs)
 
 
+@nox.session(default=False, venv_backend="none")
+def timings(session: nox.Session) -> None:
+    """Time every session cold, warm and --quick: nox -s timings (-- part2 for one only)."""
+    session.run(
+        sys.executable, "-m", "harness.timings", *session.posargs,
+        env={"PYTHONPATH": "tests"}, external=True,
+    )  # fmt: skip
+
+
 @nox.session(default=False)
 def serve(session: nox.Session) -> None:
     """Run a stage for people: nox -s serve -- part2 (default: the newest stage)."""
