@@ -394,9 +394,12 @@ def new_room(site: StageProcesses) -> Callable[[], int]:
     return site.new_room
 
 
-@pytest.fixture(scope="session")
-def browser_pool() -> Iterator[BrowserPool]:
+@pytest.fixture(scope="session", autouse=True)
+def browser_pool(request: pytest.FixtureRequest) -> Iterator[BrowserPool]:
+    """Browsers kept open for the whole run; two start at once if any check will need one."""
     pool = BrowserPool()
+    if any(needs_a_browser(item) for item in request.session.items):
+        pool.warm_up(2)
     yield pool
     pool.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,8 +82,22 @@ class BrowserPool:
 
     def __init__(self) -> None:
         self.idle: list[webdriver.Chrome] = []
+        self._warming: threading.Thread | None = None
+
+    def warm_up(self, count: int) -> None:
+        """Start ``count`` browsers in the background, while checks without one run."""
+
+        def start() -> None:
+            for _ in range(count):
+                with contextlib.suppress(RuntimeError):  # borrow() will say it, in its turn
+                    self.idle.append(new_driver())
+
+        self._warming = threading.Thread(target=start, name="browser warm-up", daemon=True)
+        self._warming.start()
 
     def borrow(self) -> webdriver.Chrome:
+        if not self.idle and self._warming is not None:
+            self._warming.join()
         if self.idle:
             return self.idle.pop()
         return new_driver()
@@ -96,6 +111,8 @@ class BrowserPool:
             self.idle.append(driver)
 
     def close(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
         for driver in self.idle:
             quit_quietly(driver)
         self.idle.clear()
