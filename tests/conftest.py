@@ -14,7 +14,6 @@ not run. ``--quick`` leaves out the checks that need a browser or servers of the
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 import sys
 import tempfile
@@ -36,8 +35,9 @@ from harness.stages import REPO_ROOT, STAGES, Stage
 BROWSER_FIXTURES = frozenset({"browser", "browsers"})
 OWN_SERVER_FIXTURES = frozenset({"site_with", "empty_site"})
 SERVER_FIXTURES = frozenset({"site"}) | OWN_SERVER_FIXTURES
-RUN_ENV = "CHAT_ARTEFACTS_RUN"
-"""The name of this run's artefacts folder, shared with parallel workers."""
+PREPARATION = pytest.StashKey[Preparation]()
+RUN_NAME = pytest.StashKey[str]()
+"""The name of this run's artefacts folder."""
 
 sys.dont_write_bytecode = True  # importing a stage's code must not write into its folder
 
@@ -85,19 +85,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs(*features): the stage features this check needs")
     if config.getoption("--max-wait"):
         waits.set_max_wait(config.getoption("--max-wait"))
-    os.environ.setdefault(RUN_ENV, run_name())  # parallel workers inherit it
+    config.stash[RUN_NAME] = run_name()
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Prepare the stage once per run, before any worker or check starts."""
+    """Prepare the stage once per run, before any check starts."""
     config = session.config
     chosen = chosen_stage_of(config)
-    if chosen is None or hasattr(config, "workerinput") or Preparation.from_environ():
-        return  # no stage to check, or this is a worker: the starting process prepared it
+    if chosen is None:
+        return  # no stage to check (the self-tests, the chapter replay)
     workdir = Path(tempfile.mkdtemp(prefix="chat-prepared-"))
     config.add_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
-    prepare(StageProcesses(chosen.stage, chosen.path, workdir)).to_environ()
+    config.stash[PREPARATION] = prepare(StageProcesses(chosen.stage, chosen.path, workdir))
 
 
 def needs_a_browser(item: pytest.Item) -> bool:
@@ -203,7 +202,7 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed and report.when in ("setup", "call"):
         things = list(getattr(item, "funcargs", {}).values())
-        run = run_folder(item.config.getoption("--artefacts"), os.environ[RUN_ENV])
+        run = run_folder(item.config.getoption("--artefacts"), item.config.stash[RUN_NAME])
         folder = folder_for(run, item.nodeid)
         saved = save_all(things, folder)
         if saved:
@@ -244,9 +243,7 @@ def import_from_stage(chosen_stage: ChosenStage) -> Iterator[Callable[[str], Mod
 @pytest.fixture(scope="session")
 def preparation(pytestconfig: pytest.Config) -> Preparation:
     """How preparing the stage went (pytest_sessionstart did it, once per run)."""
-    prepared = Preparation.from_environ()
-    assert prepared is not None, "stage checks run with --stage"
-    return prepared
+    return pytestconfig.stash[PREPARATION]
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,12 @@ words; the others are not run. The questions about Django itself are asked by
 prepare_project.py, in the stage's own Python.
 
 What a successful preparation leaves is a database (migrated, with the admin account and
-rooms for the checks), which every server the checks start gets a copy of. When the checks
-run in parallel workers, the preparation happens once, in the process that starts them, and
-reaches the workers through the environment.
+rooms for the checks), which every server the checks start gets a copy of.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +25,6 @@ from .processes import PreparedDatabase, StageError, StageProcesses
 
 ROOMS = 60
 """Rooms made with the database, enough for a whole run of any stage's checks."""
-
-DATABASE_ENV = "CHAT_PREPARED_DATABASE"
-ROOMS_ENV = "CHAT_PREPARED_ROOMS"
-EMPTY_ENV = "CHAT_PREPARED_EMPTY_DATABASE"
-PROBLEM_ENV = "CHAT_PREPARE_PROBLEM"
 
 
 def unmet_requirements(requirements_file: Path) -> list[str]:
@@ -80,28 +72,6 @@ class Preparation:
     """The same database before the rooms were made."""
     problem: str | None = None
 
-    def to_environ(self) -> None:
-        """Hand this preparation to parallel workers, which inherit the environment."""
-        if self.database is not None and self.empty is not None:
-            os.environ[DATABASE_ENV] = str(self.database.path)
-            os.environ[ROOMS_ENV] = " ".join(map(str, self.database.rooms))
-            os.environ[EMPTY_ENV] = str(self.empty.path)
-        if self.problem is not None:
-            os.environ[PROBLEM_ENV] = self.problem
-
-    @classmethod
-    def from_environ(cls) -> Preparation | None:
-        """The preparation the starting process made, if it made one."""
-        if PROBLEM_ENV in os.environ:
-            return cls(problem=os.environ[PROBLEM_ENV])
-        if DATABASE_ENV in os.environ:
-            rooms = tuple(int(n) for n in os.environ[ROOMS_ENV].split())
-            return cls(
-                database=PreparedDatabase(Path(os.environ[DATABASE_ENV]), rooms),
-                empty=PreparedDatabase(Path(os.environ[EMPTY_ENV])),
-            )
-        return None
-
 
 def prepare(site: StageProcesses) -> Preparation:
     """Check the stage can be prepared, then migrate a database with the admin account and
@@ -116,10 +86,7 @@ def prepare(site: StageProcesses) -> Preparation:
 
 @dataclass
 class RootCause:
-    """The first reason the stage cannot be checked, said once; later checks are skipped.
-
-    In a parallel run each worker has its own RootCause; only the first worker says it.
-    """
+    """The first reason the stage cannot be checked, said once; later checks are skipped."""
 
     problem: str | None = None
     told: bool = False
@@ -128,8 +95,7 @@ class RootCause:
         """Fail the first check that meets the problem; skip every later one."""
         if self.problem is None:
             return
-        first_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0"
-        if not self.told and first_worker:
+        if not self.told:
             self.told = True
             pytest.fail(self.problem, pytrace=False)
         pytest.skip("not run: the stage could not be prepared or started (see the first failure)")

@@ -47,9 +47,7 @@ def main(argv: list[str]) -> int:
         cold = seconds_for(session, "--reuse-venv=never")
         warm = seconds_for(session, "--reuse-venv=yes")
         quick = (
-            seconds_for(session, "--reuse-venv=yes", "--", "--quick")
-            if session in STAGES
-            else None
+            seconds_for(session, "--reuse-venv=yes", "--", "--quick") if session in STAGES else None
         )
         total_cold += cold or 0.0
         rows.append((session, shown(cold), shown(warm), shown(quick) if session in STAGES else ""))
