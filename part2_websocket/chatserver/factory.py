@@ -39,7 +39,9 @@ class ChatServerFactory(WebSocketServerFactory):
             # Ping quiet clients, and drop those that no longer answer (a laptop lid shut).
             autoPingInterval=config.ping_interval,
             autoPingTimeout=config.ping_timeout,
-            # A plain HTTP request to /ws/... gets "426 Upgrade Required", nothing more.
+            # A plain HTTP request to /ws/... gets a bare status line, nothing more:
+            # "426 HTTP Upgrade header missing" (426 is Upgrade Required; the words are
+            # Autobahn's).
             webStatus=False,
         )
         # Compression (permessage-deflate) stays off: Autobahn accepts a client's offer only

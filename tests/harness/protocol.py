@@ -50,3 +50,8 @@ def ignored_note(types: Iterable[str]) -> str:
         f" (It also sent messages of types the checks pass over: {', '.join(seen)}. That is "
         "fine; they are not what was missing.)"
     )
+
+
+PLAIN_GET_STATUS = "426 HTTP Upgrade header missing"
+"""The status line a plain HTTP GET of a WebSocket URL gets (426 is Upgrade Required; the
+words are Autobahn's). Chapter 02 quotes it; a check holds the server and the text to it."""

@@ -17,11 +17,16 @@ import jupytext
 import nbclient
 from nbclient.exceptions import CellExecutionError
 
+from .stages import TUTORIAL_DIR
+
 WORKBOOK_DIR_ENV = "CHAT_WORKBOOK_DIR"
 """The chapters build the learner's project in this folder (default ~/django-twisted-chat)."""
 
-GENERATED = ("__pycache__", "*.pyc", "*.sqlite3", "twistd.pid", "twistd.log", ".ipynb_checkpoints")
-"""What running a project leaves behind; never part of a snapshot."""
+GENERATED = (
+    "__pycache__", "*.pyc", "*.sqlite3", "twistd.pid", "twistd.log", ".ipynb_checkpoints",
+    ".venv", "venv", "test-artefacts",
+)  # fmt: skip
+"""What running and installing a project leaves behind; never part of a snapshot."""
 
 CELL_TIMEOUT = 300
 
@@ -41,7 +46,9 @@ def execute_chapter(chapter: Path, workdir: Path) -> None:
         notebook,
         timeout=CELL_TIMEOUT,
         kernel_name="python3",
-        resources={"metadata": {"path": str(workdir)}},
+        # The kernel starts in tutorial/, as in `nox -s lab`, so that `%load_ext workbook`
+        # finds workbook.py; each chapter then moves into CHAT_WORKBOOK_DIR itself.
+        resources={"metadata": {"path": str(TUTORIAL_DIR)}},
         # A failing `!command` must stop the replay at that cell, not carry on quietly.
         extra_arguments=["--InteractiveShell.system_raise_on_error=True"],
     )

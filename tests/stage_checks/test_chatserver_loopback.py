@@ -13,12 +13,15 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from harness import http, waits
+from harness.longpoll_client import raw_exchange
 from harness.processes import READY_TIMEOUT, SiteWith, StageProcesses, free_port, tail
+from harness.protocol import PLAIN_GET_STATUS
 from harness.wsclient import (
     django_origin,
     handshake_status,
@@ -40,6 +43,20 @@ def test_the_status_page_answers_and_other_paths_are_404(site: StageProcesses) -
     assert answer.headers.get("Content-Type", "").startswith("text/plain")
     missing = http.request(site.url("chatserver", "/nothing/here"))
     assert missing.status == 404, f"GET /nothing/here answered {missing.status}, not 404."
+
+
+def test_a_plain_http_request_to_a_socket_url_gets_the_documented_status(
+    site: StageProcesses, new_room: Callable[[], int]
+) -> None:
+    url = site.url("chatserver", f"/ws/{new_room()}")
+    request = f"GET {urlsplit(url).path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n\r\n"
+    answer = raw_exchange(url, request.encode("ascii"), timeout=waits.MAX_WAIT)
+    status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    assert status_line == f"HTTP/1.1 {PLAIN_GET_STATUS}", (
+        f"A plain GET of {url} (no request to upgrade) was answered {status_line!r}, not "
+        f"'HTTP/1.1 {PLAIN_GET_STATUS}' as chapter 02 says. Check webStatus=False in "
+        "chatserver/factory.py."
+    )
 
 
 def test_a_newcomer_is_welcomed_with_its_room_and_limits(
