@@ -15,6 +15,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
+from harness.lab import planned as planned_lab
 from harness.stages import NEWEST, STAGES, Stage
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -88,7 +89,9 @@ def lab(session: nox.Session) -> None:
     """Open the chapters as notebooks in JupyterLab."""
     install_stage(session, NEWEST, TUTORIAL_REQUIREMENTS)
     session.install("jupyterlab==4.6.6")
-    session.run("jupyter", "lab", "tutorial/", *session.posargs)
+    command, address = planned_lab(session.posargs)
+    session.log(f"Open {address} in your browser (JUPYTER_PORT chooses the port).")
+    session.run(*command)
 
 
 @nox.session(default=False, venv_backend="none")

@@ -38,9 +38,17 @@ PROFILES: dict[webdriver.Chrome, str] = {}
 """The temporary profile folder of each browser started, removed when it quits."""
 
 
+MAC_APPLICATIONS = (
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+)
+
+
 def system_chromium() -> tuple[str | None, str | None]:
-    """Paths of the system's Chromium and chromedriver, each None when missing."""
+    """Paths of the system's Chromium (or Chrome) and chromedriver, each None when missing."""
     browser = next((path for name in BROWSER_NAMES if (path := shutil.which(name))), None)
+    if browser is None:
+        browser = next((path for path in MAC_APPLICATIONS if Path(path).is_file()), None)
     return browser, shutil.which("chromedriver")
 
 
