@@ -8,17 +8,15 @@ requires a failure whose message tells the learner what to look at.
 from __future__ import annotations
 
 import re
-import shutil
 import socket
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from harness.processes import free_port
-from harness.stages import NEWEST, REPO_ROOT, get_stage
+from harness.stages import NEWEST
+from selftest.copies import copy_stage, edit, files_in, run_checks
 
 
 @dataclass(frozen=True)
@@ -82,31 +80,10 @@ MISTAKES = {
 }
 
 
-def copy_stage(name: str, into: Path) -> Path:
-    target = into / name
-    shutil.copytree(
-        get_stage(name).path, target, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3")
-    )
-    return target
-
-
-def run_checks(
-    stage: str, folder: Path, artefacts: Path, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable, "-m", "pytest", "tests/stage_checks", "-q",
-        "--stage", stage, "--stage-dir", str(folder), "--artefacts", str(artefacts), *extra,
-    ]  # fmt: skip
-    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
-
-
 def break_copy(mistake: Mistake, into: Path) -> Path:
     """A copy of the mistake's stage with the mistake made in it."""
     folder = copy_stage(mistake.stage, into)
-    source = folder / mistake.file
-    text = source.read_text()
-    assert mistake.correct in text, f"{mistake.file} changed; update this self-test's mistake"
-    source.write_text(text.replace(mistake.correct, mistake.broken))
+    edit(folder, mistake.file, mistake.correct, mistake.broken)
     return folder
 
 
@@ -196,13 +173,10 @@ def test_a_stage_that_cannot_start_is_reported_once_first(
     mistake: StartupMistake, tmp_path: Path
 ) -> None:
     folder = copy_stage(mistake.stage, tmp_path)
-    source = folder / mistake.file
     if mistake.correct:
-        text = source.read_text()
-        assert mistake.correct in text, f"{mistake.file} changed; update this self-test"
-        source.write_text(text.replace(mistake.correct, mistake.broken))
+        edit(folder, mistake.file, mistake.correct, mistake.broken)
     else:
-        source.unlink()
+        (folder / mistake.file).unlink()
 
     with socket.socket() as held:  # another program holding a port, as in a workshop room
         held.bind(("127.0.0.1", PORT_HELD_BY_ANOTHER_PROGRAM))
@@ -221,10 +195,10 @@ def test_an_intact_copy_elsewhere_passes_and_is_left_as_it_was(tmp_path: Path) -
     """The newest stage runs every check there is. Copied to a folder whose path has a space
     in it, it must pass them all, and the checks must write nothing into it."""
     folder = copy_stage(NEWEST.name, tmp_path / "a learner's folder")
-    before = sorted(path.relative_to(folder) for path in folder.rglob("*"))
+    before = files_in(folder)
     result = run_checks(NEWEST.name, folder, tmp_path / "artefacts")
     assert result.returncode == 0, f"an untouched copy of {NEWEST.name} failed:\n{result.stdout}"
-    after = sorted(path.relative_to(folder) for path in folder.rglob("*"))
+    after = files_in(folder)
     assert after == before, (
         f"the checks wrote into the stage folder: {sorted(set(after) - set(before))}"
     )
