@@ -117,12 +117,7 @@ class StageProcesses:
     def run(
         self, *argv: str, check: bool = True, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """Run a one-off command (``{python}`` etc. allowed) in the stage folder.
-
-        A command that is a ``.py`` file runs with the same Python as the checks.
-        """
-        if argv[0].endswith(".py"):
-            argv = ("{python}", *argv)
+        """Run a one-off command (``{python}`` etc. allowed) in the stage folder."""
         result = subprocess.run(
             self._argv(argv),
             cwd=self.stage_dir,
@@ -205,7 +200,7 @@ class StageProcesses:
         options = [*(("--admin", *admin) if admin else ()), "--rooms", str(rooms)]
         if rooms:
             options += ["--empty-copy", str(self.empty_database)]
-        prepared = self.run(str(PREPARE_PROJECT), *options, check=False)
+        prepared = self.run("{python}", str(PREPARE_PROJECT), *options, check=False)
         if prepared.returncode != 0:
             raise StageError(tail(prepared.stdout + prepared.stderr, 40))
         if rooms:
