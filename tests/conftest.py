@@ -32,6 +32,7 @@ from harness.preflight import Preparation, RootCause, prepare
 from harness.processes import PreparedDatabase, SiteWith, StageError, StageProcesses
 from harness.stages import REPO_ROOT, STAGES, Stage
 
+FIRST_CHECK = "test_the_project_can_be_prepared"
 BROWSER_FIXTURES = frozenset({"browser", "browsers"})
 OWN_SERVER_FIXTURES = frozenset({"site_with", "empty_site"})
 SERVER_FIXTURES = frozenset({"site"}) | OWN_SERVER_FIXTURES
@@ -159,9 +160,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         sum(map(needs_a_browser, slow)),
         sum(not needs_a_browser(item) for item in slow),
     )
-    # In-process checks first (the shared servers boot meanwhile), then those against real
-    # servers, then the browser checks: the quickest, most precise messages come first.
-    items[:] = sorted(keep, key=lambda item: (needs_a_browser(item), needs_servers(item)))
+    # Whether the project can be prepared comes first; then the in-process checks (the
+    # shared servers boot meanwhile), those against real servers, and the browser checks:
+    # the quickest, most precise messages come first.
+    items[:] = sorted(
+        keep,
+        key=lambda item: (item.name != FIRST_CHECK, needs_a_browser(item), needs_servers(item)),
+    )
 
 
 LEFT_OUT_BY_QUICK = pytest.StashKey[tuple[int, int]]()
