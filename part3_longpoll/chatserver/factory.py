@@ -6,7 +6,8 @@ that made them.
 """
 
 from autobahn.twisted.websocket import WebSocketServerFactory
-from twisted.internet.defer import succeed
+from twisted.internet.defer import Deferred, succeed
+from twisted.python.failure import Failure
 
 from chatserver import messages
 from chatserver.protocol import ChatServerProtocol
@@ -25,6 +26,7 @@ class ChatServerFactory(WebSocketServerFactory):
         self.room_exists = room_exists  # room id -> Deferred[bool]; the tests pass a fake
         self.clock = clock  # where "now" comes from; the tests pass a task.Clock
         self.rooms = {}  # room id -> Room, for every room someone has joined
+        self.lookups = {}  # room id -> the Deferreds waiting while Django is asked about it
         # WebSocket clients each have a bucket on their connection; HTTP clients connect
         # anew for every message, so theirs are kept here, by address.
         self.http_senders = BucketsByAddress(config.rate, config.burst)
@@ -66,12 +68,27 @@ class ChatServerFactory(WebSocketServerFactory):
         """A Deferred that fires with the Room, or with None if Django has no such room.
 
         Rooms are only made for ids Django has, so a room we already have needs no lookup.
+        And while Django is being asked about a room, whoever else asks about it waits for
+        the same answer: a crowd arriving in a new room costs one query, not one each.
         """
         if room_id in self.rooms:
             return succeed(self.rooms[room_id])
-        lookup = self.room_exists(room_id)
-        lookup.addCallback(lambda exists: self.room(room_id) if exists else None)
-        return lookup
+        answer = Deferred()
+        waiting = self.lookups.setdefault(room_id, [])
+        waiting.append(answer)
+        if len(waiting) == 1:  # the first to ask: the only one who asks Django
+            self.room_exists(room_id).addBoth(self.room_looked_up, room_id)
+        return answer
+
+    def room_looked_up(self, exists, room_id):
+        """Give Django's answer about a room to everyone waiting for it."""
+        for answer in self.lookups.pop(room_id):
+            if answer.called:
+                continue  # cancelled: whoever asked has gone away
+            if isinstance(exists, Failure):
+                answer.errback(exists)
+            else:
+                answer.callback(self.room(room_id) if exists else None)
 
     def join(self, client, room_id):
         """Put a client in a room; the Room is made when its first client arrives."""

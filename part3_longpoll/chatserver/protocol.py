@@ -41,20 +41,21 @@ class ChatServerProtocol(WebSocketServerProtocol):
         """Let in /ws/<id> if Django has room <id>; refuse anything else with a 404.
 
         Returning a Deferred makes Autobahn wait for it before it answers the handshake.
+        find_room asks Django only about a room the server does not know yet, once.
         """
         room_id = room_id_from_path(request.path)
         if room_id is None:
             log.info("refused {peer}: {path!r} is not a room", peer=self.peer, path=request.path)
             raise ConnectionDeny(ConnectionDeny.NOT_FOUND, "No such room")
-        lookup = self.factory.room_exists(room_id)
+        lookup = self.factory.find_room(room_id)
         lookup.addCallbacks(self.room_checked, self.room_lookup_failed, callbackArgs=(room_id,))
         return lookup
 
-    def room_checked(self, exists, room_id):
+    def room_checked(self, room, room_id):
         if self.state == self.STATE_CLOSED:
             # The client went away while we were asking; it must not join the room.
             raise ConnectionDeny(ConnectionDeny.REQUEST_TIMEOUT, "Gone")
-        if not exists:
+        if room is None:
             log.info("refused {peer}: there is no room {room}", peer=self.peer, room=room_id)
             raise ConnectionDeny(ConnectionDeny.NOT_FOUND, "No such room")
         self.room_id = room_id

@@ -517,6 +517,44 @@ def test_a_room_already_known_is_not_looked_up_again(server: LongPollServer) -> 
     )
 
 
+def test_a_handshake_to_a_room_already_known_is_not_looked_up_again(
+    server: LongPollServer,
+) -> None:
+    server.join(1)
+    server.join(1)
+    poll_answer(server.poll(1), "a first poll in room 1")
+    assert server.rooms.asked == [1], (
+        f"Room 1 was looked up {len(server.rooms.asked)} times for two WebSocket handshakes "
+        "and a poll. Let onConnect use factory.find_room, as the long-poll API does: a room "
+        "in factory.rooms is known to exist."
+    )
+
+
+def test_a_crowd_arriving_in_a_new_room_costs_one_lookup(server: LongPollServer) -> None:
+    server.rooms.hold()
+    sockets = [MemoryClient(server.site, "/ws/1", origin=ORIGIN) for _ in range(5)]
+    polls = [server.poll(1, 0) for _ in range(3)]
+    server.sockets.extend(sockets)
+    assert server.rooms.asked == [1], (
+        f"While Django was being asked about room 1, {len(server.rooms.asked)} more questions "
+        "about it went out. In find_room, let everyone who asks about a room being looked up "
+        "wait for the same answer."
+    )
+    server.rooms.answer()
+    assert all(client.status == 101 for client in sockets), "not every handshake was let in"
+    assert all(exchange.answer is None for exchange in polls), "the polls should now wait"
+
+
+def test_a_crowd_waiting_for_a_failed_lookup_is_told_so(server: LongPollServer) -> None:
+    server.rooms.hold()
+    sockets = [MemoryClient(server.site, "/ws/1", origin=ORIGIN) for _ in range(3)]
+    poll = server.poll(1, 0)
+    server.sockets.extend(sockets)
+    server.rooms.fail(RuntimeError("the database is down"))
+    assert all(client.status is not None and client.status >= 500 for client in sockets)
+    assert poll.answered("a poll whose shared room lookup failed").status == 503
+
+
 def test_a_poll_waits_for_the_room_lookup_and_a_client_that_leaves_meanwhile_is_forgotten(
     make_server: Callable[..., LongPollServer],
 ) -> None:
