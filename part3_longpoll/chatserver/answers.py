@@ -15,7 +15,11 @@ from chatserver.messages import Rejected
 
 def write_json(request, status, message):
     """Write a JSON answer's status line, headers and body; the caller finishes the request."""
-    body = messages.encode(message)
+    write_encoded(request, status, messages.encode(message))
+
+
+def write_encoded(request, status, body):
+    """Like write_json, for a body already encoded: one many requests share."""
     # Python's table of reason phrases knows 429, which Twisted's does not.
     request.setResponseCode(status, HTTPStatus(status).phrase.encode("ascii"))
     request.setHeader(b"content-type", b"application/json; charset=utf-8")
@@ -28,6 +32,12 @@ def write_json(request, status, message):
 def answer(request, status, message):
     """Answer a request with JSON, now or later: after render has returned NOT_DONE_YET."""
     write_json(request, status, message)
+    request.finish()
+
+
+def answer_encoded(request, status, body):
+    """Answer a request with JSON already encoded."""
+    write_encoded(request, status, body)
     request.finish()
 
 

@@ -22,7 +22,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from chatserver import cors, messages
-from chatserver.answers import answer, refuse
+from chatserver.answers import answer, answer_encoded, refuse
 from chatserver.messages import Rejected
 from chatserver.rooms import MESSAGES_PATH, room_id_from_path
 
@@ -204,14 +204,24 @@ class RoomMessages(Resource):
         )
 
 
-def answer_poll(request, room, cursor, page_size):
-    """Answer a poll with the messages after its cursor: at most page_size, oldest first."""
-    found, missed = room.messages_after(cursor, page_size)
-    # The client asks next from the last message it got. With none to give, that is the
-    # room's last id: the cursor itself, except after a restart, when the cursor is an id
-    # the room has not reached yet, and asking with it again would only repeat this answer.
-    next_cursor = found[-1]["id"] if found else room.last_id
-    answer(request, http.OK, messages.poll_answer(room.id, found, next_cursor, missed))
+def answer_poll(request, room, cursor, page_size, encoded=None):
+    """Answer a poll with the messages after its cursor: at most page_size, oldest first.
+
+    encoded, when given, holds the answers already encoded for the room as it is now, by
+    cursor. The polls that one message wakes mostly share a cursor (they had all seen the
+    message before it), so a thousand of them cost one encoding, not a thousand.
+    """
+    body = None if encoded is None else encoded.get(cursor)
+    if body is None:
+        found, missed = room.messages_after(cursor, page_size)
+        # The client asks next from the last message it got. With none to give, that is the
+        # room's last id: the cursor itself, except after a restart, when the cursor is an
+        # id the room has not reached yet, and asking with it again would only repeat this.
+        next_cursor = found[-1]["id"] if found else room.last_id
+        body = messages.encode(messages.poll_answer(room.id, found, next_cursor, missed))
+        if encoded is not None:
+            encoded[cursor] = body
+    answer_encoded(request, http.OK, body)
 
 
 class ParkedPoll:
@@ -232,9 +242,9 @@ class ParkedPoll:
         request.notifyFinish().addErrback(self.client_gone)
         room.polls.add(self)
 
-    def answer(self):
+    def answer(self, encoded=None):
         self.forget()
-        answer_poll(self.request, self.room, self.cursor, self.page_size)
+        answer_poll(self.request, self.room, self.cursor, self.page_size, encoded)
 
     def client_gone(self, failure):
         self.forget()

@@ -54,9 +54,13 @@ class Room:
         return newer[:page_size], missed
 
     def answer_polls(self):
-        """Answer every long-poll waiting in the room, with what is new for each."""
+        """Answer every long-poll waiting in the room, with what is new for each.
+
+        Each different answer is encoded once and its bytes shared (see answer_poll).
+        """
+        encoded = {}
         for poll in list(self.polls):  # a copy: each answered poll leaves the set
-            poll.answer()
+            poll.answer(encoded)
 
 
 def room_id_from_path(path, pattern=ROOM_PATH):

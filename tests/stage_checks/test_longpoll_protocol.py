@@ -95,6 +95,7 @@ def chatserver_code(import_from_stage: Callable[[str], ModuleType]) -> SimpleNam
         factory=import_from_stage("chatserver.factory"),
         web=import_from_stage("chatserver.web"),
         longpoll=import_from_stage("chatserver.longpoll"),
+        messages=import_from_stage("chatserver.messages"),
     )
 
 
@@ -325,6 +326,35 @@ def test_a_waiting_poll_is_answered_by_the_next_message(server: LongPollServer) 
     assert server.clock.getDelayedCalls() == [], (
         "A poll answered by a message still has its timeout scheduled. Cancel the callLater "
         "when the poll is answered."
+    )
+
+
+def test_polls_woken_together_share_one_encoded_answer(
+    make_server: Callable[..., LongPollServer],
+    chatserver_code: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def encodings_for_one_message(waiting: int) -> tuple[int, set[bytes]]:
+        server = make_server(settings={"CHAT_MAX_PARKED": "100"})
+        server.say(1, 1)
+        polls = [server.poll(1, 1) for _ in range(waiting)]
+        calls = []
+        original = chatserver_code.messages.encode
+        monkeypatch.setattr(
+            chatserver_code.messages, "encode", lambda m: calls.append(m) or original(m)
+        )
+        server.join(1).send_json({"text": "news for everyone"})
+        monkeypatch.setattr(chatserver_code.messages, "encode", original)
+        bodies = {poll_answered.body for poll_answered in (p.answered("a poll") for p in polls)}
+        return len(calls), bodies
+
+    few, few_bodies = encodings_for_one_message(2)
+    many, many_bodies = encodings_for_one_message(40)
+    assert len(few_bodies) == len(many_bodies) == 1, "polls on one cursor got different answers"
+    assert many == few, (
+        f"One message encoded {few} times with 2 polls waiting but {many} times with 40: every "
+        "poll's answer is encoded separately. Encode each different answer once when "
+        "answering a room's polls, and give every poll on that cursor the same bytes."
     )
 
 
