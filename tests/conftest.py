@@ -30,6 +30,7 @@ from harness.artefacts import folder_for, run_folder, run_name, save_all
 from harness.browser import BrowserPool, Browsers
 from harness.preflight import Preparation, RootCause, prepare
 from harness.processes import PreparedDatabase, SiteWith, StageError, StageProcesses
+from harness.shared_site import SharedSite
 from harness.stages import REPO_ROOT, STAGES, Stage
 
 FIRST_CHECK = "test_the_project_can_be_prepared"
@@ -288,45 +289,6 @@ def start_site(
     return site
 
 
-class SharedSite:
-    """The servers most checks share: launched as soon as the run starts, so that they boot
-    while the in-process checks run, and waited for by the first check that needs them."""
-
-    def __init__(
-        self, chosen: ChosenStage, database: PreparedDatabase | None, workdir: Path
-    ) -> None:
-        self.running: StageProcesses | None = None
-        self.problem = RootCause()
-        self._waited = False
-        if database is None:
-            return  # the stage could not be prepared; the preflight says why
-        site = StageProcesses(chosen.stage, chosen.path, workdir)
-        try:
-            site.launch(database=database)
-            self.running = site
-        except StageError as problem:
-            site.stop()
-            self.problem.problem = f"The stage's servers could not be started. {problem}"
-
-    def ready(self) -> StageProcesses:
-        """The running servers, once they answer; the first failure or a skip if they don't."""
-        if not self._waited and self.running is not None:
-            self._waited = True
-            try:
-                self.running.wait_until_ready()
-            except StageError as problem:
-                self.stop()
-                self.problem.problem = f"The stage's servers could not be started. {problem}"
-        self.problem.stop_here()
-        assert self.running is not None
-        return self.running
-
-    def stop(self) -> None:
-        if self.running is not None:
-            self.running.stop()
-            self.running = None
-
-
 @pytest.fixture(scope="session", autouse=True)
 def shared_site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -337,7 +299,7 @@ def shared_site(
         return
     database = request.getfixturevalue("prepared_database")
     chosen = request.getfixturevalue("chosen_stage")
-    shared = SharedSite(chosen, database, tmp_path_factory.mktemp("site"))
+    shared = SharedSite(chosen.stage, chosen.path, database, tmp_path_factory.mktemp("site"))
     yield shared
     shared.stop()
 

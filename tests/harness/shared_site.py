@@ -1,0 +1,48 @@
+"""The servers most of a run's checks share, started once and stopped at the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .preflight import RootCause
+from .processes import PreparedDatabase, StageError, StageProcesses
+from .stages import Stage
+
+
+class SharedSite:
+    """The servers most checks share: launched as soon as the run starts, so that they boot
+    while the in-process checks run, and waited for by the first check that needs them."""
+
+    def __init__(
+        self, stage: Stage, stage_dir: Path, database: PreparedDatabase | None, workdir: Path
+    ) -> None:
+        self.running: StageProcesses | None = None
+        self.problem = RootCause()
+        self._waited = False
+        if database is None:
+            return  # the stage could not be prepared; the preflight says why
+        site = StageProcesses(stage, stage_dir, workdir)
+        try:
+            site.launch(database=database)
+            self.running = site
+        except StageError as problem:
+            site.stop()
+            self.problem.problem = f"The stage's servers could not be started. {problem}"
+
+    def ready(self) -> StageProcesses:
+        """The running servers, once they answer; the first failure or a skip if they don't."""
+        if not self._waited and self.running is not None:
+            self._waited = True
+            try:
+                self.running.wait_until_ready()
+            except StageError as problem:
+                self.stop()
+                self.problem.problem = f"The stage's servers could not be started. {problem}"
+        self.problem.stop_here()
+        assert self.running is not None
+        return self.running
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.stop()
+            self.running = None
