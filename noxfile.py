@@ -104,6 +104,17 @@ def timings(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Load every WebSocket stage, a bare Autobahn server and a Channels chat: -- --help."""
+    folders = [stage.folder for stage in STAGES.values() if "websocket" in stage.features]
+    stage_requirements = [f"-r{folder}/requirements.txt" for folder in folders]
+    session.install(*stage_requirements, "-rbench/requirements.txt")
+    session.run(
+        "python", "-m", "bench", *session.posargs, env={**NO_BYTECODE, "PYTHONPATH": "tests"}
+    )
+
+
+@nox.session(default=False)
 def serve(session: nox.Session) -> None:
     """Run a stage for people: nox -s serve -- part2 (default: the newest stage)."""
     name = session.posargs[0] if session.posargs else NEWEST.name

@@ -278,6 +278,11 @@ class StageProcesses:
         self._launch(process)
         self._wait_until_ready(process)
 
+    def pid(self, name: str) -> int | None:
+        """The process id of the running process ``name`` (to measure it), or None."""
+        popen = self._running.get(name)
+        return None if popen is None or popen.poll() is not None else popen.pid
+
     def all_running(self) -> bool:
         return all(popen.poll() is None for popen in self._running.values())
 

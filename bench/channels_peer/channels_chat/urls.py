@@ -1,0 +1,3 @@
+"""No pages: the bench only opens WebSockets."""
+
+urlpatterns: list[object] = []

@@ -1,0 +1,217 @@
+"""The run's results as one PNG: throughput, latency, join storm time and memory per target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+from .options import Options
+from .results import Flow, TargetResult
+
+COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a"}
+STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]
+INK = "#202124"
+
+
+def colours(targets: Sequence[TargetResult]) -> list[str]:
+    shades = iter(STAGE_COLOURS * 4)
+    return [COLOURS.get(t.kind) or next(shades) for t in targets]
+
+
+def label_bars(axes: Axes, bars: BarContainer, values: Sequence[float | None], digits: int) -> None:
+    for bar, value in zip(bars, values, strict=True):
+        text = "n/a" if value is None else f"{value:,.{digits}f}"
+        axes.annotate(
+            text,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color=INK,
+        )
+
+
+def panel(
+    axes: Axes,
+    targets: Sequence[TargetResult],
+    figure: Callable[[TargetResult], float | None],
+    title: str,
+    unit: str,
+    digits: int = 0,
+) -> None:
+    values = [figure(target) for target in targets]
+    names = [target.label for target in targets]
+    bars = axes.bar(names, [v or 0 for v in values], color=colours(targets), width=0.65)
+    label_bars(axes, bars, values, digits)
+    style(axes, title, unit)
+
+
+def goal_line(axes: Axes, value: float | None, words: str) -> None:
+    """A dashed line across the panel at a goal, named at its right end."""
+    if not value:
+        return
+    axes.axhline(value, color="#d93025", linestyle="--", linewidth=1)
+    axes.annotate(
+        words,
+        (1, value),
+        xycoords=("axes fraction", "data"),
+        xytext=(-2, 3),
+        textcoords="offset points",
+        ha="right",
+        fontsize=8,
+        color="#d93025",
+        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
+    )
+
+
+def plain_numbers(value: float, _position: object) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:g}"
+
+
+def style(axes: Axes, title: str, unit: str) -> None:
+    axes.set_title(title, loc="left", fontsize=11, color=INK, fontweight="bold")
+    axes.set_ylabel(unit, color=INK)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.grid(axis="y", color="#e8eaed", linewidth=0.8)
+    axes.set_axisbelow(True)
+    axes.tick_params(axis="x", labelrotation=20, labelsize=9)
+    axes.margins(y=0.18)
+
+
+def percentile_of(flow: Flow | None, name: str) -> float | None:
+    if flow is None or flow.latency is None:
+        return None
+    value: float = getattr(flow.latency, name)
+    return value
+
+
+def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options) -> None:
+    """p50 and p99 of the steady fan-out per target, and the long-poll p99 beside them."""
+    width = 0.27
+    positions = range(len(targets))
+    series: list[tuple[Callable[[TargetResult], float | None], float | None]] = [
+        (lambda t: percentile_of(t.fanout, "p50"), 0.45),
+        (lambda t: percentile_of(t.fanout, "p99"), 1.0),
+        (lambda t: percentile_of(t.longpoll, "p99"), None),
+    ]
+    shown = series if any(t.longpoll for t in targets) else series[:2]
+    for offset, (pick, alpha) in zip((-width, 0, width), shown, strict=False):
+        values = [pick(t) or 0 for t in targets]
+        bars = axes.bar(
+            [p + offset for p in positions],
+            values,
+            width=width,
+            color=colours(targets) if alpha else "#ffffff",
+            alpha=alpha or 1.0,
+            edgecolor=colours(targets),
+            hatch=None if alpha else "///",
+            linewidth=1,
+        )
+        for bar, value in zip(bars, values, strict=True):
+            if value:
+                axes.annotate(
+                    plain_numbers(round(value, 1), None),
+                    (bar.get_x() + bar.get_width() / 2, value),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=7,
+                    color=INK,
+                )
+    legend = [
+        Patch(facecolor="#5f6368", alpha=0.45, label="WebSocket p50"),
+        Patch(facecolor="#5f6368", label="WebSocket p99"),
+        Patch(facecolor="#ffffff", edgecolor="#5f6368", hatch="///", label="long-poll p99"),
+    ]
+    axes.legend(handles=legend[: len(shown)], frameon=False, fontsize=8, loc="upper left")
+    axes.set_xticks(list(positions), [t.label for t in targets])
+    axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
+    axes.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
+    style(axes, f"Fan-out latency at {options.rate:g} msg/s (lower is better)", "ms (log scale)")
+    axes.margins(y=0.25)
+
+
+def bare_figure(
+    targets: Sequence[TargetResult], figure: Callable[[TargetResult], float | None]
+) -> float | None:
+    return next((figure(t) for t in targets if t.kind == "bare"), None)
+
+
+def draw(
+    targets: Sequence[TargetResult], options: Options, started: str, cpus: int, path: Path
+) -> None:
+    """Write the chart for ``targets`` to ``path``."""
+    figure, grid = plt.subplots(2, 2, figsize=(13, 8.5), dpi=110)
+    burst, latency = grid[0]
+    join, memory = grid[1]
+
+    def burst_rate(target: TargetResult) -> float | None:
+        return None if target.burst is None else target.burst.deliveries_per_s
+
+    def join_time(target: TargetResult) -> float | None:
+        return None if target.join is None else target.join.seconds
+
+    def memory_per_connection(target: TargetResult) -> float | None:
+        return None if target.memory is None else target.memory.per_connection_kib
+
+    panel(
+        burst,
+        targets,
+        burst_rate,
+        f"Burst of {options.burst_messages} messages: deliveries/s (higher is better)",
+        "deliveries per second",
+    )
+    burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
+    ceiling = bare_figure(targets, burst_rate)
+    goal_line(burst, ceiling and 0.9 * ceiling, "goal for our stages: 0.9 x bare")
+    latency_panel(latency, targets, options)
+    panel(
+        join,
+        targets,
+        join_time,
+        f"Join storm: {options.clients} clients ready (lower is better)",
+        "seconds",
+        digits=2,
+    )
+    quickest = bare_figure(targets, join_time)
+    goal_line(join, quickest and 1.5 * quickest, "goal for our stages: 1.5 x bare")
+    panel(
+        memory,
+        targets,
+        memory_per_connection,
+        "Idle memory per connection, server RSS (lower is better)",
+        "KiB",
+        digits=1,
+    )
+    figure.suptitle(
+        f"Chat servers under load: {options.clients} clients in one room, one sender "
+        f"({started}, {cpus} CPUs, client and servers on one machine)",
+        fontsize=13,
+        color=INK,
+        x=0.01,
+        ha="left",
+    )
+    figure.text(
+        0.01,
+        0.005,
+        "grey: bare Autobahn broadcast (the ceiling)   blue: our stages   "
+        "orange: Django Channels + Daphne",
+        fontsize=9,
+        color="#5f6368",
+    )
+    figure.tight_layout(rect=(0, 0.02, 1, 0.96))
+    figure.savefig(path)
+    plt.close(figure)

@@ -1,0 +1,125 @@
+"""The bench's command line: sizes, targets and where the results go."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+BARE = "bare"
+CHANNELS_MEMORY = "channels-memory"
+CHANNELS_REDIS = "channels-redis"
+CHANNELS = (CHANNELS_MEMORY, CHANNELS_REDIS)
+OTHERS = (BARE, *CHANNELS)
+
+
+@dataclass(frozen=True)
+class Options:
+    clients: int
+    rate: float
+    """Messages per second in the fan-out (and long-poll fan-out) flow."""
+    seconds: float
+    """How long the fan-out flows send for."""
+    burst_messages: int
+    join_concurrency: int
+    join_storms: int
+    """Join storms to take the median of: the first one's clients stay for the flows."""
+    quiet: float
+    """Seconds without a delivery after which a flow's missing copies count as lost."""
+    deadline: float
+    """Most seconds a flow may take to arrive, however busy the server still is."""
+    targets: tuple[str, ...]
+    results: Path
+    quick: bool
+
+    @property
+    def rooms(self) -> int:
+        """Rooms a target needs: warm-up, long-poll, and one per join storm."""
+        return 2 + self.join_storms
+
+    @property
+    def fanout_messages(self) -> int:
+        return max(1, round(self.rate * self.seconds))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "results": str(self.results)}
+
+
+def default_burst(clients: int) -> int:
+    """Enough messages that a burst is some 40 000 deliveries, 20 to 400 of them."""
+    return min(max(40_000 // max(clients, 1), 20), 400)
+
+
+def chosen_targets(asked: Sequence[str], stages: Sequence[str]) -> tuple[str, ...]:
+    """The targets to run, in a fixed order: bare first (the ceiling), then the stages, then
+    the Channels peer. "channels" means both of its channel layers."""
+    known = (BARE, *stages, *CHANNELS)
+    wanted: set[str] = set()
+    for name in asked or known:
+        if name == "channels":
+            wanted.update(CHANNELS)
+        elif name in known:
+            wanted.add(name)
+        else:
+            raise ValueError(
+                f"there is no target called {name!r}; the targets are: "
+                f"{', '.join((*known, 'channels'))}"
+            )
+    return tuple(name for name in known if name in wanted)
+
+
+def parse(argv: Sequence[str], stages: Sequence[str]) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="nox -s bench --",
+        description="Load the chat servers of the WebSocket stages, a bare Autobahn server "
+        "and a Django Channels chat, one after another, and compare them.",
+    )
+    parser.add_argument("--clients", type=int, help="clients in the room (default 200)")
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help=f"what to load (default all): {', '.join((BARE, *stages, 'channels', *CHANNELS))}",
+    )
+    parser.add_argument("--rate", type=float, help="fan-out messages per second (default 10)")
+    parser.add_argument("--seconds", type=float, help="fan-out duration (default 3)")
+    parser.add_argument("--burst-messages", type=int, help="burst size (default: ~40k deliveries)")
+    parser.add_argument(
+        "--join-concurrency", type=int, default=50, help="handshakes in flight at once (50)"
+    )
+    parser.add_argument(
+        "--join-storms", type=int, default=3, help="join storms to take the median of (3)"
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path("bench-results"),
+        help="where each run's folder goes (default bench-results/)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="100 clients and short flows: half a minute"
+    )
+    given = parser.parse_args(list(argv))
+    try:
+        targets = chosen_targets(given.targets, stages)
+    except ValueError as problem:
+        parser.error(str(problem))
+    clients = given.clients or (100 if given.quick else 200)
+    if clients < 1:
+        parser.error("--clients must be at least 1")
+    return Options(
+        clients=clients,
+        rate=given.rate or 10.0,
+        seconds=given.seconds or (1.0 if given.quick else 3.0),
+        burst_messages=given.burst_messages or (50 if given.quick else default_burst(clients)),
+        join_concurrency=max(given.join_concurrency, 1),
+        join_storms=max(given.join_storms, 1),
+        quiet=1.0 if given.quick else 2.0,
+        deadline=15.0 if given.quick else 60.0,
+        targets=targets,
+        results=given.results,
+        quick=given.quick,
+    )

@@ -1,0 +1,155 @@
+"""What one bench run measured, target by target, and its JSON form (results.json).
+
+The JSON has one object per target under "targets", keyed by its name, and the verdicts
+under "verdicts"; figures are plain numbers (milliseconds, seconds, KiB, per second), and a
+measurement that was not taken is null.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .stats import Latency
+
+SCHEMA = 1
+"""Raised when the JSON's shape changes, so that readers of older files can tell."""
+
+
+@dataclass
+class Flow:
+    """One sender, many receivers in one room: what was sent, what arrived, and how fast."""
+
+    clients: int
+    """Receivers in the room (the sender is one of them where the server echoes to it)."""
+    messages: int
+    """Messages sent."""
+    rate: float | None
+    """Messages per second the sender kept to; None for "as fast as it could"."""
+    expected: int
+    delivered: int
+    """Distinct (message, receiver) pairs that arrived."""
+    seconds: float
+    """From the first message sent to the last delivery."""
+    latency: Latency | None
+    refused: int = 0
+    """Error answers the sender got (a rate limit, say): each is a message not broadcast."""
+
+    @property
+    def lost(self) -> int:
+        return self.expected - self.delivered
+
+    @property
+    def deliveries_per_s(self) -> float | None:
+        return round(self.delivered / self.seconds, 1) if self.seconds > 0 else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "lost": self.lost, "deliveries_per_s": self.deliveries_per_s}
+
+
+@dataclass
+class Join:
+    """A join storm: clients connecting to one room until every one is ready to chat."""
+
+    clients: int
+    concurrency: int
+    """Handshakes in flight at once, at most."""
+    seconds: float | None
+    """Until the last client was ready; None if not all of them got there."""
+    failed: int = 0
+    first_error: str | None = None
+    runs: list[float | None] = field(default_factory=list)
+    """Each storm's time, when ``seconds`` is the median of several."""
+
+    @classmethod
+    def median_of(cls, storms: list[Join]) -> Join:
+        """One result for several storms of the same size: the median time, or None (and
+        the first failure) if any storm had clients that could not join."""
+        times = [storm.seconds for storm in storms]
+        failed = [storm for storm in storms if storm.seconds is None]
+        return cls(
+            clients=storms[0].clients,
+            concurrency=storms[0].concurrency,
+            seconds=None if failed else statistics.median(t for t in times if t is not None),
+            failed=max(storm.failed for storm in storms),
+            first_error=failed[0].first_error if failed else None,
+            runs=times,
+        )
+
+
+@dataclass
+class Memory:
+    """The server process's resident memory before and after the join storm's clients."""
+
+    before_kib: int
+    after_kib: int
+    connections: int
+
+    @property
+    def per_connection_kib(self) -> float | None:
+        if self.connections <= 0:
+            return None
+        return round((self.after_kib - self.before_kib) / self.connections, 1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "per_connection_kib": self.per_connection_kib}
+
+
+@dataclass
+class TargetResult:
+    """Everything measured on one target; a measurement not taken stays None."""
+
+    name: str
+    label: str
+    kind: str
+    """"stage" (ours), "bare" (the bare Autobahn server) or "channels" (the peer)."""
+    settings: dict[str, str] = field(default_factory=dict)
+    join: Join | None = None
+    memory: Memory | None = None
+    fanout: Flow | None = None
+    burst: Flow | None = None
+    longpoll: Flow | None = None
+    error: str | None = None
+    """Why the target could not be measured (fully), in plain words."""
+    skipped: str | None = None
+    """Why the target was not run at all on this machine (redis-server missing, say)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "kind": self.kind,
+            "settings": self.settings,
+            "join": None if self.join is None else asdict(self.join),
+            "memory": None if self.memory is None else self.memory.to_json(),
+            "fanout": None if self.fanout is None else self.fanout.to_json(),
+            "burst": None if self.burst is None else self.burst.to_json(),
+            "longpoll": None if self.longpoll is None else self.longpoll.to_json(),
+            "error": self.error,
+            "skipped": self.skipped,
+        }
+
+
+def run_json(
+    *,
+    started: str,
+    options: dict[str, Any],
+    machine: dict[str, Any],
+    targets: list[TargetResult],
+    verdicts: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The whole run as one JSON object."""
+    return {
+        "schema": SCHEMA,
+        "started": started,
+        "options": options,
+        "machine": machine,
+        "targets": {target.name: target.to_json() for target in targets},
+        "verdicts": verdicts,
+    }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")

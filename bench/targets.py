@@ -1,0 +1,189 @@
+"""The targets the bench loads: our stages' chat servers, the bare Autobahn server and the
+Channels peer under Daphne, each started on a free loopback port with its limits raised
+for the load, and stopped afterwards."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.processes import StageProcesses, free_port
+from harness.stages import REPO_ROOT, Stage
+
+from .adapters import Adapter, BareAdapter, ChannelsAdapter, StageAdapter
+from .options import BARE, CHANNELS_REDIS, Options
+from .servers import redis_installed, redis_server, server_process
+
+HOST = "127.0.0.1"
+PEER_DIR = Path(__file__).with_name("channels_peer")
+CHAT = "chatserver"
+"""The name of a stage's chat server process in the registry."""
+
+
+@dataclass
+class Running:
+    """A started target: where to reach it, how to talk to it, which process to measure."""
+
+    port: int
+    origin: str | None
+    adapter: Adapter
+    pid: int
+    rooms: list[str]
+    """Rooms nobody has joined yet: the warm-up's, the long-polls', one per join storm."""
+    longpoll: bool = False
+    host: str = HOST
+
+    def ws_url(self, room: str) -> str:
+        return f"ws://{self.host}:{self.port}{self.adapter.path(room)}"
+
+
+class Target(ABC):
+    """Something to load: its name, its label in the table, the settings it runs with."""
+
+    kind: str
+    """"stage" (ours), "bare" or "channels"."""
+
+    def __init__(self, name: str, label: str, settings: dict[str, str]) -> None:
+        self.name = name
+        self.label = label
+        self.settings = settings
+
+    def available(self) -> str | None:
+        """Why this target cannot run on this machine, or None."""
+        return None
+
+    @abstractmethod
+    def running(self, workdir: Path) -> AbstractContextManager[Running]:
+        """Start the target, files in ``workdir``; it stops when the block ends."""
+
+
+def stage_settings(stage: Stage, options: Options) -> dict[str, str]:
+    """Our chat servers' limits, raised so that the load is measured, not refused."""
+    settings = {
+        "CHAT_RATE": "1000000",  # one sender sends every message of the flows
+        "CHAT_BURST": "1000000",
+        "CHAT_MAX_BUFFER": str(64 * 2**20),  # a slow client reader is the bench, not a fault
+    }
+    if "longpoll" in stage.features:
+        settings["CHAT_MAX_PARKED"] = str(max(100, 2 * options.clients))
+        settings["CHAT_HISTORY"] = str(max(100, 4 * options.fanout_messages))
+    return settings
+
+
+class StageTarget(Target):
+    kind = "stage"
+
+    def __init__(self, stage: Stage, options: Options) -> None:
+        super().__init__(stage.name, stage.name, stage_settings(stage, options))
+        self.stage = stage
+        self.rooms = options.rooms
+
+    @contextmanager
+    def running(self, workdir: Path) -> Iterator[Running]:
+        stage = self.stage
+        preparing = StageProcesses(stage, stage.path, workdir / "prepared", host=HOST)
+        preparing.prepare(rooms=self.rooms)
+        site = StageProcesses(stage, stage.path, workdir / "run", host=HOST, env=self.settings)
+        try:
+            site.start(database=preparing.prepared())
+            pid = site.pid(CHAT)
+            assert pid is not None, f"{stage.name}'s {CHAT} process is not running"
+            django = "django" if "django" in site.ports else CHAT
+            yield Running(
+                port=site.ports[CHAT],
+                origin=site.url(django, ""),  # the pages the chat server lets in
+                adapter=StageAdapter(),
+                pid=pid,
+                rooms=[str(room) for room in preparing.free_rooms],
+                longpoll="longpoll" in stage.features,
+            )
+        finally:
+            site.stop()
+
+
+class BareTarget(Target):
+    kind = "bare"
+
+    def __init__(self, options: Options) -> None:
+        super().__init__(BARE, "bare Autobahn", {"limits": "none"})
+        self.rooms = options.rooms
+
+    @contextmanager
+    def running(self, workdir: Path) -> Iterator[Running]:
+        port = free_port(HOST)
+        argv = [sys.executable, "-m", "bench.bare_server", "--host", HOST, "--port", str(port)]
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO_ROOT)}
+        log = workdir / "bare.log"
+        with server_process(argv, host=HOST, port=port, log=log, cwd=REPO_ROOT, env=env) as popen:
+            origin = f"http://{HOST}:{port}"
+            yield Running(port, origin, BareAdapter(), popen.pid, room_names(self.rooms))
+
+
+class ChannelsTarget(Target):
+    """The Channels peer under Daphne, with the in-memory or the Redis channel layer."""
+
+    kind = "channels"
+
+    def __init__(self, name: str, options: Options) -> None:
+        redis = name == CHANNELS_REDIS
+        label = "Channels + Redis" if redis else "Channels (memory)"
+        layer = "channels_redis RedisChannelLayer" if redis else "InMemoryChannelLayer"
+        # A channel holds 100 messages by default and drops the rest: raised like our limits.
+        capacity = str(max(100, 2 * options.burst_messages, 2 * options.fanout_messages))
+        super().__init__(name, label, {"layer": layer, "capacity": capacity})
+        self.redis = redis
+        self.rooms = options.rooms
+
+    def available(self) -> str | None:
+        if self.redis and not redis_installed():
+            return "redis-server is not installed (Debian: apt-get install redis-server)"
+        return None
+
+    @contextmanager
+    def running(self, workdir: Path) -> Iterator[Running]:
+        port = free_port(HOST)
+        env = {
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": str(PEER_DIR),
+            "PEER_DB_PATH": str(workdir / "peer.sqlite3"),
+            "PEER_CAPACITY": self.settings["capacity"],
+        }
+        with ExitStack() as stack:
+            if self.redis:
+                redis_port = free_port(HOST)
+                stack.enter_context(redis_server(workdir / "redis", HOST, redis_port))
+                env.update(PEER_CHANNEL_LAYER="redis", PEER_REDIS_PORT=str(redis_port))
+                self.settings["redis"] = f"redis-server on {HOST}:{redis_port}"
+            argv = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port)]
+            argv.append("channels_chat.asgi:application")
+            daphne: subprocess.Popen[bytes] = stack.enter_context(
+                server_process(
+                    argv, host=HOST, port=port, log=workdir / "daphne.log", cwd=PEER_DIR, env=env
+                )
+            )
+            origin = f"http://{HOST}:{port}"
+            yield Running(port, origin, ChannelsAdapter(), daphne.pid, room_names(self.rooms))
+
+
+def room_names(count: int) -> list[str]:
+    return ["warmup", "polls", *(f"crowd{n}" for n in range(1, count - 1))]
+
+
+def all_targets(names: tuple[str, ...], stages: dict[str, Stage], options: Options) -> list[Target]:
+    """The Target for each name, in the order given."""
+    made: list[Target] = []
+    for name in names:
+        if name == BARE:
+            made.append(BareTarget(options))
+        elif name in stages:
+            made.append(StageTarget(stages[name], options))
+        else:
+            made.append(ChannelsTarget(name, options))
+    return made

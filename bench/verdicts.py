@@ -1,0 +1,150 @@
+"""The goals the chat servers are measured against, and whether one run met them.
+
+Every ratio is taken from figures of the same run on the same machine, so the noise of a
+busy laptop mostly cancels out. Goals apply to our stages; the same ratios for the
+Channels peer are printed for reference, with no verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .results import Flow, TargetResult
+
+BARE = "bare"
+
+
+@dataclass(frozen=True)
+class Goal:
+    key: str
+    title: str
+    limit: float
+    at_most: bool
+    """True: the ratio must be at most ``limit``; False: at least ``limit``."""
+
+    @property
+    def wanted(self) -> str:
+        return f"{'<=' if self.at_most else '>='} {self.limit:g}x"
+
+    def met_by(self, ratio: float | None) -> bool | None:
+        """Whether ``ratio`` meets the goal; None when it could not be measured."""
+        if ratio is None:
+            return None
+        return ratio <= self.limit if self.at_most else ratio >= self.limit
+
+
+JOIN = Goal("join_vs_bare", "join storm time vs bare", 1.5, at_most=True)
+BURST = Goal("burst_vs_bare", "burst deliveries/s vs bare", 0.9, at_most=False)
+LONGPOLL = Goal("longpoll_vs_websocket", "long-poll p99 vs WebSocket p99", 3, at_most=True)
+CHANNELS = Goal("burst_vs_channels", "burst deliveries/s vs Channels", 20, at_most=False)
+GOALS = (JOIN, BURST, LONGPOLL, CHANNELS)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    goal: str
+    title: str
+    target: str
+    versus: str
+    ratio: float | None
+    wanted: str
+    met: bool | None
+    """None: not measured, or (for the Channels peer) a ratio shown for reference only."""
+    note: str = ""
+
+    @property
+    def word(self) -> str:
+        if self.met is None:
+            return "not measured" if self.ratio is None else "for reference"
+        return "met" if self.met else "not met"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "verdict": self.word}
+
+
+def ratio(top: float | None, bottom: float | None) -> float | None:
+    """top / bottom, rounded to 2 places; None when either is missing or bottom is 0."""
+    if top is None or bottom is None or bottom == 0:
+        return None
+    return round(top / bottom, 2)
+
+
+def join_seconds(target: TargetResult) -> float | None:
+    return None if target.join is None else target.join.seconds
+
+
+def burst_rate(target: TargetResult) -> float | None:
+    return None if target.burst is None else target.burst.deliveries_per_s
+
+
+def p99(flow: Flow | None) -> float | None:
+    return None if flow is None or flow.latency is None else flow.latency.p99
+
+
+def spoiled(goal: Goal, target: TargetResult) -> bool:
+    """Whether the figures behind ``goal`` came with a failure that misses it, whatever
+    the ratio: clients that could not join, or messages lost on the way."""
+    if goal is JOIN:
+        return target.join is not None and target.join.failed > 0
+    if goal is LONGPOLL:
+        return target.longpoll is not None and target.longpoll.lost > 0
+    return target.burst is not None and target.burst.lost > 0
+
+
+def lost_note(target: TargetResult) -> str:
+    if target.burst is not None and target.burst.lost:
+        burst = target.burst
+        return f"{target.name} lost {burst.lost} of {burst.expected} burst deliveries"
+    return ""
+
+
+def verdicts(targets: Sequence[TargetResult]) -> list[Verdict]:
+    """Every goal for every target it applies to, in the order of ``targets``."""
+    by_name = {target.name: target for target in targets}
+    bare = by_name.get(BARE)
+    peers = [target for target in targets if target.kind == "channels"]
+    found: list[Verdict] = []
+
+    def judge(
+        goal: Goal,
+        target: TargetResult,
+        versus: str,
+        value: float | None,
+        note: str = "",
+        title: str = "",
+    ) -> None:
+        met = goal.met_by(value) if target.kind == "stage" else None
+        if target.kind == "stage" and spoiled(goal, target):
+            met = False
+        found.append(
+            Verdict(
+                goal.key, title or goal.title, target.name, versus, value, goal.wanted, met, note
+            )
+        )
+
+    compared: list[tuple[Goal, Callable[[TargetResult], float | None]]] = [
+        (JOIN, join_seconds),
+        (BURST, burst_rate),
+    ]
+    for target in targets:
+        if target.kind == "bare" or bare is None:
+            continue
+        for goal, figure in compared:
+            note = lost_note(target) if goal is BURST else ""
+            judge(goal, target, BARE, ratio(figure(target), figure(bare)), note)
+    for target in targets:
+        if target.longpoll is None or target.fanout is None:
+            continue
+        value = ratio(p99(target.longpoll), p99(target.fanout))
+        judge(LONGPOLL, target, f"{target.name} WebSocket", value)
+    for target in targets:
+        if target.kind != "stage":
+            continue
+        for peer in peers:
+            value = ratio(burst_rate(target), burst_rate(peer))
+            notes = [note for note in (lost_note(target), lost_note(peer)) if note]
+            title = f"burst deliveries/s vs {peer.label}"
+            judge(CHANNELS, target, peer.name, value, "; ".join(notes), title)
+    return found

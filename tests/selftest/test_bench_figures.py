@@ -1,0 +1,226 @@
+"""The pure parts of ``nox -s bench``: percentiles, ratios and verdicts, the results' shapes.
+
+No servers: these build results by hand and check what the bench would make of them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.adapters import ChannelsAdapter, StageAdapter, sequence_in, text_for
+from bench.options import chosen_targets, default_burst, parse
+from bench.recorder import Recorder
+from bench.report import table, verdict_lines
+from bench.results import Flow, Join, Memory, TargetResult, run_json
+from bench.stats import Latency, percentile, summarize
+from bench.verdicts import verdicts
+
+STAGES = ["part2", "part3"]
+
+
+# -- percentiles ---------------------------------------------------------------------------
+
+
+def test_percentiles_are_nearest_ranks_of_measured_values() -> None:
+    hundred = [float(n) for n in range(100, 0, -1)]  # any order
+    assert percentile(hundred, 0.50) == 50
+    assert percentile(hundred, 0.99) == 99
+    assert percentile(hundred, 1.0) == 100
+    assert percentile(hundred, 0.0) == 1
+    assert percentile([7.0], 0.99) == 7
+
+
+def test_percentile_of_nothing_or_out_of_range_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        percentile([], 0.5)
+    with pytest.raises(ValueError):
+        percentile([1.0], 1.5)
+
+
+def test_latencies_are_summarised_in_milliseconds() -> None:
+    summary = summarize([0.001 * n for n in range(1, 201)])
+    assert summary == Latency(p50=100.0, p99=198.0, max=200.0, count=200)
+    assert summarize([]) is None
+
+
+# -- flows and their bookkeeping -----------------------------------------------------------
+
+
+def test_a_copy_counts_once_and_a_straggler_not_at_all() -> None:
+    recorder = Recorder(receivers=2)
+    recorder.sending(1)
+    recorder.sending(2)
+    at = recorder.sent[2] + 0.01
+    recorder.arrived(0, 1, at)
+    recorder.arrived(0, 1, at)  # the same copy again
+    recorder.arrived(1, 1, at)
+    recorder.arrived(0, 2, at)
+    recorder.arrived(1, 99, at)  # never sent in this flow
+    recorder.arrived(1, None, at)  # a frame without a number
+    flow = recorder.flow(rate=None)
+    assert (flow.expected, flow.delivered, flow.lost) == (4, 3, 1)
+    assert flow.latency is not None and flow.latency.count == 3
+
+
+def test_messages_carry_their_number_in_every_format() -> None:
+    assert sequence_in(text_for(42)) == 42
+    assert sequence_in("hello") is None
+    ours = StageAdapter()
+    sent = json.loads(ours.outgoing(7))
+    echoed = json.dumps({"type": "message", "id": 1, "text": sent["text"]})
+    assert ours.incoming(echoed).sequence == 7
+    assert ours.incoming('{"type": "welcome", "room": 3}').kind == "welcome"
+    assert ours.incoming('{"type": "presence"}').kind == "other"
+    peer = ChannelsAdapter()
+    assert peer.incoming(peer.outgoing(9)).sequence == 9
+    assert peer.path("crowd") == "/ws/chat/crowd/"
+
+
+def test_several_join_storms_give_their_median_or_their_failure() -> None:
+    def storm(seconds: float | None) -> Join:
+        return Join(100, 50, seconds, failed=0 if seconds else 2, first_error="refused")
+
+    assert Join.median_of([storm(0.3), storm(0.1), storm(0.9)]).seconds == 0.3
+    failed = Join.median_of([storm(0.3), storm(None), storm(0.2)])
+    assert failed.seconds is None and failed.failed == 2 and failed.runs == [0.3, None, 0.2]
+
+
+# -- ratios and verdicts --------------------------------------------------------------------
+
+
+def flow(delivered: int, seconds: float, p99: float, expected: int | None = None) -> Flow:
+    latency = Latency(p50=p99 / 2, p99=p99, max=p99, count=delivered)
+    return Flow(100, 10, None, expected or delivered, delivered, seconds, latency)
+
+
+def target(name: str, kind: str, join: float, rate: float, **more: object) -> TargetResult:
+    result = TargetResult(name, name, kind)
+    result.join = Join(clients=100, concurrency=50, seconds=join)
+    result.burst = flow(int(rate), 1.0, 50.0)
+    result.fanout = flow(1000, 1.0, 10.0)
+    result.memory = Memory(before_kib=1000, after_kib=1500, connections=100)
+    for key, value in more.items():
+        setattr(result, key, value)
+    return result
+
+
+def by_goal(found: list, goal: str, who: str, versus: str | None = None) -> object:
+    [verdict] = [
+        v for v in found if v.goal == goal and v.target == who and versus in (None, v.versus)
+    ]
+    return verdict
+
+
+def test_each_goal_is_judged_from_this_runs_ratios() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    good = target("part3", "stage", join=1.4, rate=950, longpoll=flow(1000, 1.0, 25.0))
+    slow = target("part2", "stage", join=2.0, rate=800)
+    peer = target("channels-memory", "channels", join=3.0, rate=40)
+    found = verdicts([bare, slow, good, peer])
+
+    assert by_goal(found, "join_vs_bare", "part3").ratio == 1.4
+    assert by_goal(found, "join_vs_bare", "part3").word == "met"
+    assert by_goal(found, "join_vs_bare", "part2").word == "not met"
+    assert by_goal(found, "burst_vs_bare", "part3").ratio == 0.95
+    assert by_goal(found, "burst_vs_bare", "part2").word == "not met"
+    assert by_goal(found, "longpoll_vs_websocket", "part3").ratio == 2.5
+    assert by_goal(found, "longpoll_vs_websocket", "part3").word == "met"
+    assert by_goal(found, "burst_vs_channels", "part3", "channels-memory").ratio == 23.75
+    assert by_goal(found, "burst_vs_channels", "part2", "channels-memory").word == "met"
+    assert by_goal(found, "join_vs_bare", "channels-memory").word == "for reference"
+    assert not [v for v in found if v.target == "bare"], "bare is the yardstick, not judged"
+
+
+def test_a_burst_that_loses_messages_misses_its_goals_however_fast() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    lossy = target("part3", "stage", join=1.0, rate=990, burst=flow(990, 1.0, 5.0, 1000))
+    verdict = by_goal(verdicts([bare, lossy]), "burst_vs_bare", "part3")
+    assert verdict.ratio == 0.99 and verdict.word == "not met"
+    assert "lost 10 of 1000" in verdict.note
+
+
+def test_a_missing_figure_is_not_measured_rather_than_met() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    unmeasured = target("part2", "stage", join=1.0, rate=1000)
+    unmeasured.join = None
+    verdict = by_goal(verdicts([bare, unmeasured]), "join_vs_bare", "part2")
+    assert (verdict.ratio, verdict.met, verdict.word) == (None, None, "not measured")
+    assert verdicts([unmeasured]) == [], "without bare and Channels there is nothing to compare"
+
+
+def test_clients_that_could_not_join_miss_the_join_goal() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    refused = Join(clients=100, concurrency=50, seconds=None, failed=3, first_error="HTTP 403")
+    stage = target("part2", "stage", join=1.0, rate=1000)
+    stage.join = refused
+    verdict = by_goal(verdicts([bare, stage]), "join_vs_bare", "part2")
+    assert (verdict.ratio, verdict.word) == (None, "not met")
+
+
+# -- what the run writes --------------------------------------------------------------------
+
+
+def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    ours = target("part3", "stage", join=1.2, rate=950, settings={"CHAT_RATE": "1000000"})
+    unmeasured = TargetResult(
+        "channels-redis", "Channels + Redis", "channels", skipped="redis-server is not installed"
+    )
+    found = verdicts([bare, ours, unmeasured])
+    data = run_json(
+        started="2026-01-01 00:00:00",
+        options={"clients": 100},
+        machine={"cpus": 2},
+        targets=[bare, ours, unmeasured],
+        verdicts=[v.to_json() for v in found],
+    )
+    data = json.loads(json.dumps(data))  # plain JSON all the way down
+    assert data["schema"] == 1
+    assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
+    part3 = data["targets"]["part3"]
+    assert set(part3) == {
+        "label", "kind", "settings", "join", "memory", "fanout", "burst", "longpoll", "error",
+        "skipped",
+    }  # fmt: skip
+    assert part3["settings"] == {"CHAT_RATE": "1000000"}
+    assert part3["burst"]["deliveries_per_s"] == 950.0 and part3["burst"]["lost"] == 0
+    assert part3["burst"]["latency"]["p99"] == 50.0
+    assert part3["memory"]["per_connection_kib"] == 5.0
+    skipped = data["targets"]["channels-redis"]
+    assert skipped["burst"] is None and skipped["skipped"] == "redis-server is not installed"
+    assert {v["verdict"] for v in data["verdicts"]} <= {"met", "not met", "not measured"}
+
+
+def test_the_table_has_a_column_per_target_and_every_verdict_a_line() -> None:
+    options = parse(["--clients", "100"], STAGES)
+    results = [target("bare", "bare", 1.0, 1000), target("part2", "stage", 2.0, 900)]
+    text = table(results, options)
+    header = text.splitlines()[0]
+    assert "bare" in header and "part2" in header
+    assert "join storm, s (100 clients, median of 3)" in text
+    lines = verdict_lines(verdicts(results))
+    assert len(lines) == 2 and all("part2" in line for line in lines)
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_targets_come_in_a_fixed_order_and_channels_means_both_layers() -> None:
+    assert chosen_targets(["channels", "part3", "bare"], STAGES) == (
+        "bare", "part3", "channels-memory", "channels-redis"
+    )  # fmt: skip
+    assert chosen_targets([], STAGES)[0] == "bare"
+    with pytest.raises(ValueError, match="part9"):
+        chosen_targets(["part9"], STAGES)
+
+
+def test_sizes_default_to_a_short_run_and_quick_is_shorter() -> None:
+    default = parse([], STAGES)
+    quick = parse(["--quick"], STAGES)
+    assert default.clients == 200 and default.burst_messages == 200
+    assert quick.clients < default.clients and quick.deadline < default.deadline
+    assert default_burst(1000) == 40 and default_burst(10) == 400 and default_burst(10**6) == 20
+    assert parse(["--results", "elsewhere"], STAGES).results == Path("elsewhere")
