@@ -228,6 +228,12 @@ def chosen_stage(pytestconfig: pytest.Config) -> ChosenStage:
 
 
 @pytest.fixture(scope="session")
+def stage_features(chosen_stage: ChosenStage) -> frozenset[str]:
+    """What the stage being checked can do ("websocket", "single_process", ...)."""
+    return chosen_stage.stage.features
+
+
+@pytest.fixture(scope="session")
 def import_from_stage(chosen_stage: ChosenStage) -> Iterator[Callable[[str], ModuleType]]:
     """Import the stage's own code in this process: ``import_from_stage("chatserver.protocol")``."""
     sys.path.insert(0, str(chosen_stage.path))

@@ -7,6 +7,8 @@ from typing import Any
 
 from twisted.internet import task
 from twisted.internet.defer import Deferred, succeed
+from twisted.web.resource import Resource
+from twisted.web.server import Site
 
 ORIGIN = "http://localhost:8000"
 """The Django site's origin under the default settings (DJANGO_PORT 8000)."""
@@ -71,3 +73,36 @@ def chat_factory(
     clock.advance(1_800_000_000)  # a moment in 2027, so timestamps look like real ones
     factory = code.factory.ChatServerFactory(config, room_exists=fake_rooms, clock=clock)
     return factory, clock, fake_rooms
+
+
+class FakeDjango(Resource):
+    """Stands in for Django's pages and static files in a stage that serves them beside the
+    chat, so in-process checks can tell which of the two answered a path."""
+
+    isLeaf = True
+    ANSWER = b"a page from Django\n"
+
+    def render(self, request: Any) -> bytes:
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return self.ANSWER
+
+
+def pages_on_port(port: int, one_process: bool) -> dict[str, str]:
+    """Settings for pages served on ``port``: DJANGO_PORT tells a chat server of its own
+    where they come from; a process that serves them itself listens there (CHAT_LISTEN)."""
+    return {"CHAT_LISTEN": f"tcp:{port}"} if one_process else {"DJANGO_PORT": str(port)}
+
+
+def chat_resource(code: Any, factory: Any, one_process: bool) -> Resource:
+    """The stage's root resource: the chat alone, or in one process with Django
+    (``one_process``: the stage has single_process), which a FakeDjango stands in for."""
+    if one_process:
+        return code.resource.root_resource(factory, FakeDjango(), FakeDjango())
+    return code.resource.root_resource(factory)
+
+
+def chat_site(code: Any, factory: Any, one_process: bool) -> Site:
+    """The stage's own Site (chatserver.web.ChatSite), as chat_resource builds its root."""
+    if one_process:
+        return code.web.ChatSite(factory, FakeDjango(), FakeDjango())
+    return code.web.ChatSite(factory)

@@ -111,8 +111,8 @@ class StageProcesses:
         }
         return [part.format(**values) for part in template]
 
-    def log_path(self, name: str) -> Path:
-        return self.workdir / f"{name}.log"
+    def log_path(self, role: str) -> Path:
+        return self.workdir / f"{self.process(role).name}.log"
 
     def run(
         self, *argv: str, check: bool = True, env: Mapping[str, str] | None = None
@@ -208,13 +208,31 @@ class StageProcesses:
         for command in self.stage.setup:
             self.run(*command)
 
+    def process(self, role: str) -> Process:
+        """The process called ``role``, or playing it ("django", "chatserver")."""
+        return self.stage.process(role)
+
+    def port(self, role: str) -> int:
+        return self.ports[self.process(role).name]
+
+    def argv(self, process: Process, port: int | None = None) -> list[str]:
+        """The command that starts ``process``, listening on ``port``."""
+        return self._argv(process.argv, port)
+
+    def env_for(self, process: Process, port: int) -> dict[str, str]:
+        """The environment ``process`` runs with, listening on ``port``."""
+        values = {"host": self.host, "port": str(port)}
+        own = {name: value.format(**values) for name, value in process.env}
+        return {**self.env, **own, **self._extra_env}
+
     def _launch(self, process: Process) -> None:
         log = self.log_path(process.name).open("ab")
         self._logs[process.name] = log
+        port = self.ports[process.name]
         self._running[process.name] = subprocess.Popen(
-            self._argv(process.argv, self.ports[process.name]),
+            self.argv(process, port),
             cwd=self.stage_dir,
-            env=self.env,
+            env=self.env_for(process, port),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -268,19 +286,23 @@ class StageProcesses:
         except OSError:
             return False
 
-    def stop_process(self, name: str) -> None:
-        """Stop one process, leaving the others running (to see how pages cope)."""
-        self._stop_one(name)
+    def stop_process(self, role: str, signum: int = signal.SIGINT) -> int | None:
+        """Stop one process with ``signum`` (Ctrl-C by default), leaving the others running.
 
-    def start_process(self, name: str) -> None:
+        Returns its exit code: negative if it had to be killed, STOP_TIMEOUT after ``signum``;
+        None if it was not running.
+        """
+        return self._stop_one(self.process(role).name, signum=signum)
+
+    def start_process(self, role: str) -> None:
         """Start one stopped process again on the same port."""
-        process = next(p for p in self.stage.processes if p.name == name)
+        process = self.process(role)
         self._launch(process)
         self._wait_until_ready(process)
 
-    def pid(self, name: str) -> int | None:
-        """The process id of the running process ``name`` (to measure it), or None."""
-        popen = self._running.get(name)
+    def pid(self, role: str) -> int | None:
+        """The process id of the running process ``role`` (to measure it), or None."""
+        popen = self._running.get(self.process(role).name)
         return None if popen is None or popen.poll() is not None else popen.pid
 
     def all_running(self) -> bool:
@@ -294,11 +316,13 @@ class StageProcesses:
         for name in list(self._running):
             self._stop_one(name, asked=True)
 
-    def _stop_one(self, name: str, *, asked: bool = False) -> None:
+    def _stop_one(
+        self, name: str, *, asked: bool = False, signum: int = signal.SIGINT
+    ) -> int | None:
         popen = self._running.pop(name, None)
         if popen is not None and popen.poll() is None:
             if not asked:
-                popen.send_signal(signal.SIGINT)
+                popen.send_signal(signum)
             try:
                 popen.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -307,14 +331,15 @@ class StageProcesses:
         log = self._logs.pop(name, None)
         if log is not None:
             log.close()
+        return None if popen is None else popen.returncode
 
     # -- what the checks need ------------------------------------------------------------
 
-    def url(self, name: str, path: str = "/", scheme: str = "http") -> str:
-        return f"{scheme}://{self.host}:{self.ports[name]}{path}"
+    def url(self, role: str, path: str = "/", scheme: str = "http") -> str:
+        return f"{scheme}://{self.host}:{self.port(role)}{path}"
 
-    def log_text(self, name: str) -> str:
-        path = self.log_path(name)
+    def log_text(self, role: str) -> str:
+        path = self.log_path(role)
         return path.read_text(errors="replace") if path.exists() else ""
 
     def new_room(self) -> int:

@@ -20,7 +20,7 @@ from .processes import StageError, StageProcesses
 from .stages import REPO_ROOT, STAGES
 
 DEMO_ROOMS = ("Lobby", "Help desk", "Random")
-DEFAULT_PORTS = {"django": 8000, "chatserver": 1025}
+DEFAULT_PORTS = {"django": 8000, "chatserver": 1025, "site": 8000}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -107,20 +107,22 @@ def main(argv: list[str]) -> int:
     for process in stage.processes:
         ports[process.name] = port_from_env(process.name, process.port_env)
         check_port_free(args.host, ports[process.name], process.port_env)
+    pages_port = ports[stage.process("django").name]
     env = {"CHAT_INTERFACE": args.host}  # the chat server listens where Django does
     if args.public_name:
         names = [args.public_name, "localhost", "127.0.0.1"]
         env["DJANGO_ALLOWED_HOSTS"] = ",".join(names)
-        env["CHAT_ALLOWED_ORIGINS"] = ",".join(f"http://{n}:{ports['django']}" for n in names)
+        env["CHAT_ALLOWED_ORIGINS"] = ",".join(f"http://{n}:{pages_port}" for n in names)
 
     workdir = args.data_dir or REPO_ROOT / ".serve" / stage.name
     site = StageProcesses(stage, stage.path, workdir, host=args.host, ports=ports, env=env)
+    pages = f"http://{public}:{pages_port}"
     try:
         with site:
             password = ensure_demo_data(site)
             print(f"\n{stage.folder} is running ({stage.title}).\n")
-            print(f"  Chat rooms:  http://{public}:{ports['django']}/chats/")
-            print(f"  Admin:       http://{public}:{ports['django']}/admin/")
+            print(f"  Chat rooms:  {pages}/chats/")
+            print(f"  Admin:       {pages}/admin/")
             print(f"               user admin, password {password}")
             for process in stage.processes:
                 log = site.log_path(process.name)

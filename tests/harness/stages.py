@@ -28,6 +28,14 @@ class Process:
     port_env: str
     ready_path: str | None = "/"
     """An HTTP path that answers once the process is up; None means "the port accepts"."""
+    env: tuple[tuple[str, str], ...] = ()
+    """Variables for this process alone, whose values may use ``{host}`` and ``{port}``."""
+    roles: tuple[str, ...] = ()
+    """Other names the checks may know it by: a process that serves both Django's pages and
+    the chat is both "django" and "chatserver"."""
+
+    def plays(self, role: str) -> bool:
+        return role == self.name or role in self.roles
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,13 @@ class Stage:
     def path(self) -> Path:
         return REPO_ROOT / self.folder
 
+    def process(self, role: str) -> Process:
+        """The process called ``role``, or playing it ("django", "chatserver")."""
+        for process in self.processes:
+            if process.plays(role):
+                return process
+        raise KeyError(f"stage {self.name} has no process that plays {role!r}")
+
     @property
     def chapter_path(self) -> Path:
         return TUTORIAL_DIR / self.chapter
@@ -66,6 +81,15 @@ CHATSERVER = Process(
     argv=("{bin}/twistd", "--nodaemon", "--pidfile=", "--python", "chatserver.tac"),
     port_env="CHAT_PORT",
     ready_path="/",
+)
+
+ONE_PROCESS = Process(
+    name="site",
+    argv=("{bin}/twistd", "--nodaemon", "--pidfile=", "--python", "chatserver.tac"),
+    port_env="DJANGO_PORT",  # not read by the stage: how `nox -s serve` is given a port
+    ready_path="/chats/",
+    env=(("CHAT_LISTEN", "tcp:{port}:interface={host}"),),
+    roles=("django", "chatserver"),
 )
 
 STAGES: dict[str, Stage] = {
@@ -86,7 +110,7 @@ STAGES: dict[str, Stage] = {
             parent="part1",
             chapter="02_websocket.md",
             title="per-room WebSocket chat on Twisted and Autobahn",
-            features=frozenset({"rooms", "websocket"}),
+            features=frozenset({"rooms", "websocket", "two_origins"}),
             processes=(DJANGO, CHATSERVER),
         ),
         Stage(
@@ -95,8 +119,17 @@ STAGES: dict[str, Stage] = {
             parent="part2",
             chapter="03_longpoll.md",
             title="HTTP long-polling beside the WebSockets, on the same Twisted server",
-            features=frozenset({"rooms", "websocket", "longpoll"}),
+            features=frozenset({"rooms", "websocket", "longpoll", "two_origins"}),
             processes=(DJANGO, CHATSERVER),
+        ),
+        Stage(
+            name="single_process",
+            folder="addendums/single_process",
+            parent="part3",
+            chapter="04_single_process.md",
+            title="one Twisted process serving Django, its static files and the chat on one port",
+            features=frozenset({"rooms", "websocket", "longpoll", "single_process"}),
+            processes=(ONE_PROCESS,),
         ),
     ]
 }

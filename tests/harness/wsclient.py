@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from ssl import SSLContext
 from typing import Any
 
 from twisted.internet.address import IPv4Address
@@ -311,14 +312,20 @@ class ChatConnection:
 
 
 @contextmanager
-def chat_connection(url: str, *, origin: str | None, timeout: float) -> Iterator[ChatConnection]:
-    """Open a WebSocket at ``url`` as a page on ``origin`` would; close it on leaving."""
+def chat_connection(
+    url: str, *, origin: str | None, timeout: float, ssl: SSLContext | None = None
+) -> Iterator[ChatConnection]:
+    """Open a WebSocket at ``url`` as a page on ``origin`` would; close it on leaving.
+
+    ``ssl``: the context that trusts the server's certificate, for a wss:// URL.
+    """
     with connect(
         url,
         origin=as_origin(origin),
         open_timeout=timeout,
         close_timeout=timeout,
         max_size=2**24,
+        ssl=ssl,
     ) as connection:
         yield ChatConnection(connection, timeout)
 
@@ -414,7 +421,7 @@ def joined(site: StageProcesses, room: int) -> Iterator[ChatConnection]:
                 f"The chat server refused a WebSocket to {url} from a page on {origin} with "
                 f"HTTP {refusal.response.status_code}. Room {room} exists, and {origin} is the "
                 "Django site's origin: check onConnect and the default CHAT_ALLOWED_ORIGINS, "
-                "which follow DJANGO_PORT."
+                "which follow DJANGO_PORT (or, in one process, CHAT_LISTEN)."
             ) from None
         except (OSError, TimeoutError) as problem:
             raise AssertionError(

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import math
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -34,6 +32,7 @@ from harness.wsclient import (
 pytestmark = pytest.mark.needs("websocket")
 
 
+@pytest.mark.needs("two_origins")  # one process, one origin: no status page, no CORS
 def test_the_status_page_answers_and_other_paths_are_404(site: StageProcesses) -> None:
     answer = http.request(site.url("chatserver", "/"))
     assert answer.status == 200 and answer.text.strip() == "chat server running", (
@@ -193,16 +192,11 @@ def test_a_client_that_sends_too_fast_is_told_to_wait(
 
 
 def test_a_setting_the_server_cannot_use_stops_it_with_one_line(site: StageProcesses) -> None:
-    process = next(p for p in site.stage.processes if p.name == "chatserver")
-    scripts = str(Path(sys.executable).parent)
-    argv = [
-        part.format(python=sys.executable, bin=scripts, host=site.host, port="")
-        for part in process.argv
-    ]
-    env = {**site.env, "CHAT_PORT": str(free_port()), "CHAT_RATE": "fast"}
+    process = site.process("chatserver")
+    env = {**site.env_for(process, free_port()), "CHAT_RATE": "fast"}
     try:
         result = subprocess.run(
-            argv,
+            site.argv(process),
             cwd=site.stage_dir,
             env=env,
             capture_output=True,
@@ -255,7 +249,7 @@ def test_a_client_that_stops_reading_is_dropped_and_the_room_carries_on(
     room = flood_site.new_room()
     silent = open_silent_client(
         flood_site.host,
-        flood_site.ports["chatserver"],
+        flood_site.port("chatserver"),
         f"/ws/{room}",
         origin=django_origin(flood_site),
         timeout=waits.MAX_WAIT,

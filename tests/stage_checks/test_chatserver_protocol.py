@@ -23,7 +23,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
 from harness import memory_http
-from harness.fakes import ORIGIN, FakeRooms, chat_factory
+from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_resource, pages_on_port
 from harness.wsclient import BINARY, TEXT, MemoryClient
 
 pytestmark = pytest.mark.needs("websocket")
@@ -89,7 +89,9 @@ def chatserver_code(import_from_stage: Callable[[str], ModuleType]) -> SimpleNam
 
 
 @pytest.fixture
-def make_server(chatserver_code: SimpleNamespace) -> Iterator[Callable[..., ChatServer]]:
+def make_server(
+    chatserver_code: SimpleNamespace, stage_features: frozenset[str]
+) -> Iterator[Callable[..., ChatServer]]:
     """Build servers with ``make_server(settings={"CHAT_RATE": "2"}, rooms=(1, 2))``.
 
     The settings are added to SHORT_TEXTS, unless ``short_texts=False`` leaves those out too.
@@ -105,7 +107,8 @@ def make_server(chatserver_code: SimpleNamespace) -> Iterator[Callable[..., Chat
         factory, clock, fake_rooms = chat_factory(
             chatserver_code, settings, rooms, short_texts=short_texts
         )
-        site = Site(chatserver_code.resource.root_resource(factory), reactor=MemoryReactorClock())
+        resource = chat_resource(chatserver_code, factory, "single_process" in stage_features)
+        site = Site(resource, reactor=MemoryReactorClock())
         server = ChatServer(factory, site, clock, fake_rooms)
         made.append(server)
         return server
@@ -181,8 +184,6 @@ def test_settings_from_the_environment_reach_the_server(
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("CHAT_PORT", "http"),
-        ("CHAT_PORT", "70000"),
         ("CHAT_RATE", "fast"),
         ("CHAT_RATE", "0"),
         ("CHAT_BURST", "-3"),
@@ -192,7 +193,19 @@ def test_settings_from_the_environment_reach_the_server(
         ("CHAT_PING_TIMEOUT", "nan"),
         ("CHAT_ALLOWED_ORIGINS", "localhost:8000"),
         ("CHAT_ALLOWED_ORIGINS", "http://localhost:8000/chats/"),
-        ("DJANGO_PORT", "eighty"),
+        # Where the chat server listens, and where the pages it trusts come from: two
+        # processes have a port each; one process listens on an endpoint description.
+        pytest.param("CHAT_PORT", "http", marks=pytest.mark.needs("two_origins")),
+        pytest.param("CHAT_PORT", "70000", marks=pytest.mark.needs("two_origins")),
+        pytest.param("DJANGO_PORT", "eighty", marks=pytest.mark.needs("two_origins")),
+        pytest.param("CHAT_LISTEN", "tcp:http", marks=pytest.mark.needs("single_process")),
+        pytest.param("CHAT_LISTEN", "8000", marks=pytest.mark.needs("single_process")),
+        pytest.param(
+            "CHAT_LISTEN",
+            "ssl:8443:privateKey=missing.pem:certKey=missing.pem",
+            marks=pytest.mark.needs("single_process"),
+        ),
+        pytest.param("CHAT_PAGE_THREADS", "0", marks=pytest.mark.needs("single_process")),
         # Part 3's settings, checked where the stage has long-polling:
         pytest.param("CHAT_HISTORY", "0", marks=pytest.mark.needs("longpoll")),
         pytest.param("CHAT_HISTORY", "lots", marks=pytest.mark.needs("longpoll")),
@@ -218,6 +231,7 @@ def test_a_setting_the_server_cannot_use_is_named_in_one_line(
 # -- the resources ---------------------------------------------------------------------------
 
 
+@pytest.mark.needs("two_origins")  # one process, one origin: no status page, no CORS
 def test_the_root_says_the_server_is_running_and_unknown_paths_are_404(server: ChatServer) -> None:
     root = memory_http.get(server.site, "/")
     status, headers, body = root.status, root.headers, root.body
@@ -572,10 +586,14 @@ def test_a_client_without_an_origin_header_is_let_in(server: ChatServer) -> None
     )
 
 
-def test_the_allowed_origins_follow_the_settings(make_server: Callable[..., ChatServer]) -> None:
-    server = make_server(settings={"DJANGO_PORT": "9000"})
+def test_the_allowed_origins_follow_the_settings(
+    make_server: Callable[..., ChatServer], stage_features: frozenset[str]
+) -> None:
+    pages = pages_on_port(9000, "single_process" in stage_features)
+    setting = ", ".join(f"{name}={value}" for name, value in pages.items())
+    server = make_server(settings=pages)
     assert server.connect("/ws/1", origin="http://localhost:9000").status == 101, (
-        "With DJANGO_PORT=9000 the default allowed origins should be http://localhost:9000 "
+        f"With {setting} the default allowed origins should be http://localhost:9000 "
         "and http://127.0.0.1:9000."
     )
     assert server.connect("/ws/1", origin="http://localhost:8000").status != 101

@@ -182,6 +182,7 @@ def test_a_second_enter_while_sending_does_not_post_twice(
     )
 
 
+@pytest.mark.needs("two_origins")  # one process: the page talks to where it came from
 def test_the_page_follows_the_chat_server_settings(
     site_with: SiteWith, tmp_path: Path, browser: WebDriver
 ) -> None:

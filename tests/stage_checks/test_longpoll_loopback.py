@@ -104,6 +104,7 @@ def test_messages_in_one_room_do_not_reach_a_long_poll_client_in_another(
     )
 
 
+@pytest.mark.needs("two_origins")  # one process, one origin: no status page, no CORS
 def test_the_django_site_may_use_the_api_and_other_pages_may_not(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:

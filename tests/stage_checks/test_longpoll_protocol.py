@@ -19,7 +19,7 @@ from twisted.internet import task
 from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
-from harness.fakes import ORIGIN, FakeRooms, chat_factory
+from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_site
 from harness.memory_http import Answer, Exchange, MemoryHTTP, request_bytes
 from harness.wsclient import MemoryClient
 
@@ -100,7 +100,9 @@ def chatserver_code(import_from_stage: Callable[[str], ModuleType]) -> SimpleNam
 
 
 @pytest.fixture
-def make_server(chatserver_code: SimpleNamespace) -> Iterator[Callable[..., LongPollServer]]:
+def make_server(
+    chatserver_code: SimpleNamespace, stage_features: frozenset[str]
+) -> Iterator[Callable[..., LongPollServer]]:
     """Build servers with ``make_server(settings={"CHAT_POLL_PAGE": "3"}, rooms=(1, 2))``."""
     made: list[LongPollServer] = []
 
@@ -113,7 +115,7 @@ def make_server(chatserver_code: SimpleNamespace) -> Iterator[Callable[..., Long
         factory, clock, fake_rooms = chat_factory(
             chatserver_code, settings, rooms, short_texts=short_texts
         )
-        site = chatserver_code.web.ChatSite(factory)
+        site = chat_site(chatserver_code, factory, "single_process" in stage_features)
         site.reactor = MemoryReactorClock()  # connection timeouts on a clock of our own
         server = LongPollServer(factory, site, clock, fake_rooms, MemoryHTTP(site, ORIGIN))
         made.append(server)
@@ -765,6 +767,7 @@ def test_a_page_from_another_origin_is_refused(
     assert watcher.new_messages() == [], f"A POST from {origin} was broadcast."
 
 
+@pytest.mark.needs("two_origins")  # one process, one origin: no status page, no CORS
 def test_both_local_names_of_the_django_site_may_read_the_answers(server: LongPollServer) -> None:
     for origin in ("http://localhost:8000", "http://127.0.0.1:8000"):
         headers = expect(server.poll(1, origin=origin), 200, f"a poll from {origin}").headers
@@ -790,6 +793,7 @@ def test_a_client_without_an_origin_is_let_in(server: LongPollServer) -> None:
     expect(server.post(1, "from a script", origin=None), 201, "a POST without an Origin header")
 
 
+@pytest.mark.needs("two_origins")  # one process, one origin: no status page, no CORS
 def test_the_allowed_origins_follow_the_settings(
     make_server: Callable[..., LongPollServer],
 ) -> None:
@@ -802,6 +806,7 @@ def test_the_allowed_origins_follow_the_settings(
     expect_error(server.poll(1, origin=ORIGIN), 403, "forbidden_origin", f"a poll from {ORIGIN}")
 
 
+@pytest.mark.needs("two_origins")  # one process, one origin: no status page, no CORS
 def test_a_browser_may_ask_before_posting_json(server: LongPollServer) -> None:
     exchange = server.http.request("OPTIONS", server.path(1), origin=ORIGIN)
     headers = expect(exchange, 204, f"a preflight OPTIONS from {ORIGIN}").headers

@@ -1,0 +1,493 @@
+"""Chapter 4's single process: Django's pages, its static files and the chat on one port.
+
+The checks of parts 1 to 3 already run against this one process (the harness asks it for
+both "django" and "chatserver"). These check what is new: that it is one process on one
+port, that it serves the static files and the admin itself, that slow pages never hold up
+the chat, that it stops cleanly, and that pages from other sites are still refused.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import sqlite3
+import ssl
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from http.client import HTTPConnection, HTTPException
+from pathlib import Path
+from types import SimpleNamespace
+
+import psutil
+import pytest
+from twisted.web.server import Site
+from websockets.exceptions import ConnectionClosed
+
+from harness import chat_page, http, waits
+from harness.admin import PASSWORD, USERNAME
+from harness.browser import Browsers
+from harness.fakes import FakeDjango, chat_factory, chat_resource
+from harness.longpoll_client import LongPollClient
+from harness.memory_http import get
+from harness.processes import READY_TIMEOUT, SiteWith, StageProcesses, tail
+from harness.wsclient import chat_connection, django_origin, handshake_status, joined, room_url
+
+pytestmark = pytest.mark.needs("single_process")
+
+SLOW_PAGES = 4
+"""Page requests kept waiting at once while the chat must carry on."""
+
+
+# -- in process: which resource answers which path ----------------------------------------
+
+
+@pytest.fixture
+def chatserver_code(import_from_stage: Callable[[str], object]) -> SimpleNamespace:
+    return SimpleNamespace(
+        config=import_from_stage("chatserver.config"),
+        factory=import_from_stage("chatserver.factory"),
+        resource=import_from_stage("chatserver.resource"),
+    )
+
+
+def test_every_path_but_the_chat_and_static_files_goes_to_django(
+    chatserver_code: SimpleNamespace,
+) -> None:
+    factory, _, _ = chat_factory(chatserver_code, None, (1,))
+    root = Site(chat_resource(chatserver_code, factory, one_process=True))
+    for path in ("/", "/chats/", "/chats/1/", "/admin/login/", "/nothing/here", "/wsx"):
+        answer = get(root, path)
+        assert answer.body == FakeDjango.ANSWER, (
+            f"GET {path} did not reach Django (it answered {answer.status} "
+            f"{answer.body[:80]!r}). The root resource should hand every path that is not "
+            "/ws/, /rooms/ or /static/ to the WSGI resource (resource.py)."
+        )
+    assert get(root, "/ws/1").status == 426, "/ws/1 should stay the WebSocket endpoint."
+    assert (
+        get(root, "/rooms/1/messages")
+        .headers.get("content-type", "")
+        .startswith("application/json")
+    ), "/rooms/<id>/messages should stay the long-poll API."
+
+
+# -- against the running process ----------------------------------------------------------
+
+
+def test_one_process_listens_on_one_port(site: StageProcesses) -> None:
+    assert site.port("django") == site.port("chatserver")
+    pid = site.pid("django")
+    assert pid is not None, "The stage's process is not running."
+    listening = {
+        connection.laddr.port
+        for connection in psutil.Process(pid).net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+    }
+    assert listening == {site.port("django")}, (
+        f"The process listens on ports {sorted(listening)}; it should listen on one, the port "
+        f"CHAT_LISTEN names ({site.port('django')}), and serve everything there."
+    )
+
+
+def test_the_page_and_the_chat_share_one_origin(
+    site: StageProcesses, new_room: Callable[[], int]
+) -> None:
+    room = new_room()
+    page = http.request(site.url("django", f"/chats/{room}/"))
+    assert page.status == 200 and "TwistedWeb" in (page.headers.get("Server") or ""), (
+        f"The room page came back {page.status} from {page.headers.get('Server')!r}; it should "
+        "come from twisted.web, through the WSGI resource."
+    )
+    with joined(site, room) as chat:
+        assert chat.welcome["room"] == room
+    poll = LongPollClient(site.url("chatserver", ""), room, origin=django_origin(site), timeout=5)
+    assert poll.start()["room"] == room
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/static/chat/room.js", ("text/javascript", "application/javascript")),
+        ("/static/chat/style.css", ("text/css",)),
+        ("/static/admin/css/base.css", ("text/css",)),
+    ],
+)
+def test_static_files_come_with_their_content_type_and_cache_headers(
+    site: StageProcesses, path: str, content_type: tuple[str, ...]
+) -> None:
+    answer = http.request(site.url("django", path))
+    got = (answer.headers.get("Content-Type") or "").split(";")[0]
+    assert answer.status == 200 and got in content_type, (
+        f"GET {path} answered {answer.status} as {got!r}; it should be 200 and "
+        f"{' or '.join(content_type)}. Serve STATIC_URL with static.File (static.py), which "
+        "knows the content type of each kind of file."
+    )
+    assert answer.headers.get("X-Content-Type-Options") == "nosniff"
+    assert answer.headers.get("Cache-Control"), f"GET {path} says nothing about caching."
+    modified = answer.headers.get("Last-Modified")
+    assert modified, f"GET {path} has no Last-Modified, so a browser cannot ask 'changed?'."
+    again = http.request(site.url("django", path), headers={"If-Modified-Since": modified})
+    assert again.status == 304 and not again.body, (
+        f"Asked again with If-Modified-Since, {path} was sent whole ({again.status}), not 304."
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/static/chat/nothing.js", "/static/chat/", "/static/chat/..%2f..%2fmanage.py", "/static/"],
+)
+def test_only_listed_static_files_are_served(site: StageProcesses, path: str) -> None:
+    answer = http.request(site.url("django", path))
+    assert answer.status == 404, (
+        f"GET {path} answered {answer.status} {answer.body[:120]!r}; only the files Django's "
+        "finders (or collectstatic) know may be served: no folder listings, nothing outside."
+    )
+
+
+def test_the_admin_works_through_twisted(site: StageProcesses) -> None:
+    with closing(HTTPConnection(site.host, site.port("django"), timeout=10)) as conn:
+        conn.request("GET", "/admin/login/")
+        login_page = conn.getresponse()
+        body = login_page.read().decode()
+        cookie = " ".join(login_page.headers.get_all("Set-Cookie") or [])
+        assert login_page.status == 200 and "csrftoken=" in cookie, (
+            f"GET /admin/login/ answered {login_page.status} without a CSRF cookie."
+        )
+        csrf = cookie.split("csrftoken=")[1].split(";")[0]
+        token = body.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        form = f"csrfmiddlewaretoken={token}&username={USERNAME}&password={PASSWORD}&next=/admin/"
+        conn.request(
+            "POST",
+            "/admin/login/",
+            body=form,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": f"csrftoken={csrf}",
+                "Origin": django_origin(site),
+                "Referer": site.url("django", "/admin/login/"),
+            },
+        )
+        logged_in = conn.getresponse()
+        logged_in.read()
+        session = " ".join(logged_in.headers.get_all("Set-Cookie") or []).split("sessionid=")
+        assert logged_in.status == 302 and len(session) == 2, (
+            f"Logging in to the admin through twisted.web answered {logged_in.status}, not a "
+            "redirect with a session cookie. The WSGI resource must pass Django the form body "
+            "and the cookies."
+        )
+        conn.request("GET", "/admin/", headers={"Cookie": f"sessionid={session[1].split(';')[0]}"})
+        index = conn.getresponse()
+        assert index.status == 200 and "Site administration" in index.read().decode()
+
+
+def test_each_request_is_logged_with_the_client_address(site: StageProcesses) -> None:
+    marker = "/chats/?logged=yes"
+    assert http.request(site.url("django", marker)).status == 200
+
+    def logged() -> bool:
+        return any(
+            '"127.0.0.1"' in line and f"GET {marker} HTTP/1.1" in line and '" 200 ' in line
+            for line in site.log_text("django").splitlines()
+        )
+
+    waits.wait_for(
+        logged,
+        f"No line for GET {marker} with the client's address and status appeared in the log. "
+        "twisted.web's Site writes one per request in the combined log format. Its last "
+        f"lines:\n{tail(site.log_text('django'), 8)}",
+    )
+
+
+@contextmanager
+def database_locked(database: Path) -> Iterator[None]:
+    """Hold sqlite's exclusive lock: every query waits (sqlite's default is up to 5 s)."""
+    with closing(sqlite3.connect(database, isolation_level=None)) as lock:
+        lock.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            lock.execute("ROLLBACK")
+
+
+def test_pages_waiting_for_the_database_do_not_hold_up_the_chat(
+    site: StageProcesses, new_room: Callable[[], int]
+) -> None:
+    room = new_room()
+    pages = [HTTPConnection(site.host, site.port("django"), timeout=30) for _ in range(SLOW_PAGES)]
+    with joined(site, room) as chat:
+        for page in pages:  # open each connection now, so the requests below go straight in
+            page.request("GET", "/chats/")
+            page.getresponse().read()
+        with database_locked(site.database):
+            for page in pages:
+                page.request("GET", "/chats/")  # Django now waits for the database
+            for number in range(1, 4):
+                chat.send_json({"text": f"while {SLOW_PAGES} pages wait, {number}"})
+                chat.receive(
+                    f"chat message {number} back while {SLOW_PAGES} page requests wait for the "
+                    "database. If Django ran on the reactor thread, the chat would wait too: "
+                    "give WSGIResource a thread pool (pages.py)"
+                )
+            answered = [page for page in pages if select.select([page.sock], [], [], 0)[0]]
+            assert not answered, (
+                f"{len(answered)} of the page requests were answered while the database was "
+                "locked, so the check proves nothing; they should still be waiting."
+            )
+    statuses = [page.getresponse().status for page in pages]
+    for page in pages:
+        page.close()
+    assert statuses == [200] * SLOW_PAGES, f"Once the database was free, pages got {statuses}."
+
+
+def test_pages_from_other_sites_are_refused_on_both_ways_in(
+    site: StageProcesses, new_room: Callable[[], int]
+) -> None:
+    room = new_room()
+    for origin in ("http://localhost", "http://127.0.0.1"):
+        own = f"{origin}:{site.port('django')}"
+        assert handshake_status(room_url(site, room), origin=own, timeout=waits.MAX_WAIT) == 101
+    for stranger in ("http://evil.example", f"http://127.0.0.1:{site.port('django') + 1}"):
+        status = handshake_status(room_url(site, room), origin=stranger, timeout=waits.MAX_WAIT)
+        assert 400 <= status < 500, (
+            f"A WebSocket from a page on {stranger} was answered {status}; only the site's own "
+            "pages may open one (CHAT_ALLOWED_ORIGINS)."
+        )
+        posted = LongPollClient(site.url("chatserver", ""), room, origin=stranger, timeout=5)
+        refused = posted.send("not from our pages")
+        assert refused.status == 403 and refused.json().get("code") == "forbidden_origin", (
+            f"A POST from a page on {stranger} was answered {refused.status} {refused.body!r}, "
+            "not 403 forbidden_origin (origins.py)."
+        )
+        assert refused.headers.get("Access-Control-Allow-Origin") is None
+
+
+def test_the_long_poll_api_has_no_cors_any_more(
+    site: StageProcesses, new_room: Callable[[], int]
+) -> None:
+    url = site.url("chatserver", f"/rooms/{new_room()}/messages")
+    answer = http.request(url, headers={"Origin": django_origin(site)})
+    assert answer.status == 200
+    cors = [name for name in answer.headers if name.lower().startswith("access-control-")]
+    assert not cors, f"The page and the API share one origin now; {cors} are not needed."
+    preflight = http.request(url, method="OPTIONS", headers={"Origin": django_origin(site)})
+    assert preflight.status == 405, (
+        f"OPTIONS answered {preflight.status}; with no cross-origin POSTs left, it is a method "
+        "like any other the API does not take (405)."
+    )
+
+
+# -- servers of their own -------------------------------------------------------------------
+
+
+def test_static_files_can_come_from_collectstatic(site_with: SiteWith, tmp_path: Path) -> None:
+    collected = tmp_path / "static-root"
+    settings = {"DJANGO_STATIC_ROOT": str(collected)}
+    with site_with(tmp_path / "site", settings) as deployed:
+        deployed.manage("collectstatic", "--noinput", env=settings)
+        # Files are listed when the process starts: start it again to see the collected ones.
+        deployed.stop_process("django")
+        (collected / "chat" / "room.js").write_text("// the collected copy\n")
+        deployed.start_process("django")
+        answer = http.request(deployed.url("django", "/static/chat/room.js"))
+    assert answer.status == 200 and answer.body == b"// the collected copy\n", (
+        f"With DJANGO_STATIC_ROOT set, /static/chat/room.js answered {answer.status} "
+        f"{answer.body[:60]!r}, not the file collectstatic put in STATIC_ROOT."
+    )
+    assert "max-age" in (answer.headers.get("Cache-Control") or ""), (
+        "Collected files do not change until the next collectstatic: let browsers keep them "
+        "(Cache-Control: max-age=...)."
+    )
+
+
+def test_sigterm_answers_the_polls_says_goodbye_and_exits_0(
+    site_with: SiteWith, tmp_path: Path
+) -> None:
+    with site_with(tmp_path, {}) as stopping:
+        room, elsewhere = stopping.new_room(), stopping.new_room()
+        messages = f"/rooms/{room}/messages"
+        headers = {"Origin": django_origin(stopping)}
+        with (
+            closing(HTTPConnection(stopping.host, stopping.port("chatserver"))) as poll,
+            joined(stopping, elsewhere) as chat,
+        ):
+            poll.request("GET", messages, headers=headers)
+            cursor = json.loads(poll.getresponse().read())["cursor"]
+            poll.request("GET", f"{messages}?after={cursor}", headers=headers)  # it waits
+            for number in (1, 2):  # the server has read the poll by the time these come back
+                chat.send_json({"text": f"before the stop {number}"})
+                chat.receive(f"chat message {number} back")
+            exit_code = stopping.stop_process("chatserver", signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    chat.receive("the server's close frame")
+            answer = poll.getresponse()
+            polled = json.loads(answer.read())
+        log = stopping.log_text("chatserver")
+    # twistd ends by raising the signal that stopped it again, so that whoever started it can
+    # tell: -15 after its shutdown is a clean stop (systemd counts it as one); -9 means it had
+    # to be killed, because something (a thread pool nobody stopped?) kept it from exiting.
+    assert exit_code in (0, -signal.SIGTERM) and "Server Shut Down." in log, (
+        f"After SIGTERM the process ended with {exit_code}, not within a few seconds of its "
+        f"own accord after twistd's shutdown. Its log:\n{log[-2000:]}"
+    )
+    received = closed.value.rcvd
+    assert received is not None and received.code == 1001, (
+        f"The WebSocket was closed with {received}, not 1001 (going away). Say goodbye to "
+        "every client when the service stops (stopping.py)."
+    )
+    assert answer.status == 200 and polled.get("messages") == [], (
+        f"The poll waiting when the server stopped was answered {answer.status} {polled}; an "
+        "empty answer tells the page to ask again (LongPollService)."
+    )
+    assert "Traceback" not in log, f"Stopping left a traceback in the log:\n{log[-2000:]}"
+
+
+def test_a_page_being_made_when_sigterm_comes_is_still_sent(
+    site_with: SiteWith, tmp_path: Path
+) -> None:
+    with (
+        site_with(tmp_path, {}) as stopping,
+        closing(HTTPConnection(stopping.host, stopping.port("django"), timeout=30)) as page,
+        joined(stopping, stopping.new_room()) as chat,
+    ):
+        page.request("GET", "/chats/")
+        page.getresponse().read()
+        with database_locked(stopping.database):
+            page.request("GET", "/chats/")  # Django waits for the database
+            chat.send_json({"text": "the page request is in"})
+            chat.receive("a chat message back")
+            stopper = threading.Thread(
+                target=stopping.stop_process, args=("django", signal.SIGTERM)
+            )
+            stopper.start()
+            waits.wait_for(
+                lambda: "Received SIGTERM" in stopping.log_text("django"),
+                "the process to receive SIGTERM",
+            )
+        try:
+            answer = page.getresponse()  # the database is free again: Django goes on
+            status, body = answer.status, answer.read()
+        except (ConnectionError, HTTPException) as problem:
+            status, body = None, repr(problem).encode()
+        stopper.join()
+    assert status == 200 and b"</html>" in body, (
+        f"A page Django was still making when SIGTERM came was answered {status} {body[:80]!r}. "
+        "twistd must wait for the page threads to finish their work before it exits: "
+        "ThreadPoolService.stopService returns a Deferred that fires once the pool has stopped."
+    )
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A key and a certificate for localhost and 127.0.0.1, as a test CA would issue."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_file, certificate_file = folder / "key.pem", folder / "cert.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_file, certificate_file
+
+
+def test_an_ssl_endpoint_serves_https_and_wss_by_itself(
+    site_with: SiteWith, tmp_path: Path
+) -> None:
+    key, certificate = self_signed_certificate(tmp_path)
+    trusted = ssl.create_default_context(cafile=certificate)
+    with site_with(tmp_path / "site", {}) as plain:
+        room = plain.new_room()
+        port = plain.port("django")
+        plain.stop_process("django")
+        listen = f"ssl:{port}:interface=127.0.0.1:privateKey={key}:certKey={certificate}"
+        env = {**plain.env_for(plain.process("django"), port), "CHAT_LISTEN": listen}
+        with subprocess.Popen(
+            plain.argv(plain.process("django")),
+            cwd=plain.stage_dir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ) as secure:
+            try:
+                url = f"https://127.0.0.1:{port}/chats/{room}/"
+
+                def page_over_https() -> bytes | None:
+                    try:
+                        with urllib.request.urlopen(url, context=trusted, timeout=2) as answer:
+                            return answer.read()
+                    except OSError:
+                        return None  # not listening yet
+
+                page = waits.wait_for(
+                    page_over_https,
+                    f"the room page at {url} (CHAT_LISTEN={listen})",
+                    timeout=max(waits.MAX_WAIT, READY_TIMEOUT),
+                )
+                assert b'id="message_list"' in page
+                with chat_connection(
+                    f"wss://127.0.0.1:{port}/ws/{room}",
+                    origin=f"https://localhost:{port}",
+                    timeout=waits.MAX_WAIT,
+                    ssl=trusted,
+                ) as chat:
+                    welcome = chat.receive("the welcome over wss://")
+            finally:
+                secure.send_signal(signal.SIGINT)
+    assert welcome.get("type") == "welcome", (
+        f"Over wss:// the first message was {welcome}, not the welcome. With an ssl: endpoint "
+        "the default allowed origins are https://localhost:<port> and https://127.0.0.1:<port>."
+    )
+
+
+# -- a real browser -------------------------------------------------------------------------
+
+
+def test_two_windows_chat_through_the_one_process(
+    site: StageProcesses, browsers: Browsers, new_room: Callable[[], int]
+) -> None:
+    room = new_room()
+    alice = chat_page.open_window(browsers, site, f"/chats/{room}/")
+    bob = chat_page.open_window(browsers, site, f"/chats/long_poll/{room}/")
+    urls = alice.execute_script(
+        "const page = window.chatRoomPage;"
+        'return [page.serverUrl("wss:", "ws:"), page.serverUrl("https:", "http:")];'
+    )
+    own = f"{site.host}:{site.port('django')}"
+    assert urls == [f"ws://{own}", f"http://{own}"], (
+        f"The page would talk to {urls}; it should talk to where it came from ({own})."
+    )
+    chat_page.send(alice, "one process, one port")
+    chat_page.wait_for_message(bob, "one process, one port", "Bob never got Alice's message.")
+    chat_page.send(bob, "and one origin")
+    chat_page.wait_for_message(alice, "and one origin", "Alice never got Bob's answer.")
