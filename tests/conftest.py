@@ -31,7 +31,7 @@ from harness.browser import BrowserPool, Browsers
 from harness.preflight import Preparation, RootCause, prepare
 from harness.processes import PreparedDatabase, SiteWith, StageError, StageProcesses
 from harness.shared_site import SharedSite
-from harness.stages import REPO_ROOT, STAGES, Stage
+from harness.stages import FEATURES, REPO_ROOT, STAGES, Stage
 
 FIRST_CHECK = "test_the_project_can_be_prepared"
 BROWSER_FIXTURES = frozenset({"browser", "browsers"})
@@ -142,6 +142,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, drop, slow = [], [], []
     for item in items:
         needs = {feature for mark in item.iter_markers("needs") for feature in mark.args}
+        if needs - FEATURES.keys():
+            raise pytest.UsageError(
+                f"{item.nodeid} needs {sorted(needs - FEATURES.keys())}, which no stage can "
+                f"have; the features are {', '.join(FEATURES)} (harness/stages.py)"
+            )
         if not needs:
             keep.append(item)
         elif chosen is None:
@@ -250,6 +255,25 @@ def import_from_stage(chosen_stage: ChosenStage) -> Iterator[Callable[[str], Mod
 
     yield load
     sys.path.remove(str(chosen_stage.path))
+
+
+@pytest.fixture(scope="session")
+def django_in_process(
+    import_from_stage: Callable[[str], ModuleType], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """The stage's Django set up in this process, on a fresh, migrated database, for the
+    checks that call the stage's real Django functions (room and session lookups)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_SETTINGS_MODULE", "django_twisted_chat.settings")
+        patch.setenv("DJANGO_DB_PATH", str(tmp_path_factory.mktemp("django") / "db.sqlite3"))
+        import django
+        from django.core.management import call_command
+        from django.db import connections
+
+        django.setup()
+        call_command("migrate", verbosity=0, interactive=False)
+        connections.close_all()
+        yield
 
 
 @pytest.fixture(scope="session")

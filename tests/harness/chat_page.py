@@ -6,6 +6,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from . import people
 from .browser import Browsers
 from .processes import StageProcesses
 from .waits import wait_for
@@ -28,16 +29,35 @@ def wait_until_connected(driver: WebDriver, timeout: float | None = None) -> Non
     )
 
 
-def open_room(driver: WebDriver, site: StageProcesses, path: str) -> None:
-    """Open a room page (e.g. ``/chats/3/``) and wait until it can send."""
+def log_in(driver: WebDriver, site: StageProcesses, username: str = people.VISITOR) -> None:
+    """Where the stage has logins, give the browser ``username``'s session, as if they had
+    logged in on this browser (the login page itself has checks of its own)."""
+    if site.sessions:
+        use_session(driver, site, site.sessions[username])
+
+
+def use_session(driver: WebDriver, site: StageProcesses, session_key: str) -> None:
+    """Give the browser the session cookie ``session_key``: logged in as its person."""
+    driver.get(site.url("django", "/accounts/login/"))  # a cookie needs a page of its site
+    driver.add_cookie({"name": "sessionid", "value": session_key, "path": "/"})
+
+
+def open_room(
+    driver: WebDriver, site: StageProcesses, path: str, username: str = people.VISITOR
+) -> None:
+    """Open a room page (e.g. ``/chats/3/``), as ``username`` where the stage has logins,
+    and wait until it can send."""
+    log_in(driver, site, username)
     driver.get(site.url("django", path))
     wait_until_connected(driver)
 
 
-def open_window(browsers: Browsers, site: StageProcesses, path: str) -> WebDriver:
+def open_window(
+    browsers: Browsers, site: StageProcesses, path: str, username: str = people.VISITOR
+) -> WebDriver:
     """A new browser window on a room page, connected and ready to send."""
     window = browsers.open()
-    open_room(window, site, path)
+    open_room(window, site, path, username)
     return window
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from typing import Any
 
 from twisted.internet import task
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
@@ -49,6 +51,58 @@ class FakeRooms:
             answer.errback(problem)
 
 
+@dataclass(frozen=True)
+class FakePerson:
+    """A logged-in person as the chat server's people.Person has them."""
+
+    id: int
+    name: str
+    session_key: str
+
+
+VISITOR = FakePerson(1, "visitor", "visitor-session")
+
+
+class FakePeople:
+    """Stands in for Django's sessions on a stage with logins: whose is each session cookie.
+
+    ``FakePeople(code)`` knows only the people given to ``log_in``; ``FakePeople(code,
+    anyone=VISITOR)`` takes every request for that one person, for the checks that are not
+    about logins (and so checks no CSRF token either). ``code`` holds the stage's ``people``
+    module, whose refusals (LoggedOut, BadCsrfToken) it answers with.
+    """
+
+    def __init__(self, code: Any, anyone: FakePerson | None = None) -> None:
+        self.code = code
+        self.anyone = anyone
+        self.sessions: dict[str, FakePerson] = {}
+
+    def log_in(self, person: FakePerson) -> dict[str, str]:
+        """Make ``person``'s session; the headers a page of theirs sends."""
+        self.sessions[person.session_key] = person
+        token = f"token-of-{person.name}"
+        return {
+            "Cookie": f"sessionid={person.session_key}; csrftoken={token}",
+            "X-CSRFToken": token,
+        }
+
+    def log_out(self, person: FakePerson) -> None:
+        self.sessions.pop(person.session_key, None)
+
+    def __call__(self, headers: Mapping[str, str], secure: bool, posting: bool) -> Deferred[Any]:
+        if self.anyone is not None:
+            return succeed(self.anyone)
+        cookies = SimpleCookie(headers.get("cookie", ""))
+        session = cookies["sessionid"].value if "sessionid" in cookies else None
+        person = self.sessions.get(session or "")
+        if person is None:
+            return fail(self.code.people.LoggedOut())
+        token = cookies["csrftoken"].value if "csrftoken" in cookies else None
+        if posting and (token is None or headers.get("x-csrftoken") != token):
+            return fail(self.code.people.BadCsrfToken())
+        return succeed(person)
+
+
 SHORT_TEXTS = {"CHAT_MAX_LENGTH": "20"}
 """A short text limit, so in-process checks reach it quickly. Other settings keep defaults."""
 
@@ -59,19 +113,24 @@ def chat_factory(
     rooms: tuple[int, ...],
     *,
     short_texts: bool = True,
+    people: FakePeople | None = None,
 ) -> tuple[Any, task.Clock, FakeRooms]:
     """The stage's ChatServerFactory, with the room lookup and the clock in the check's hands.
 
     ``code`` holds the stage's ``config`` and ``factory`` modules. ``settings`` are added to
-    SHORT_TEXTS (unless ``short_texts=False``). Returns the factory, its clock and its fake
-    rooms (which of ``rooms`` exist).
+    SHORT_TEXTS (unless ``short_texts=False``). On a stage with logins, ``people`` says whose
+    each session is (by default every request is VISITOR's). Returns the factory, its clock
+    and its fake rooms (which of ``rooms`` exist).
     """
     environ = {**(SHORT_TEXTS if short_texts else {}), **(settings or {})}
     config = code.config.Config.from_environ(environ)
     fake_rooms = FakeRooms(*rooms)
     clock = task.Clock()
     clock.advance(1_800_000_000)  # a moment in 2027, so timestamps look like real ones
-    factory = code.factory.ChatServerFactory(config, room_exists=fake_rooms, clock=clock)
+    logins = {}
+    if hasattr(code, "people"):
+        logins["find_person"] = people or FakePeople(code, anyone=VISITOR)
+    factory = code.factory.ChatServerFactory(config, room_exists=fake_rooms, clock=clock, **logins)
     return factory, clock, fake_rooms
 
 
@@ -85,6 +144,11 @@ class FakeDjango(Resource):
     def render(self, request: Any) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return self.ANSWER
+
+
+def logins_of(import_from_stage: Callable[[str], Any], features: frozenset[str]) -> dict[str, Any]:
+    """The stage's ``people`` module, for chatserver_code, where the stage has logins."""
+    return {"people": import_from_stage("chatserver.people")} if "auth" in features else {}
 
 
 def pages_on_port(port: int, one_process: bool) -> dict[str, str]:

@@ -29,16 +29,26 @@ class LongPollClient:
     for what came after the last message it got.
     """
 
-    def __init__(self, base_url: str, room: int, *, origin: str | None, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        room: int,
+        *,
+        origin: str | None,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """``headers`` go with every request: a logged-in person's cookies, say."""
         self.url = f"{base_url}/rooms/{room}/messages"
         self.room = room
         self.origin = origin
         self.timeout = timeout
+        self.headers = dict(headers or {})
         self.cursor: int | None = None
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         headers = {} if self.origin is None else {"Origin": self.origin}
-        return {**headers, **(extra or {})}
+        return {**headers, **self.headers, **(extra or {})}
 
     def _ask(self, url: str, waiting_for: str, **options: Any) -> http.Response:
         try:
@@ -56,14 +66,17 @@ class LongPollClient:
 
     def start(self) -> JSON:
         """Ask without a cursor: the server answers at once with the room's last id."""
-        answer = self.expect_json(self._ask(self.url, "the answer to a first poll"), 200)
+        first = self._ask(self.url, "the answer to a first poll", headers=self._headers())
+        answer = self.expect_json(first, 200)
         self.cursor = answer["cursor"]
         return answer
 
     def poll(self, waiting_for: str) -> JSON:
         """One poll after the cursor; the cursor moves to what the answer says."""
         assert self.cursor is not None, "start() the client before polling"
-        response = self._ask(f"{self.url}?after={self.cursor}", waiting_for)
+        response = self._ask(
+            f"{self.url}?after={self.cursor}", waiting_for, headers=self._headers()
+        )
         answer = self.expect_json(response, 200)
         self.cursor = answer["cursor"]
         return answer

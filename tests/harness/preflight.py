@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import InvalidRequirement, Requirement
 
-from . import admin
+from . import admin, people
 from .processes import PreparedDatabase, StageError, StageProcesses
 
 ROOMS = 60
@@ -78,10 +78,13 @@ def prepare(site: StageProcesses) -> Preparation:
     ROOMS rooms in it."""
     try:
         check_requirements(site.stage_dir)
-        site.prepare(admin=(admin.USERNAME, admin.PASSWORD), rooms=ROOMS)
+        logins = people.EVERYONE if "auth" in site.stage.features else ()
+        site.prepare(admin=(admin.USERNAME, admin.PASSWORD), rooms=ROOMS, logins=logins)
     except StageError as problem:
         return Preparation(problem=f"The stage could not be prepared. {problem}")
-    return Preparation(database=site.prepared(), empty=PreparedDatabase(site.empty_database))
+    prepared = site.prepared()
+    empty = PreparedDatabase(site.empty_database, sessions=prepared.sessions)
+    return Preparation(database=prepared, empty=empty)
 
 
 @dataclass

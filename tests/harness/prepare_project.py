@@ -1,10 +1,14 @@
-"""Prepare a stage's database: ``python prepare_project.py [--admin USER PASSWORD] [--rooms N]``.
+"""Prepare a stage's database:
+``python prepare_project.py [--admin USER PASSWORD] [--person USER PASSWORD ...] [--rooms N]``.
 
 The harness (``StageProcesses.prepare``) runs this with a stage folder as the working folder
 and DJANGO_DB_PATH set. It does what ``manage.py check``, ``manage.py makemigrations
 --check``, ``manage.py migrate`` and an admin account would, in that order, but starts Django
 once instead of four times. At the first step that fails it prints, in plain words, what is
 wrong and what to do, and exits with status 1.
+
+Each ``--person`` gets an account and a logged-in session, whose keys it prints on a line
+``sessions USER=KEY ...``, for the checks to chat as on a stage where that needs a login.
 
 With ``--rooms N`` it also makes N chat rooms and prints their ids on its last line, so that
 the checks have rooms of their own without starting Django again for each; ``--empty-copy
@@ -56,6 +60,7 @@ def run(step: Callable[[], object]) -> str | None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--admin", nargs=2, metavar=("USER", "PASSWORD"))
+    parser.add_argument("--person", nargs=2, action="append", metavar=("USER", "PASSWORD"))
     parser.add_argument("--rooms", type=int, default=0)
     parser.add_argument("--empty-copy")
     args = parser.parse_args(argv)
@@ -89,6 +94,10 @@ def main(argv: list[str]) -> int:
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
+    if args.person:
+        print(
+            "sessions", *(f"{name}={session_key(name, password)}" for name, password in args.person)
+        )
     if args.empty_copy:
         from django.db import connection
 
@@ -100,6 +109,19 @@ def main(argv: list[str]) -> int:
         rooms = [ChatRoom.objects.create(name=f"Room {n}") for n in range(1, args.rooms + 1)]
         print(*(room.pk for room in rooms))
     return 0
+
+
+def session_key(username: str, password: str) -> str:
+    """Make the account and log it in, as the login page would; the session's key."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    user.set_password(password)
+    user.save()
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
 
 
 if __name__ == "__main__":

@@ -20,10 +20,11 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from . import people
 from .stages import Process, Stage
 
 READY_TIMEOUT = 30.0
@@ -39,6 +40,8 @@ class PreparedDatabase:
 
     path: Path
     rooms: tuple[int, ...] = ()
+    sessions: Mapping[str, str] = field(default_factory=dict)
+    """Logged-in sessions in it: username -> session key (see harness/people.py)."""
 
 
 class StageError(Exception):
@@ -83,6 +86,8 @@ class StageProcesses:
         self._running: dict[str, subprocess.Popen[bytes]] = {}
         self.free_rooms: list[int] = []
         """Rooms in the database that no check has used yet."""
+        self.sessions: dict[str, str] = {}
+        """Logged-in sessions in the database, by username (stages with logins)."""
         self._logs: dict[str, IO[bytes]] = {}
 
     # -- environment and commands -------------------------------------------------------
@@ -180,6 +185,7 @@ class StageProcesses:
         else:
             shutil.copyfile(database.path, self.database)
             self.free_rooms = list(database.rooms)
+            self.sessions = dict(database.sessions)
         for process in self.stage.processes:
             self._launch(process)
 
@@ -188,9 +194,12 @@ class StageProcesses:
         for process in self.stage.processes:
             self._wait_until_ready(process)
 
-    def prepare(self, admin: tuple[str, str] | None = None, rooms: int = 0) -> None:
+    def prepare(
+        self, admin: tuple[str, str] | None = None, rooms: int = 0, logins: tuple[str, ...] = ()
+    ) -> None:
         """Set up this run's database: Django's checks, migrate, an optional admin account
-        (``admin``: username and password) and ``rooms`` rooms for ``new_room`` to hand out
+        (``admin``: username and password), an account and a logged-in session for each of
+        ``logins`` (see ``credentials``), and ``rooms`` rooms for ``new_room`` to hand out
         (a copy without them is kept at ``empty_database``), then any further setup commands
         of the stage.
 
@@ -198,11 +207,16 @@ class StageProcesses:
         """
         self.workdir.mkdir(parents=True, exist_ok=True)
         options = [*(("--admin", *admin) if admin else ()), "--rooms", str(rooms)]
+        for username in logins:
+            options += ["--person", username, people.PASSWORD]
         if rooms:
             options += ["--empty-copy", str(self.empty_database)]
         prepared = self.run("{python}", str(PREPARE_PROJECT), *options, check=False)
         if prepared.returncode != 0:
             raise StageError(tail(prepared.stdout + prepared.stderr, 40))
+        for line in prepared.stdout.splitlines():
+            if line.startswith("sessions "):
+                self.sessions = dict(pair.split("=", 1) for pair in line.split()[1:])
         if rooms:
             self.free_rooms = [int(n) for n in prepared.stdout.splitlines()[-1].split()]
         for command in self.stage.setup:
@@ -351,7 +365,15 @@ class StageProcesses:
 
     def prepared(self) -> PreparedDatabase:
         """This database as it is now, for other sites to start from a copy of."""
-        return PreparedDatabase(self.database, tuple(self.free_rooms))
+        return PreparedDatabase(self.database, tuple(self.free_rooms), dict(self.sessions))
+
+    def credentials(self, username: str = people.VISITOR) -> dict[str, str]:
+        """Headers that make a request come from a page of ``username``, logged in: its
+        session cookie and CSRF token. None are needed (an empty dict) on a stage without
+        logins."""
+        if not self.sessions:
+            return {}
+        return people.credentials(self.sessions[username])
 
     @property
     def empty_database(self) -> Path:

@@ -21,6 +21,13 @@ KNOWN_TYPES = frozenset({"welcome", "message", "error"})
 JSON = dict[str, Any]
 
 
+def message_fields(features: frozenset[str]) -> set[str]:
+    """The fields of a chat message on a stage with ``features``: who wrote it, once the
+    chat server knows (auth)."""
+    fields = {"type", "id", "room", "text", "sent"}
+    return fields | {"author"} if "auth" in features else fields
+
+
 def is_ignored(message: Any) -> bool:
     """True for a message of a type the checks do not know (a learner's extension)."""
     if not isinstance(message, dict):

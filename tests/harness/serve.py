@@ -20,6 +20,8 @@ from .processes import StageError, StageProcesses
 from .stages import REPO_ROOT, STAGES
 
 DEMO_ROOMS = ("Lobby", "Help desk", "Random")
+DEMO_PEOPLE = ("ada", "grace", "linus")
+"""Accounts to chat as, on a stage where chatting needs a login (passwords change each run)."""
 DEFAULT_PORTS = {"django": 8000, "chatserver": 1025, "site": 8000}
 
 
@@ -77,6 +79,23 @@ def ensure_demo_data(site: StageProcesses) -> str:
     return password
 
 
+def ensure_demo_people(site: StageProcesses) -> dict[str, str]:
+    """Demo accounts with fresh passwords, where the stage has logins: name -> password."""
+    if "auth" not in site.stage.features:
+        return {}
+    passwords = {name: secrets.token_urlsafe(6) for name in DEMO_PEOPLE}
+    site.django_shell(
+        "import os; from django.contrib.auth import get_user_model\n"
+        "for pair in os.environ['DEMO_PEOPLE'].split('|'):\n"
+        "    name, password = pair.split(':')\n"
+        "    user, _ = get_user_model().objects.get_or_create(username=name)\n"
+        "    user.set_password(password)\n"
+        "    user.save()\n",
+        DEMO_PEOPLE="|".join(f"{name}:{password}" for name, password in passwords.items()),
+    )
+    return passwords
+
+
 class Stop(Exception):
     """A signal asked serve to stop: Ctrl-C, SIGTERM, or SIGHUP when its terminal closes."""
 
@@ -124,6 +143,8 @@ def main(argv: list[str]) -> int:
             print(f"  Chat rooms:  {pages}/chats/")
             print(f"  Admin:       {pages}/admin/")
             print(f"               user admin, password {password}")
+            for name, secret in ensure_demo_people(site).items():
+                print(f"  Chat as:     user {name}, password {secret}")
             for process in stage.processes:
                 log = site.log_path(process.name)
                 print(f"  {process.name:<12} port {ports[process.name]}, log {log}")

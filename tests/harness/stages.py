@@ -38,6 +38,18 @@ class Process:
         return role == self.name or role in self.roles
 
 
+FEATURES = {
+    "rooms": "a Django site: rooms in the admin, a room list, a page per room",
+    "websocket": "a WebSocket chat server, one conversation per room",
+    "longpoll": "the same chat over HTTP long-polling",
+    "two_origins": "pages and chat server in two processes on two ports: a status page, CORS",
+    "single_process": "Django, its static files and the chat in one Twisted process",
+    "anonymous": "anyone may chat without logging in; HTTP senders are limited by address",
+    "auth": "logins on every page; the chat server knows who is speaking from the session",
+}
+"""What a stage can do, in a word each; checks say which they need with @pytest.mark.needs."""
+
+
 @dataclass(frozen=True)
 class Stage:
     """A runnable snapshot of the project, and the chapter that builds it from its parent."""
@@ -110,7 +122,7 @@ STAGES: dict[str, Stage] = {
             parent="part1",
             chapter="02_websocket.md",
             title="per-room WebSocket chat on Twisted and Autobahn",
-            features=frozenset({"rooms", "websocket", "two_origins"}),
+            features=frozenset({"rooms", "websocket", "two_origins", "anonymous"}),
             processes=(DJANGO, CHATSERVER),
         ),
         Stage(
@@ -119,7 +131,7 @@ STAGES: dict[str, Stage] = {
             parent="part2",
             chapter="03_longpoll.md",
             title="HTTP long-polling beside the WebSockets, on the same Twisted server",
-            features=frozenset({"rooms", "websocket", "longpoll", "two_origins"}),
+            features=frozenset({"rooms", "websocket", "longpoll", "two_origins", "anonymous"}),
             processes=(DJANGO, CHATSERVER),
         ),
         Stage(
@@ -128,7 +140,16 @@ STAGES: dict[str, Stage] = {
             parent="part3",
             chapter="04_single_process.md",
             title="one Twisted process serving Django, its static files and the chat on one port",
-            features=frozenset({"rooms", "websocket", "longpoll", "single_process"}),
+            features=frozenset({"rooms", "websocket", "longpoll", "single_process", "anonymous"}),
+            processes=(ONE_PROCESS,),
+        ),
+        Stage(
+            name="auth",
+            folder="addendums/auth",
+            parent="single_process",
+            chapter="05_auth.md",
+            title="logins on every page, and a chat server that knows who is speaking",
+            features=frozenset({"rooms", "websocket", "longpoll", "single_process", "auth"}),
             processes=(ONE_PROCESS,),
         ),
     ]

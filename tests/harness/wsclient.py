@@ -19,7 +19,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from ssl import SSLContext
@@ -34,7 +34,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from . import protocol, waits
+from . import people, protocol, waits
 from .processes import StageProcesses, tail
 
 TEXT = 0x1
@@ -50,9 +50,15 @@ JSON = dict[str, Any]
 
 
 def handshake_request(
-    path: str, *, host: str, origin: str | None, extensions: str | None = None
+    path: str,
+    *,
+    host: str,
+    origin: str | None,
+    extensions: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> bytes:
-    """The HTTP request that opens a WebSocket, as a browser on ``origin`` would send it."""
+    """The HTTP request that opens a WebSocket, as a browser on ``origin`` would send it,
+    with ``headers`` besides (a logged-in person's cookies, say)."""
     key = base64.b64encode(os.urandom(16)).decode("ascii")
     lines = [
         f"GET {path} HTTP/1.1",
@@ -66,7 +72,8 @@ def handshake_request(
         lines.append(f"Origin: {origin}")
     if extensions is not None:
         lines.append(f"Sec-WebSocket-Extensions: {extensions}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def client_frame(payload: bytes, opcode: int = TEXT) -> bytes:
@@ -185,7 +192,13 @@ class MemoryClient:
     _ports = itertools.count(40000)
 
     def __init__(
-        self, site: Site, path: str, *, origin: str | None, extensions: str | None = None
+        self,
+        site: Site,
+        path: str,
+        *,
+        origin: str | None,
+        extensions: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.path = path
         peer = IPv4Address("TCP", "127.0.0.1", next(self._ports))
@@ -203,6 +216,7 @@ class MemoryClient:
             host=f"{self.SERVER.host}:{self.SERVER.port}",
             origin=origin,
             extensions=extensions,
+            headers=headers,
         )
         channel.dataReceived(request)
 
@@ -313,11 +327,17 @@ class ChatConnection:
 
 @contextmanager
 def chat_connection(
-    url: str, *, origin: str | None, timeout: float, ssl: SSLContext | None = None
+    url: str,
+    *,
+    origin: str | None,
+    timeout: float,
+    ssl: SSLContext | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Iterator[ChatConnection]:
     """Open a WebSocket at ``url`` as a page on ``origin`` would; close it on leaving.
 
     ``ssl``: the context that trusts the server's certificate, for a wss:// URL.
+    ``headers``: more for the handshake, such as the cookies of a logged-in person.
     """
     with connect(
         url,
@@ -326,6 +346,7 @@ def chat_connection(
         close_timeout=timeout,
         max_size=2**24,
         ssl=ssl,
+        additional_headers=headers,
     ) as connection:
         yield ChatConnection(connection, timeout)
 
@@ -334,10 +355,18 @@ def as_origin(origin: str | None) -> Origin | None:
     return None if origin is None else Origin(origin)
 
 
-def handshake_status(url: str, *, origin: str | None, timeout: float) -> int:
+def handshake_status(
+    url: str, *, origin: str | None, timeout: float, headers: Mapping[str, str] | None = None
+) -> int:
     """101 if the server opens a WebSocket at ``url``, else the HTTP status it refused with."""
     try:
-        with connect(url, origin=as_origin(origin), open_timeout=timeout, close_timeout=timeout):
+        with connect(
+            url,
+            origin=as_origin(origin),
+            open_timeout=timeout,
+            close_timeout=timeout,
+            additional_headers=headers,
+        ):
             return 101
     except InvalidStatus as refusal:
         return refusal.response.status_code
@@ -407,15 +436,21 @@ def room_url(site: StageProcesses, room: int | str) -> str:
 
 
 @contextmanager
-def joined(site: StageProcesses, room: int) -> Iterator[ChatConnection]:
-    """A client in ``room``, connected as a page from the Django site would be.
+def joined(
+    site: StageProcesses, room: int, username: str = people.VISITOR
+) -> Iterator[ChatConnection]:
+    """A client in ``room``, connected as a page from the Django site would be, logged in as
+    ``username`` where the stage has logins.
 
     Its welcome message has been read: it is in ``chat.welcome``.
     """
     url, origin = room_url(site, room), django_origin(site)
+    headers = site.credentials(username)
     with ExitStack() as stack:
         try:
-            chat = stack.enter_context(chat_connection(url, origin=origin, timeout=waits.MAX_WAIT))
+            chat = stack.enter_context(
+                chat_connection(url, origin=origin, timeout=waits.MAX_WAIT, headers=headers)
+            )
         except InvalidStatus as refusal:
             raise AssertionError(
                 f"The chat server refused a WebSocket to {url} from a page on {origin} with "

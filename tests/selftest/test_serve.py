@@ -76,7 +76,13 @@ def test_serve_runs_a_stage_with_demo_rooms_and_stops_on_ctrl_c(stage: str, tmp_
         password = re.search(r"user admin, password (\S+)", printed)
         assert rooms_url and password, f"serve did not print the URL and login:\n{printed}"
 
-        page = http.request(rooms_url.group(1))
+        logins = re.findall(r"Chat as:\s+user (\S+), password (\S+)", printed)
+        headers = {}
+        if "auth" in STAGES[stage].features:
+            assert logins, f"serve did not print the demo people to log in as:\n{printed}"
+            login_url = rooms_url.group(1).replace("/chats/", "/accounts/login/")
+            headers["Cookie"] = http.log_in(login_url, *logins[0])
+        page = http.request(rooms_url.group(1), headers=headers)
         assert page.status == 200 and "Lobby" in page.text, "the demo rooms are not listed"
         assert (tmp_path / "db.sqlite3").exists(), "the database is not in --data-dir"
     finally:

@@ -23,7 +23,8 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
 from harness import memory_http
-from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_resource, pages_on_port
+from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_resource, logins_of, pages_on_port
+from harness.protocol import message_fields
 from harness.wsclient import BINARY, TEXT, MemoryClient
 
 pytestmark = pytest.mark.needs("websocket")
@@ -79,12 +80,15 @@ class ChatServer:
 
 
 @pytest.fixture(scope="session")
-def chatserver_code(import_from_stage: Callable[[str], ModuleType]) -> SimpleNamespace:
+def chatserver_code(
+    import_from_stage: Callable[[str], ModuleType], stage_features: frozenset[str]
+) -> SimpleNamespace:
     """The stage's chatserver package, imported into this process."""
     return SimpleNamespace(
         config=import_from_stage("chatserver.config"),
         factory=import_from_stage("chatserver.factory"),
         resource=import_from_stage("chatserver.resource"),
+        **logins_of(import_from_stage, stage_features),
     )
 
 
@@ -265,7 +269,9 @@ def test_clients_join_the_room_they_ask_for_and_leave_it_when_they_go(server: Ch
     )
 
 
-def test_a_message_reaches_everyone_in_its_room_and_nobody_else(server: ChatServer) -> None:
+def test_a_message_reaches_everyone_in_its_room_and_nobody_else(
+    server: ChatServer, stage_features: frozenset[str]
+) -> None:
     alice, bob, carol = server.join(1), server.join(1), server.join(2)
     alice.send_json({"text": "hello"})
     assert texts(alice.new_messages()) == ["hello"], (
@@ -282,8 +288,9 @@ def test_a_message_reaches_everyone_in_its_room_and_nobody_else(server: ChatServ
         "clients per room, and that broadcast() sends only to the sender's room."
     )
     message = received[0]
-    assert set(message) == {"type", "id", "room", "text", "sent"}, (
-        f"A chat message should have exactly type, id, room, text and sent; got {message}."
+    fields = message_fields(stage_features)
+    assert set(message) == fields, (
+        f"A chat message should have exactly {', '.join(sorted(fields))}; got {message}."
     )
     assert (message["type"], message["id"], message["room"]) == ("message", 1, 1), (
         f"The first message in room 1 should have type 'message', id 1 and room 1: {message}."
@@ -660,22 +667,13 @@ def test_when_rooms_cannot_be_looked_up_the_handshake_is_refused(server: ChatSer
 
 
 @pytest.fixture(scope="module")
-def django_room(
-    import_from_stage: Callable[[str], ModuleType], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[int]:
-    """Django set up in this process, on a fresh database that holds one room: its id."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_SETTINGS_MODULE", "django_twisted_chat.settings")
-        patch.setenv("DJANGO_DB_PATH", str(tmp_path_factory.mktemp("django") / "db.sqlite3"))
-        import django
-        from django.core.management import call_command
-        from django.db import connections
+def django_room(import_from_stage: Callable[[str], ModuleType], django_in_process: None) -> int:
+    """A room in the database of the Django set up in this process: its id."""
+    from django.db import connections
 
-        django.setup()
-        call_command("migrate", verbosity=0, interactive=False)
-        room = import_from_stage("chat.models").ChatRoom.objects.create(name="looked up")
-        connections.close_all()
-        yield room.pk
+    room = import_from_stage("chat.models").ChatRoom.objects.create(name="looked up")
+    connections.close_all()
+    return room.pk
 
 
 @pytest_twisted.ensureDeferred

@@ -8,7 +8,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from harness import admin
+from harness import admin, chat_page
 from harness.processes import StageProcesses
 from harness.waits import wait_for
 
@@ -70,6 +70,7 @@ def test_home_page_takes_you_to_the_rooms(site: StageProcesses, browser: WebDriv
 def test_room_names_are_shown_as_text_not_html(site: StageProcesses, browser: WebDriver) -> None:
     name = f"<b>bold {uuid.uuid4().hex[:6]}</b>"
     room_id = site.create_room(name)
+    chat_page.log_in(browser, site)
     browser.get(site.url("django", f"/chats/{room_id}/"))
     wait_for(
         lambda: browser.find_element(By.TAG_NAME, "h1").text == name or None,
@@ -81,6 +82,7 @@ def test_room_names_are_shown_as_text_not_html(site: StageProcesses, browser: We
 def test_an_empty_room_list_points_to_the_admin(
     empty_site: StageProcesses, browser: WebDriver
 ) -> None:
+    chat_page.log_in(browser, empty_site)
     browser.get(empty_site.url("django", "/chats/"))
     link = wait_for(
         lambda: browser.find_element(By.CSS_SELECTOR, "main a[href*='/admin/']"),

@@ -24,7 +24,7 @@ def test_home_redirects_to_the_room_list(site: StageProcesses) -> None:
 
 
 def test_room_list_answers(site: StageProcesses) -> None:
-    answer = http.request(site.url("django", "/chats/"))
+    answer = http.request(site.url("django", "/chats/"), headers=site.credentials())
     assert answer.status == 200, (
         f"/chats/ answered {answer.status}, not 200. Check chat/urls.py and the index view."
     )
@@ -32,7 +32,7 @@ def test_room_list_answers(site: StageProcesses) -> None:
 
 @pytest.mark.parametrize("room_id", ["999999", "abc", "-1", "1.5"])
 def test_a_room_that_does_not_exist_is_404(site: StageProcesses, room_id: str) -> None:
-    answer = http.request(site.url("django", f"/chats/{room_id}/"))
+    answer = http.request(site.url("django", f"/chats/{room_id}/"), headers=site.credentials())
     assert answer.status == 404, (
         f"/chats/{room_id}/ answered {answer.status}, not 404. Use the <int:chat_room_id> "
         "path converter in chat/urls.py and get_object_or_404 in the chat_room view."

@@ -29,13 +29,14 @@ def test_the_long_poll_page_exists_for_every_room_and_only_those(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:
     room = new_room()
-    page = http.request(site.url("django", f"/chats/long_poll/{room}/"))
+    logged_in = site.credentials()
+    page = http.request(site.url("django", f"/chats/long_poll/{room}/"), headers=logged_in)
     assert page.status == 200, (
         f"/chats/long_poll/{room}/ answered {page.status}, not 200. Add the long_poll/<int:"
         "chat_room_id>/ URL to chat/urls.py with a view that renders chats/long_poll.html."
     )
     for missing in ("999999", "abc"):
-        answer = http.request(site.url("django", f"/chats/long_poll/{missing}/"))
+        answer = http.request(site.url("django", f"/chats/long_poll/{missing}/"), headers=logged_in)
         assert answer.status == 404, (
             f"/chats/long_poll/{missing}/ answered {answer.status}, not 404. Use "
             "get_object_or_404 in the long-poll view too."

@@ -36,7 +36,11 @@ def chat_base(site: StageProcesses) -> str:
 def poller(site: StageProcesses, room: int, timeout: float | None = None) -> LongPollClient:
     """A long-poll client in ``room``, as a page from the Django site would be."""
     return LongPollClient(
-        chat_base(site), room, origin=django_origin(site), timeout=timeout or waits.MAX_WAIT
+        chat_base(site),
+        room,
+        origin=django_origin(site),
+        timeout=timeout or waits.MAX_WAIT,
+        headers=site.credentials(),
     )
 
 
@@ -173,6 +177,7 @@ def test_bad_requests_are_answered_with_json_errors(
         ("DELETE", f"/rooms/{room}/messages", None, {}, 405, "method_not_allowed"),
     ]
     for method, path, body, headers, status, code in cases:
+        headers = {**site.credentials(), **headers}
         answer = plain_http.request(base + path, method=method, body=body, headers=headers)
         content_type = answer.headers.get("Content-Type") or ""
         assert answer.status == status and content_type.startswith("application/json"), (
@@ -333,9 +338,11 @@ def stop_site(site_with: SiteWith, tmp_path: Path) -> Iterator[StageProcesses]:
         yield running
 
 
-def ask(connection: http.client.HTTPConnection, path: str, origin: str) -> tuple[int, JSON]:
+def ask(
+    connection: http.client.HTTPConnection, path: str, headers: dict[str, str]
+) -> tuple[int, JSON]:
     """GET ``path`` on a connection of its own; the status and the JSON answer."""
-    connection.request("GET", path, headers={"Origin": origin})
+    connection.request("GET", path, headers=headers)
     response = connection.getresponse()
     return response.status, json.loads(response.read())
 
@@ -356,10 +363,11 @@ def test_a_stopping_server_answers_waiting_polls_and_a_restart_is_reported_as_mi
         http.client.HTTPConnection(parts.hostname, parts.port, timeout=2 * waits.MAX_WAIT)
         for _ in range(2)
     ]
-    path, origin = f"/rooms/{room}/messages?after=3", django_origin(stop_site)
+    path = f"/rooms/{room}/messages?after=3"
+    headers = {"Origin": django_origin(stop_site), **stop_site.credentials()}
     try:
         with ThreadPoolExecutor(2) as pool:
-            polls = [pool.submit(ask, connection, path, origin) for connection in connections]
+            polls = [pool.submit(ask, connection, path, headers) for connection in connections]
             done, _ = wait(polls, timeout=waits.MAX_WAIT, return_when=FIRST_COMPLETED)
             first = next(iter(done)).result() if done else None
             assert first is not None and first[0] == 503, (

@@ -19,8 +19,9 @@ from twisted.internet import task
 from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
-from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_site
+from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_site, logins_of
 from harness.memory_http import Answer, Exchange, MemoryHTTP, request_bytes
+from harness.protocol import message_fields
 from harness.wsclient import MemoryClient
 
 pytestmark = pytest.mark.needs("longpoll")
@@ -88,7 +89,9 @@ class LongPollServer:
 
 
 @pytest.fixture(scope="session")
-def chatserver_code(import_from_stage: Callable[[str], ModuleType]) -> SimpleNamespace:
+def chatserver_code(
+    import_from_stage: Callable[[str], ModuleType], stage_features: frozenset[str]
+) -> SimpleNamespace:
     """The stage's chatserver package, imported into this process."""
     return SimpleNamespace(
         config=import_from_stage("chatserver.config"),
@@ -96,6 +99,7 @@ def chatserver_code(import_from_stage: Callable[[str], ModuleType]) -> SimpleNam
         web=import_from_stage("chatserver.web"),
         longpoll=import_from_stage("chatserver.longpoll"),
         messages=import_from_stage("chatserver.messages"),
+        **logins_of(import_from_stage, stage_features),
     )
 
 
@@ -445,7 +449,7 @@ def test_stopping_the_server_answers_every_waiting_poll(
 
 
 def test_a_posted_message_reaches_websockets_and_waiting_polls_in_its_room_only(
-    server: LongPollServer, monkeypatch: pytest.MonkeyPatch
+    server: LongPollServer, monkeypatch: pytest.MonkeyPatch, stage_features: frozenset[str]
 ) -> None:
     in_room, elsewhere = server.join(1), server.join(2)
     waiting, waiting_elsewhere = server.poll(1, 0), server.poll(2, 0)
@@ -458,7 +462,7 @@ def test_a_posted_message_reaches_websockets_and_waiting_polls_in_its_room_only(
 
     monkeypatch.setattr(server.factory, "prepareMessage", prepare)
     posted = expect(server.post(1, "over http"), 201, "a POST to room 1").json()
-    assert isinstance(posted, dict) and set(posted) == {"type", "id", "room", "text", "sent"}, (
+    assert isinstance(posted, dict) and set(posted) == message_fields(stage_features), (
         "A successful POST should be answered 201 with the message as everyone receives it "
         f'({{"type": "message", "id": ..., "room": ..., "text": ..., "sent": ...}}), not {posted}.'
     )
@@ -729,11 +733,18 @@ def test_a_fast_sender_is_told_when_to_retry(make_server: Callable[..., LongPoll
     assert header.isdigit() and int(header) >= 1, (
         f"A 429 answer needs a Retry-After header in whole seconds (rounded up), not {header!r}."
     )
+    server.clock.advance(retry_after)
+    expect(server.post(1, "after waiting"), 201, "a POST after waiting retry_after seconds")
+
+
+@pytest.mark.needs("anonymous")  # with logins, the bucket is the person's (chapter 05)
+def test_each_address_has_a_bucket_of_its_own(make_server: Callable[..., LongPollServer]) -> None:
+    server = make_server(settings={"CHAT_RATE": "2", "CHAT_BURST": "3"})
+    for number in range(4):
+        server.post(1, f"burst {number}")
     expect(
         server.post(1, "from elsewhere", client_ip="10.0.0.7"), 201, "a POST from another address"
     )
-    server.clock.advance(retry_after)
-    expect(server.post(1, "after waiting"), 201, "a POST after waiting retry_after seconds")
 
 
 # -- which pages may ask ---------------------------------------------------------------------

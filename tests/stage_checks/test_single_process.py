@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from harness import chat_page, http, waits
 from harness.admin import PASSWORD, USERNAME
 from harness.browser import Browsers
-from harness.fakes import FakeDjango, chat_factory, chat_resource
+from harness.fakes import FakeDjango, chat_factory, chat_resource, logins_of
 from harness.longpoll_client import LongPollClient
 from harness.memory_http import get
 from harness.processes import READY_TIMEOUT, SiteWith, StageProcesses, tail
@@ -46,11 +46,14 @@ SLOW_PAGES = 4
 
 
 @pytest.fixture
-def chatserver_code(import_from_stage: Callable[[str], object]) -> SimpleNamespace:
+def chatserver_code(
+    import_from_stage: Callable[[str], object], stage_features: frozenset[str]
+) -> SimpleNamespace:
     return SimpleNamespace(
         config=import_from_stage("chatserver.config"),
         factory=import_from_stage("chatserver.factory"),
         resource=import_from_stage("chatserver.resource"),
+        **logins_of(import_from_stage, stage_features),
     )
 
 
@@ -96,14 +99,20 @@ def test_the_page_and_the_chat_share_one_origin(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:
     room = new_room()
-    page = http.request(site.url("django", f"/chats/{room}/"))
+    page = http.request(site.url("django", f"/chats/{room}/"), headers=site.credentials())
     assert page.status == 200 and "TwistedWeb" in (page.headers.get("Server") or ""), (
         f"The room page came back {page.status} from {page.headers.get('Server')!r}; it should "
         "come from twisted.web, through the WSGI resource."
     )
     with joined(site, room) as chat:
         assert chat.welcome["room"] == room
-    poll = LongPollClient(site.url("chatserver", ""), room, origin=django_origin(site), timeout=5)
+    poll = LongPollClient(
+        site.url("chatserver", ""),
+        room,
+        origin=django_origin(site),
+        timeout=5,
+        headers=site.credentials(),
+    )
     assert poll.start()["room"] == room
 
 
@@ -148,44 +157,18 @@ def test_only_listed_static_files_are_served(site: StageProcesses, path: str) ->
 
 
 def test_the_admin_works_through_twisted(site: StageProcesses) -> None:
-    with closing(HTTPConnection(site.host, site.port("django"), timeout=10)) as conn:
-        conn.request("GET", "/admin/login/")
-        login_page = conn.getresponse()
-        body = login_page.read().decode()
-        cookie = " ".join(login_page.headers.get_all("Set-Cookie") or [])
-        assert login_page.status == 200 and "csrftoken=" in cookie, (
-            f"GET /admin/login/ answered {login_page.status} without a CSRF cookie."
-        )
-        csrf = cookie.split("csrftoken=")[1].split(";")[0]
-        token = body.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
-        form = f"csrfmiddlewaretoken={token}&username={USERNAME}&password={PASSWORD}&next=/admin/"
-        conn.request(
-            "POST",
-            "/admin/login/",
-            body=form,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Cookie": f"csrftoken={csrf}",
-                "Origin": django_origin(site),
-                "Referer": site.url("django", "/admin/login/"),
-            },
-        )
-        logged_in = conn.getresponse()
-        logged_in.read()
-        session = " ".join(logged_in.headers.get_all("Set-Cookie") or []).split("sessionid=")
-        assert logged_in.status == 302 and len(session) == 2, (
-            f"Logging in to the admin through twisted.web answered {logged_in.status}, not a "
-            "redirect with a session cookie. The WSGI resource must pass Django the form body "
-            "and the cookies."
-        )
-        conn.request("GET", "/admin/", headers={"Cookie": f"sessionid={session[1].split(';')[0]}"})
-        index = conn.getresponse()
-        assert index.status == 200 and "Site administration" in index.read().decode()
+    login = site.url("django", "/admin/login/")
+    cookie = http.log_in(login, USERNAME, PASSWORD)  # the form, its CSRF token, a session
+    index = http.request(site.url("django", "/admin/"), headers={"Cookie": cookie})
+    assert index.status == 200 and "Site administration" in index.text, (
+        f"After logging in to the admin through twisted.web, /admin/ answered {index.status}. "
+        "The WSGI resource must pass Django the form body and the cookies."
+    )
 
 
 def test_each_request_is_logged_with_the_client_address(site: StageProcesses) -> None:
     marker = "/chats/?logged=yes"
-    assert http.request(site.url("django", marker)).status == 200
+    assert http.request(site.url("django", marker), headers=site.credentials()).status == 200
 
     def logged() -> bool:
         return any(
@@ -219,11 +202,11 @@ def test_pages_waiting_for_the_database_do_not_hold_up_the_chat(
     pages = [HTTPConnection(site.host, site.port("django"), timeout=30) for _ in range(SLOW_PAGES)]
     with joined(site, room) as chat:
         for page in pages:  # open each connection now, so the requests below go straight in
-            page.request("GET", "/chats/")
+            page.request("GET", "/chats/", headers=site.credentials())
             page.getresponse().read()
         with database_locked(site.database):
             for page in pages:
-                page.request("GET", "/chats/")  # Django now waits for the database
+                page.request("GET", "/chats/", headers=site.credentials())  # Django waits
             for number in range(1, 4):
                 chat.send_json({"text": f"while {SLOW_PAGES} pages wait, {number}"})
                 chat.receive(
@@ -268,7 +251,7 @@ def test_the_long_poll_api_has_no_cors_any_more(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:
     url = site.url("chatserver", f"/rooms/{new_room()}/messages")
-    answer = http.request(url, headers={"Origin": django_origin(site)})
+    answer = http.request(url, headers={"Origin": django_origin(site), **site.credentials()})
     assert answer.status == 200
     cors = [name for name in answer.headers if name.lower().startswith("access-control-")]
     assert not cors, f"The page and the API share one origin now; {cors} are not needed."
@@ -308,7 +291,7 @@ def test_sigterm_answers_the_polls_says_goodbye_and_exits_0(
     with site_with(tmp_path, {}) as stopping:
         room, elsewhere = stopping.new_room(), stopping.new_room()
         messages = f"/rooms/{room}/messages"
-        headers = {"Origin": django_origin(stopping)}
+        headers = {"Origin": django_origin(stopping), **stopping.credentials()}
         with (
             closing(HTTPConnection(stopping.host, stopping.port("chatserver"))) as poll,
             joined(stopping, elsewhere) as chat,
@@ -353,10 +336,10 @@ def test_a_page_being_made_when_sigterm_comes_is_still_sent(
         closing(HTTPConnection(stopping.host, stopping.port("django"), timeout=30)) as page,
         joined(stopping, stopping.new_room()) as chat,
     ):
-        page.request("GET", "/chats/")
+        page.request("GET", "/chats/", headers=stopping.credentials())
         page.getresponse().read()
         with database_locked(stopping.database):
-            page.request("GET", "/chats/")  # Django waits for the database
+            page.request("GET", "/chats/", headers=stopping.credentials())  # Django waits
             chat.send_json({"text": "the page request is in"})
             chat.receive("a chat message back")
             stopper = threading.Thread(
@@ -443,8 +426,11 @@ def test_an_ssl_endpoint_serves_https_and_wss_by_itself(
                 url = f"https://127.0.0.1:{port}/chats/{room}/"
 
                 def page_over_https() -> bytes | None:
+                    logged_in = urllib.request.Request(url, headers=plain.credentials())
                     try:
-                        with urllib.request.urlopen(url, context=trusted, timeout=2) as answer:
+                        with urllib.request.urlopen(
+                            logged_in, context=trusted, timeout=2
+                        ) as answer:
                             return answer.read()
                     except OSError:
                         return None  # not listening yet
@@ -460,6 +446,7 @@ def test_an_ssl_endpoint_serves_https_and_wss_by_itself(
                     origin=f"https://localhost:{port}",
                     timeout=waits.MAX_WAIT,
                     ssl=trusted,
+                    headers=plain.credentials(),
                 ) as chat:
                     welcome = chat.receive("the welcome over wss://")
             finally:
