@@ -302,6 +302,10 @@ def test_sigterm_answers_the_polls_says_goodbye_and_exits_0(
             for number in (1, 2):  # the server has read the poll by the time these come back
                 chat.send_json({"text": f"before the stop {number}"})
                 chat.receive(f"chat message {number} back")
+            # Where polls need a login, the server asks Django whose this one is, in a
+            # thread: one more question of the same kind, answered, means it has asked.
+            after = http.request(stopping.url("chatserver", messages), headers=headers)
+            assert after.status == 200
             exit_code = stopping.stop_process("chatserver", signal.SIGTERM)
             with pytest.raises(ConnectionClosed) as closed:
                 while True:

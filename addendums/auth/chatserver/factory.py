@@ -34,6 +34,7 @@ class ChatServerFactory(WebSocketServerFactory):
         self.lookups = {}  # room id -> the Deferreds waiting while Django is asked about it
         # One bucket per person, whether they chat over WebSockets, POSTs, or both.
         self.senders = BucketsByPerson(config.rate, config.burst)
+        self.stopping = False  # set when twistd stops: from then on, no poll waits
         self.setProtocolOptions(
             # A browser sends the page's origin with every WebSocket handshake. Only pages
             # from our Django site may connect, so no other site can chat in its visitors'

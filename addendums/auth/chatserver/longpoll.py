@@ -105,7 +105,9 @@ class RoomMessages(Resource):
         if cursor is None:
             # A newcomer starts from now, as a WebSocket client does when it connects.
             answer(request, http.OK, messages.poll_answer(room.id, [], room.last_id, False))
-        elif cursor != room.last_id:
+        elif cursor != room.last_id or self.factory.stopping:
+            # Stopping: asking Django whose poll this is took a moment, and the waiting polls
+            # have been answered meanwhile (LongPollService); this one must not wait either.
             answer_poll(request, room, cursor, config.poll_page)
         elif len(room.polls) >= config.max_parked:
             refuse(
@@ -305,6 +307,7 @@ class LongPollService(service.Service):
 
     def stopService(self):
         super().stopService()
+        self.factory.stopping = True
         for room in self.factory.rooms.values():
             room.answer_polls()
         # The answers go out on the reactor's next turn. Waiting for that turn keeps the
