@@ -44,6 +44,9 @@ class Stage:
     setup: tuple[tuple[str, ...], ...] = ()
     """Commands to run once the database is migrated (every stage is a Django project, so
     the harness always checks and migrates it first; see harness/prepare_project.py)."""
+    branch: bool = False
+    """True for a stage beside the main line: its parent plus an alternative, which no
+    later stage builds on."""
 
     @property
     def path(self) -> Path:
@@ -86,7 +89,7 @@ STAGES: dict[str, Stage] = {
             parent="part1",
             chapter="02_websocket.md",
             title="per-room WebSocket chat on Twisted and Autobahn",
-            features=frozenset({"rooms", "websocket"}),
+            features=frozenset({"rooms", "websocket", "autobahn"}),
             processes=(DJANGO, CHATSERVER),
         ),
         Stage(
@@ -95,15 +98,25 @@ STAGES: dict[str, Stage] = {
             parent="part2",
             chapter="03_longpoll.md",
             title="HTTP long-polling beside the WebSockets, on the same Twisted server",
-            features=frozenset({"rooms", "websocket", "longpoll"}),
+            features=frozenset({"rooms", "websocket", "autobahn", "longpoll"}),
             processes=(DJANGO, CHATSERVER),
+        ),
+        Stage(
+            name="twisted_websocket",
+            folder="addendums/twisted_websocket",
+            parent="part3",
+            chapter="07_twisted_websocket.md",
+            title="Part 3 with its WebSockets on Twisted's own twisted.web.websocket",
+            features=frozenset({"rooms", "websocket", "twisted_websocket", "longpoll"}),
+            processes=(DJANGO, CHATSERVER),
+            branch=True,
         ),
     ]
 }
 
 
-NEWEST = list(STAGES.values())[-1]
-"""The newest stage of the main line, which has every check; branches are listed before it."""
+NEWEST = [stage for stage in STAGES.values() if not stage.branch][-1]
+"""The newest stage of the main line, which has every main-line check."""
 
 
 def get_stage(name: str) -> Stage:
