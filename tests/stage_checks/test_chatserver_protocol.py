@@ -252,7 +252,7 @@ def test_the_root_says_the_server_is_running_and_unknown_paths_are_404(server: C
 
 
 def test_clients_join_the_room_they_ask_for_and_leave_it_when_they_go(server: ChatServer) -> None:
-    alice, bob, carol = server.join(1), server.join(1), server.join(2)
+    alice, _bob, _carol = server.join(1), server.join(1), server.join(2)
     assert len(server.members(1)) == 2, (
         "factory.rooms[1].clients should hold exactly the two clients connected to /ws/1, "
         f"not {len(server.members(1))}. Check join() in chatserver/factory.py and where the "
