@@ -47,7 +47,8 @@ class FrameReader:
             if len(self.header) == header_size(self.header):
                 self.frame_header_read()
                 if self.refused:
-                    self.deliver(data[:frame_start])  # the frames before this one are fine
+                    if frame_start:  # the frames before this one are fine
+                        self.deliver(data[:frame_start])
                     self.too_big(self.message_size)
                     return
         self.deliver(data)
