@@ -282,6 +282,49 @@ def test_frames_up_to_the_limit_are_passed_on(server: Server) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("settings", "max_bytes", "interval", "timeout"),
+    [
+        pytest.param({}, 8192, 20, 10, id="defaults"),
+        pytest.param(
+            {"CHAT_MAX_BYTES": "4096", "CHAT_PING_INTERVAL": "7", "CHAT_PING_TIMEOUT": "3"},
+            4096,
+            7,
+            3,
+            id="from-the-environment",
+        ),
+    ],
+)
+def test_the_limits_follow_the_settings(
+    make_server: Callable[..., Server],
+    settings: dict[str, str],
+    max_bytes: int,
+    interval: float,
+    timeout: float,
+) -> None:
+    """What Autobahn's options did in Part 3, with the same defaults and variables."""
+    server = make_server(settings)
+    fits, too_big = server.join(), server.join()
+    fits.server_side.dataReceived(frame(b" " * max_bytes))
+    too_big.server_side.dataReceived(frame(b"", size=max_bytes + 1))
+    assert (fits.close_codes(), too_big.close_codes()) == ([], [1009]), (
+        f"With {settings or 'no settings'}, a message of {max_bytes} bytes should be let "
+        f"through and one of {max_bytes + 1} closed with 1009; close codes seen: "
+        f"{fits.close_codes()} and {too_big.close_codes()}. The FrameReader takes "
+        "CHAT_MAX_BYTES from the config."
+    )
+    server.clock.advance(interval - 0.1)
+    assert frames_of(fits, PING) == []
+    server.clock.advance(0.1)
+    assert len(frames_of(fits, PING)) == 1, (
+        f"With {settings or 'no settings'} the first ping is due after {interval} s."
+    )
+    server.clock.advance(timeout - 0.1)
+    assert fits.is_open
+    server.clock.advance(0.1)
+    assert fits.aborted, f"An unanswered ping should drop the client after {timeout} s."
+
+
 # -- keep-alive pings --------------------------------------------------------------------------
 
 
