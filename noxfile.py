@@ -33,6 +33,17 @@ def install_stage(session: nox.Session, stage: Stage, *more: str) -> None:
     session.install(*args)
 
 
+def install_every_stage(session: nox.Session, *more: str) -> None:
+    """Every stage's requirements at once (they pin the same Django and Twisted), for what
+    runs more than one stage: the chapters, which build the branches too, and the self-tests."""
+    args = []
+    for requirements in [f"{stage.folder}/requirements.txt" for stage in STAGES.values()]:
+        args += ["-r", requirements]
+    for requirements in more:
+        args += ["-r", requirements]
+    session.install(*args)
+
+
 def requirements_of_folder_checked(posargs: list[str]) -> list[str]:
     """The requirements.txt of the folder given with --stage-dir, if it has one."""
     for at, arg in enumerate(posargs):
@@ -66,14 +77,14 @@ for _stage in STAGES.values():
 @nox.session
 def harness(session: nox.Session) -> None:
     """Check the checks: copies of a stage with a mistake in them must fail in plain words."""
-    install_stage(session, NEWEST, HARNESS_REQUIREMENTS)
+    install_every_stage(session, HARNESS_REQUIREMENTS)
     session.run("pytest", "tests/selftest", "--tb=short", *session.posargs, env=NO_BYTECODE)
 
 
 @nox.session
 def tutorial(session: nox.Session) -> None:
     """Replay every chapter onto its parent stage and compare with its snapshot."""
-    install_stage(session, NEWEST, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS)
+    install_every_stage(session, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS)
     session.run("pytest", "tests/chapters", "--tb=short", *session.posargs, env=NO_BYTECODE)
 
 
@@ -87,7 +98,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def lab(session: nox.Session) -> None:
     """Open the chapters as notebooks in JupyterLab."""
-    install_stage(session, NEWEST, TUTORIAL_REQUIREMENTS)
+    install_every_stage(session, TUTORIAL_REQUIREMENTS)
     session.install("jupyterlab==4.6.6")
     command, address = planned_lab(session.posargs)
     session.log(f"Open {address} in your browser (JUPYTER_PORT chooses the port).")

@@ -18,12 +18,23 @@ def log_in(driver: WebDriver, site: StageProcesses, username: str, password: str
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]").click()
-    wait_for(
-        lambda: driver.find_element(By.ID, "site-name"),
+
+    def answered() -> str | None:
+        # The login page has a #site-name too, so wait for the form's answer to arrive:
+        # an error note on the login page, or another page.
+        if driver.find_elements(By.CSS_SELECTOR, ".errornote"):
+            return "refused"
+        if "/admin/login/" in driver.current_url:
+            return None
+        driver.find_element(By.ID, "site-name")
+        return "logged in"
+
+    outcome = wait_for(
+        answered,
         "Logging in to /admin/ as a superuser did not reach the admin home page. "
         "Check that django.contrib.admin is in INSTALLED_APPS and admin/ is in urls.py.",
     )
-    assert "/admin/login/" not in driver.current_url, (
+    assert outcome == "logged in", (
         "The admin did not accept the superuser's login; see the window's screenshot."
     )
 

@@ -41,6 +41,8 @@ class Process:
 FEATURES = {
     "rooms": "a Django site: rooms in the admin, a room list, a page per room",
     "websocket": "a WebSocket chat server, one conversation per room",
+    "autobahn": "the WebSockets on Autobahn, whose own options some checks read",
+    "twisted_websocket": "the WebSockets on Twisted's own twisted.web.websocket",
     "longpoll": "the same chat over HTTP long-polling",
     "two_origins": "pages and chat server in two processes on two ports: a status page, CORS",
     "single_process": "Django, its static files and the chat in one Twisted process",
@@ -64,6 +66,9 @@ class Stage:
     setup: tuple[tuple[str, ...], ...] = ()
     """Commands to run once the database is migrated (every stage is a Django project, so
     the harness always checks and migrates it first; see harness/prepare_project.py)."""
+    branch: bool = False
+    """True for a stage beside the main line: its parent plus an alternative, which no
+    later stage builds on."""
 
     @property
     def path(self) -> Path:
@@ -122,7 +127,7 @@ STAGES: dict[str, Stage] = {
             parent="part1",
             chapter="02_websocket.md",
             title="per-room WebSocket chat on Twisted and Autobahn",
-            features=frozenset({"rooms", "websocket", "two_origins", "anonymous"}),
+            features=frozenset({"rooms", "websocket", "autobahn", "two_origins", "anonymous"}),
             processes=(DJANGO, CHATSERVER),
         ),
         Stage(
@@ -131,8 +136,22 @@ STAGES: dict[str, Stage] = {
             parent="part2",
             chapter="03_longpoll.md",
             title="HTTP long-polling beside the WebSockets, on the same Twisted server",
-            features=frozenset({"rooms", "websocket", "longpoll", "two_origins", "anonymous"}),
+            features=frozenset(
+                {"rooms", "websocket", "autobahn", "longpoll", "two_origins", "anonymous"}
+            ),
             processes=(DJANGO, CHATSERVER),
+        ),
+        Stage(
+            name="twisted_websocket",
+            folder="addendums/twisted_websocket",
+            parent="part3",
+            chapter="07_twisted_websocket.md",
+            title="Part 3 with its WebSockets on Twisted's own twisted.web.websocket",
+            features=frozenset(
+                {"rooms", "websocket", "twisted_websocket", "longpoll", "two_origins", "anonymous"}
+            ),
+            processes=(DJANGO, CHATSERVER),
+            branch=True,
         ),
         Stage(
             name="single_process",
@@ -140,7 +159,9 @@ STAGES: dict[str, Stage] = {
             parent="part3",
             chapter="04_single_process.md",
             title="one Twisted process serving Django, its static files and the chat on one port",
-            features=frozenset({"rooms", "websocket", "longpoll", "single_process", "anonymous"}),
+            features=frozenset(
+                {"rooms", "websocket", "autobahn", "longpoll", "single_process", "anonymous"}
+            ),
             processes=(ONE_PROCESS,),
         ),
         Stage(
@@ -149,15 +170,17 @@ STAGES: dict[str, Stage] = {
             parent="single_process",
             chapter="05_auth.md",
             title="logins on every page, and a chat server that knows who is speaking",
-            features=frozenset({"rooms", "websocket", "longpoll", "single_process", "auth"}),
+            features=frozenset(
+                {"rooms", "websocket", "autobahn", "longpoll", "single_process", "auth"}
+            ),
             processes=(ONE_PROCESS,),
         ),
     ]
 }
 
 
-NEWEST = list(STAGES.values())[-1]
-"""The newest stage of the main line, which has every check; branches are listed before it."""
+NEWEST = [stage for stage in STAGES.values() if not stage.branch][-1]
+"""The newest stage of the main line, which has every main-line check."""
 
 
 def get_stage(name: str) -> Stage:

@@ -232,6 +232,8 @@ class MemoryClient:
             if found is None:
                 return
             self.response, self._parsed = found
+        if self.response.status != 101:
+            return  # a refusal: what follows is an HTTP body, not frames
         frames, used = read_server_frames(data[self._parsed :])
         self.frames.extend(frames)
         self._parsed += used

@@ -77,6 +77,23 @@ MISTAKES = {
         message="Use textContent",
         in_a_browser=True,
     ),
+    "message size checked only once gathered": Mistake(
+        stage="twisted_websocket",
+        file="chatserver/protocol.py",
+        correct="        self.channel.dataReceived = reader.dataReceived\n",
+        broken="",
+        checks="refused_on_its_header_alone",
+        message="Read the frame headers in front of the module",
+    ),
+    "a closing connection breaks the broadcast": Mistake(
+        stage="twisted_websocket",
+        file="chatserver/protocol.py",
+        correct="        try:\n            self.transport.sendTextMessage(text)\n"
+        "        except LocalProtocolError:\n            self.closing()\n",
+        broken="        self.transport.sendTextMessage(text)\n",
+        checks="closing_connection_does_not_break",
+        message="catch that, and let the client leave its room",
+    ),
 }
 
 

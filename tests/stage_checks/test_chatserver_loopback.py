@@ -44,6 +44,7 @@ def test_the_status_page_answers_and_other_paths_are_404(site: StageProcesses) -
     assert missing.status == 404, f"GET /nothing/here answered {missing.status}, not 404."
 
 
+@pytest.mark.needs("autobahn")
 def test_a_plain_http_request_to_a_socket_url_gets_the_documented_status(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:

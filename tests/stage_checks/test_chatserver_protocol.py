@@ -139,15 +139,6 @@ def test_the_default_settings_are_the_documented_ones(
     make_server: Callable[..., ChatServer],
 ) -> None:
     server = make_server(short_texts=False)
-    factory = server.factory
-    assert (factory.maxMessagePayloadSize, factory.maxFramePayloadSize) == (8192, 8192), (
-        "With CHAT_MAX_BYTES unset, Autobahn's maxMessagePayloadSize and maxFramePayloadSize "
-        "should both be 8192. Pass them to setProtocolOptions in chatserver/factory.py."
-    )
-    assert (factory.autoPingInterval, factory.autoPingTimeout) == (20, 10), (
-        "With CHAT_PING_INTERVAL and CHAT_PING_TIMEOUT unset, Autobahn should ping every 20 s "
-        "and give up after 10 s: autoPingInterval and autoPingTimeout in setProtocolOptions."
-    )
     welcome = server.join(1).messages()[0]
     assert welcome == {
         "type": "welcome",
@@ -160,24 +151,48 @@ def test_the_default_settings_are_the_documented_ones(
     )
 
 
+@pytest.mark.needs("autobahn")
+def test_autobahn_gets_the_documented_default_limits(
+    make_server: Callable[..., ChatServer],
+) -> None:
+    factory = make_server(short_texts=False).factory
+    assert (factory.maxMessagePayloadSize, factory.maxFramePayloadSize) == (8192, 8192), (
+        "With CHAT_MAX_BYTES unset, Autobahn's maxMessagePayloadSize and maxFramePayloadSize "
+        "should both be 8192. Pass them to setProtocolOptions in chatserver/factory.py."
+    )
+    assert (factory.autoPingInterval, factory.autoPingTimeout) == (20, 10), (
+        "With CHAT_PING_INTERVAL and CHAT_PING_TIMEOUT unset, Autobahn should ping every 20 s "
+        "and give up after 10 s: autoPingInterval and autoPingTimeout in setProtocolOptions."
+    )
+
+
+SETTINGS_FROM_THE_ENVIRONMENT = {
+    "CHAT_MAX_LENGTH": "50",
+    "CHAT_MAX_BYTES": "4096",
+    "CHAT_RATE": "2",
+    "CHAT_BURST": "3",
+    "CHAT_PING_INTERVAL": "7",
+    "CHAT_PING_TIMEOUT": "3",
+}
+
+
 def test_settings_from_the_environment_reach_the_server(
     make_server: Callable[..., ChatServer],
 ) -> None:
-    settings = {
-        "CHAT_MAX_LENGTH": "50",
-        "CHAT_MAX_BYTES": "4096",
-        "CHAT_RATE": "2",
-        "CHAT_BURST": "3",
-        "CHAT_PING_INTERVAL": "7",
-        "CHAT_PING_TIMEOUT": "3",
-    }
+    settings = SETTINGS_FROM_THE_ENVIRONMENT
     server = make_server(settings=settings)
     limits = server.limits(server.join(1))
     assert limits == {"max_length": 50, "max_bytes": 4096, "rate": 2, "burst": 3}, (
         f"The welcome message's limits {limits} do not follow the CHAT_ variables {settings}. "
         "Read every setting in Config.from_environ (chatserver/config.py)."
     )
-    factory = server.factory
+
+
+@pytest.mark.needs("autobahn")
+def test_settings_from_the_environment_reach_autobahn(
+    make_server: Callable[..., ChatServer],
+) -> None:
+    factory = make_server(settings=SETTINGS_FROM_THE_ENVIRONMENT).factory
     assert (factory.maxMessagePayloadSize, factory.autoPingInterval, factory.autoPingTimeout) == (
         4096,
         7,
@@ -255,17 +270,17 @@ def test_the_root_says_the_server_is_running_and_unknown_paths_are_404(server: C
 
 
 def test_clients_join_the_room_they_ask_for_and_leave_it_when_they_go(server: ChatServer) -> None:
-    alice, bob, carol = server.join(1), server.join(1), server.join(2)
-    assert server.members(1) == {alice.server_side, bob.server_side}, (
-        "factory.rooms[1].clients should hold exactly the two clients connected to /ws/1. "
-        "Check join() in chatserver/factory.py and where onOpen calls it."
+    alice, _bob, _carol = server.join(1), server.join(1), server.join(2)
+    assert len(server.members(1)) == 2, (
+        "factory.rooms[1].clients should hold exactly the two clients connected to /ws/1, "
+        f"not {len(server.members(1))}. Check join() in chatserver/factory.py and where the "
+        "protocol calls it once the connection is open."
     )
-    assert server.members(2) == {carol.server_side}, (
-        "factory.rooms[2] should hold the /ws/2 client."
-    )
+    assert len(server.members(2)) == 1, "factory.rooms[2] should hold the /ws/2 client."
     alice.disconnect()
-    assert server.members(1) == {bob.server_side}, (
-        "A client that disconnected is still in room 1. Remove it from its room in onClose."
+    assert len(server.members(1)) == 1, (
+        "A client that disconnected is still in room 1. Remove it from its room when its "
+        "connection is lost."
     )
 
 
@@ -319,6 +334,7 @@ def test_message_ids_count_up_from_1_in_each_room_separately(server: ChatServer)
     )
 
 
+@pytest.mark.needs("autobahn")
 def test_a_broadcast_is_framed_once_for_all_its_receivers(
     server: ChatServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -499,7 +515,7 @@ def test_a_client_that_stops_reading_is_dropped_and_the_room_carries_on(
     assert texts(reader.new_messages()) == [f"flood {n:02d}" for n in range(count)], (
         "While one client was too slow, another client in the room missed messages."
     )
-    assert slow.server_side not in server.members(1), "The dropped client is still in room 1."
+    assert len(server.members(1)) == 2, "The dropped client is still in room 1."
     assert len(texts(slow.messages())) < count
 
 
@@ -637,7 +653,7 @@ def test_the_handshake_waits_for_the_room_lookup(server: ChatServer) -> None:
         "exists. Return the Deferred from room_exists in onConnect, so Autobahn waits."
     )
     server.rooms.answer()
-    assert client.status == 101 and server.members(1) == {client.server_side}
+    assert client.status == 101 and len(server.members(1)) == 1
 
 
 def test_a_client_that_leaves_during_the_room_lookup_never_joins(server: ChatServer) -> None:

@@ -1,0 +1,275 @@
+"""The long-poll API: the chat over plain HTTP, for clients that cannot keep a WebSocket open.
+
+    GET     /rooms/<id>/messages?after=<cursor>   messages after message id <cursor>
+    POST    /rooms/<id>/messages                  say {"text": "..."} in the room
+    OPTIONS /rooms/<id>/messages                  a browser asking whether a page may POST
+
+A client remembers the id of the last message it has seen, its cursor, and asks for what
+came after it. When something has, the answer comes at once. When nothing has, render
+returns NOT_DONE_YET and the request waits ("parks") in its Room until the room's next
+message arrives, CHAT_POLL_TIMEOUT passes (then it is answered with no messages, and the
+client asks again), the server stops, or the client goes away.
+"""
+
+import re
+
+from twisted.application import service
+from twisted.internet import task
+from twisted.internet.defer import CancelledError
+from twisted.logger import Logger
+from twisted.web import http
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from chatserver import cors, messages
+from chatserver.answers import answer, answer_encoded, refuse
+from chatserver.messages import Rejected
+from chatserver.rooms import MESSAGES_PATH, room_id_from_path
+
+log = Logger()
+
+CURSOR = re.compile(rb"[0-9]{1,18}")
+"""A message id, or 0 for "before the first message": digits only, as many as a room id."""
+
+ALLOWED_METHODS = b"GET, POST, OPTIONS"
+
+RETRY_WHEN_FULL = 5
+"""Seconds a poll turned away from a room with CHAT_MAX_PARKED polls waiting should wait."""
+
+TOO_MANY_REQUESTS = 429  # twisted.web.http has no name for it
+
+
+class RoomMessages(Resource):
+    """/rooms/<id>/messages: read a room's messages by long-polling, and post to it."""
+
+    isLeaf = True  # it reads the room id from the whole path, as the WebSocket side does
+
+    def __init__(self, factory):
+        super().__init__()
+        self.factory = factory
+
+    def render(self, request):
+        """Check which page is asking, and about which room, then do what the method says.
+
+        Resource.render would pick render_GET and so on by itself, but it answers a method
+        it does not know with an HTML page, and every answer here is JSON. Each branch
+        answers now or later, so there is never anything to return but NOT_DONE_YET.
+        """
+        config = self.factory.config
+        room_id = room_id_from_path(request.path.decode("latin-1"), MESSAGES_PATH)
+        if not cors.add_cors_headers(request, config.allowed_origins):
+            refuse(
+                request,
+                http.FORBIDDEN,
+                "forbidden_origin",
+                "Pages from this origin may not use this chat server.",
+            )
+        elif room_id is None:
+            refuse(request, http.NOT_FOUND, "no_such_room", "There is no such room.")
+        elif request.method == b"GET":
+            self.poll(request, room_id)
+        elif request.method == b"POST":
+            self.post(request, room_id)
+        elif request.method == b"OPTIONS":
+            cors.add_preflight_headers(request)
+            request.setHeader(b"allow", ALLOWED_METHODS)
+            request.setHeader(b"cache-control", b"no-store")
+            request.setResponseCode(http.NO_CONTENT)
+            request.finish()
+        else:
+            request.setHeader(b"allow", ALLOWED_METHODS)
+            refuse(
+                request,
+                http.NOT_ALLOWED,
+                "method_not_allowed",
+                "This address takes GET (to read messages) and POST (to send one).",
+            )
+        return NOT_DONE_YET
+
+    # -- reading: GET ---------------------------------------------------------------------
+
+    def poll(self, request, room_id):
+        after = request.args.get(b"after")
+        if after is not None and (len(after) != 1 or not CURSOR.fullmatch(after[0])):
+            refuse(
+                request,
+                http.BAD_REQUEST,
+                "invalid_cursor",
+                "after must be the id of the last message you have seen: a whole number, "
+                "0 if you have seen none. Leave it out to start from now.",
+            )
+            return
+        cursor = None if after is None else int(after[0])
+        self.with_room(request, room_id, self.poll_room, cursor)
+
+    def poll_room(self, request, room, cursor):
+        config = self.factory.config
+        if cursor is None:
+            # A newcomer starts from now, as a WebSocket client does when it connects.
+            answer(request, http.OK, messages.poll_answer(room.id, [], room.last_id, False))
+        elif cursor != room.last_id:
+            answer_poll(request, room, cursor, config.poll_page)
+        elif len(room.polls) >= config.max_parked:
+            refuse(
+                request,
+                http.SERVICE_UNAVAILABLE,
+                "too_many_waiting",
+                f"{len(room.polls)} others are already waiting in this room; try again later.",
+                retry_after=RETRY_WHEN_FULL,
+            )
+        else:
+            ParkedPoll(request, room, cursor, config, self.factory.clock)
+
+    # -- sending: POST ----------------------------------------------------------------------
+
+    def post(self, request, room_id):
+        # A body over CHAT_MAX_BYTES, or one sent in chunks, never gets this far: web.py
+        # refused it before reading it.
+        config = self.factory.config
+        content_type = request.getHeader(b"content-type") or b""
+        if content_type.split(b";")[0].strip().lower() != b"application/json":
+            refuse(
+                request,
+                http.UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                'Send the message as JSON, {"text": "..."}, with Content-Type: application/json.',
+            )
+            return
+        if request.getHeader(b"content-length") is None:
+            refuse(
+                request,
+                http.LENGTH_REQUIRED,
+                "length_required",
+                "Say how many bytes the message has, in a Content-Length header.",
+            )
+            return
+        # An HTTP client connects afresh for every message, so its token bucket belongs to
+        # its address. Every message with a readable body costs a token, valid or not, as
+        # over WebSocket; a body refused for its type or size above was never read.
+        address = request.getClientAddress().host
+        wait = self.factory.http_senders.take(address, self.factory.clock.seconds())
+        if wait:
+            refuse(
+                request,
+                TOO_MANY_REQUESTS,
+                "rate_limited",
+                f"Too many messages; wait {wait} s.",
+                retry_after=wait,
+            )
+            return
+        try:
+            text = messages.read_text(request.content.read(), config.max_length)
+        except Rejected as refusal:
+            refuse(request, http.BAD_REQUEST, refusal.code, refusal.detail)
+            return
+        self.with_room(request, room_id, self.post_in_room, text)
+
+    def post_in_room(self, request, room, text):
+        # The same broadcast as for WebSocket messages: the next id, the history, every
+        # WebSocket client and every waiting poll in the room.
+        answer(request, http.CREATED, self.factory.broadcast(room, text))
+
+    # -- asking Django about the room -------------------------------------------------------
+
+    def with_room(self, request, room_id, then, argument):
+        """Call then(request, room, argument) once the room is found; 404 if there is none.
+
+        While Django is asked, the client may go away; then the question is cancelled and
+        nothing more happens.
+        """
+        lookup = self.factory.find_room(room_id)
+        request.notifyFinish().addErrback(lambda failure: lookup.cancel())
+        lookup.addCallbacks(
+            self.room_found,
+            self.room_lookup_failed,
+            callbackArgs=(request, then, argument),
+            errbackArgs=(request,),
+        )
+
+    def room_found(self, room, request, then, argument):
+        if room is None:
+            refuse(request, http.NOT_FOUND, "no_such_room", "There is no such room.")
+        else:
+            then(request, room, argument)
+
+    def room_lookup_failed(self, failure, request):
+        if failure.check(CancelledError):
+            return  # the client went away while we asked
+        log.failure("could not look up a room", failure)
+        refuse(
+            request,
+            http.SERVICE_UNAVAILABLE,
+            "rooms_unavailable",
+            "The chat server cannot look rooms up right now; try again in a moment.",
+        )
+
+
+def answer_poll(request, room, cursor, page_size, encoded=None):
+    """Answer a poll with the messages after its cursor: at most page_size, oldest first.
+
+    encoded, when given, holds the answers already encoded for the room as it is now, by
+    cursor. The polls that one message wakes mostly share a cursor (they had all seen the
+    message before it), so a thousand of them cost one encoding, not a thousand.
+    """
+    body = None if encoded is None else encoded.get(cursor)
+    if body is None:
+        found, missed = room.messages_after(cursor, page_size)
+        # The client asks next from the last message it got. With none to give, that is the
+        # room's last id: the cursor itself, except after a restart, when the cursor is an
+        # id the room has not reached yet, and asking with it again would only repeat this.
+        next_cursor = found[-1]["id"] if found else room.last_id
+        body = messages.encode(messages.poll_answer(room.id, found, next_cursor, missed))
+        if encoded is not None:
+            encoded[cursor] = body
+    answer_encoded(request, http.OK, body)
+
+
+class ParkedPoll:
+    """A poll waiting in its room for the next message.
+
+    Whatever comes first ends the wait: a message (the factory's broadcast calls answer),
+    the timeout or the server stopping (both answer it with no messages, so the client
+    asks again), or the client going away (then it is only forgotten). Each removes the
+    poll from its room, so no poll is answered twice or left behind.
+    """
+
+    def __init__(self, request, room, cursor, config, clock):
+        self.request = request
+        self.room = room
+        self.cursor = cursor
+        self.page_size = config.poll_page
+        self.timeout = clock.callLater(config.poll_timeout, self.answer)
+        request.notifyFinish().addErrback(self.client_gone)
+        room.polls.add(self)
+
+    def answer(self, encoded=None):
+        self.forget()
+        answer_poll(self.request, self.room, self.cursor, self.page_size, encoded)
+
+    def client_gone(self, failure):
+        self.forget()
+
+    def forget(self):
+        self.room.polls.discard(self)
+        if self.timeout.active():  # not when it is the timeout that is answering
+            self.timeout.cancel()
+
+
+class LongPollService(service.Service):
+    """Answers every waiting poll when the chat server stops, rather than cutting it off.
+
+    twistd stops an application's services before the reactor closes what connections are
+    left. A browser whose poll is cut off sees a network error; an empty answer only tells
+    it to ask again.
+    """
+
+    def __init__(self, factory):
+        self.factory = factory
+
+    def stopService(self):
+        super().stopService()
+        for room in self.factory.rooms.values():
+            room.answer_polls()
+        # The answers go out on the reactor's next turn. Waiting for that turn keeps the
+        # reactor from closing the connections before they have been written.
+        return task.deferLater(self.factory.clock, 0, lambda: None)

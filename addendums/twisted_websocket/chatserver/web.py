@@ -1,0 +1,71 @@
+"""The chat server's twisted.web Site, and the Request it makes for every HTTP request.
+
+twisted.web reads a request's whole body, into memory or a temporary file, before any
+resource sees the request, so a client could send gigabytes only to be told afterwards
+that a chat message is 1000 characters at most. The HTTP channel calls gotLength on the
+request as soon as the headers are in, with the body's Content-Length (None for a body
+sent in chunks, whose length nobody knows in advance): the one moment to refuse a body
+without reading it. No address on the chat server takes a body bigger than CHAT_MAX_BYTES.
+"""
+
+from twisted.logger import Logger
+from twisted.web import http, server
+
+from chatserver import cors
+from chatserver.answers import write_json
+from chatserver.messages import Rejected
+from chatserver.resource import root_resource
+
+log = Logger()
+
+
+class ChatRequest(server.Request):
+    """A Request that refuses a body the chat server will not take, before reading any of it."""
+
+    def gotLength(self, length):
+        max_bytes = self.channel.site.config.max_bytes
+        if length is None:
+            self.refuse_body(
+                http.LENGTH_REQUIRED,
+                "length_required",
+                "Send the body in one piece, with a Content-Length header, not in chunks.",
+            )
+        elif length > max_bytes:
+            self.refuse_body(
+                http.REQUEST_ENTITY_TOO_LARGE,
+                "too_large",
+                f"The body has {length} bytes; the most allowed is {max_bytes}.",
+            )
+        else:
+            super().gotLength(length)
+
+    def refuse_body(self, status, code, detail):
+        """Answer at once and close the connection, leaving the body unread.
+
+        twisted.web hands the request line to the Request only once the body is in, so
+        we answer in HTTP/1.1 ourselves, as twisted.web does for a request it cannot parse.
+        Closing stops the reading: whatever else the client sends is never looked at.
+        """
+        log.info(
+            "refused a request body from {peer}: {detail}",
+            peer=self.getClientAddress().host,
+            detail=detail,
+        )
+        # Otherwise the channel would go on to tell a client that sent "Expect:
+        # 100-continue" (curl does, for big bodies) to send its body after all.
+        self.requestHeaders.removeHeader(b"expect")
+        self.clientproto = b"HTTP/1.1"
+        self.setHeader(b"connection", b"close")
+        cors.add_cors_headers(self, self.channel.site.config.allowed_origins)
+        write_json(self, status, Rejected(code, detail).as_message())
+        self.channel.loseConnection()
+
+
+class ChatSite(server.Site):
+    """The Site twistd serves: the chat's resources, with a ChatRequest for every request."""
+
+    requestFactory = ChatRequest
+
+    def __init__(self, factory, **kwargs):
+        super().__init__(root_resource(factory), **kwargs)
+        self.config = factory.config  # where ChatRequest finds CHAT_MAX_BYTES
