@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
@@ -255,6 +255,20 @@ def import_from_stage(chosen_stage: ChosenStage) -> Iterator[Callable[[str], Mod
 
     yield load
     sys.path.remove(str(chosen_stage.path))
+
+
+@pytest.fixture(scope="session")
+def chatserver_code(
+    import_from_stage: Callable[[str], ModuleType], stage_features: frozenset[str]
+) -> SimpleNamespace:
+    """The stage's chatserver package, imported into this process: the modules its features
+    call for (``chatserver_code.factory`` is chatserver.factory)."""
+    names = ["config", "factory", "messages", "protocol", "resource"]
+    if "longpoll" in stage_features:
+        names += ["longpoll", "web"]
+    if "auth" in stage_features:
+        names.append("people")
+    return SimpleNamespace(**{name: import_from_stage(f"chatserver.{name}") for name in names})
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -144,11 +144,6 @@ class FakeDjango(Resource):
     def render(self, request: Any) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return self.ANSWER
-
-
-def logins_of(import_from_stage: Callable[[str], Any], features: frozenset[str]) -> dict[str, Any]:
-    """The stage's ``people`` module, for chatserver_code, where the stage has logins."""
-    return {"people": import_from_stage("chatserver.people")} if "auth" in features else {}
 
 
 def pages_on_port(port: int, one_process: bool) -> dict[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from harness import chat_page, http, people, waits
 from harness.browser import Browsers
-from harness.fakes import FakePeople, FakePerson, chat_factory, chat_site, logins_of
+from harness.fakes import FakePeople, FakePerson, chat_factory, chat_site
 from harness.longpoll_client import LongPollClient
 from harness.memory_http import Exchange, MemoryHTTP
 from harness.processes import StageProcesses
@@ -48,19 +48,6 @@ ORIGIN = "http://localhost:8000"
 
 
 # -- in process: the chat server with its sessions in our hands -----------------------------
-
-
-@pytest.fixture(scope="module")
-def chatserver_code(
-    import_from_stage: Callable[[str], ModuleType], stage_features: frozenset[str]
-) -> SimpleNamespace:
-    return SimpleNamespace(
-        config=import_from_stage("chatserver.config"),
-        factory=import_from_stage("chatserver.factory"),
-        resource=import_from_stage("chatserver.resource"),
-        web=import_from_stage("chatserver.web"),
-        **logins_of(import_from_stage, stage_features),
-    )
 
 
 class Server:

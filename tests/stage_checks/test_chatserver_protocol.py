@@ -23,7 +23,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
 from harness import memory_http
-from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_resource, logins_of, pages_on_port
+from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_resource, pages_on_port
 from harness.protocol import message_fields
 from harness.wsclient import BINARY, TEXT, MemoryClient
 
@@ -77,19 +77,6 @@ class ChatServer:
     def stop(self) -> None:
         for client in self.clients:
             client.disconnect()
-
-
-@pytest.fixture(scope="session")
-def chatserver_code(
-    import_from_stage: Callable[[str], ModuleType], stage_features: frozenset[str]
-) -> SimpleNamespace:
-    """The stage's chatserver package, imported into this process."""
-    return SimpleNamespace(
-        config=import_from_stage("chatserver.config"),
-        factory=import_from_stage("chatserver.factory"),
-        resource=import_from_stage("chatserver.resource"),
-        **logins_of(import_from_stage, stage_features),
-    )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from twisted.internet import task
 from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
-from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_site, logins_of
+from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_site
 from harness.memory_http import Answer, Exchange, MemoryHTTP, request_bytes
 from harness.protocol import message_fields
 from harness.wsclient import MemoryClient
@@ -86,21 +86,6 @@ class LongPollServer:
         self.http.close_all()
         for client in self.sockets:
             client.disconnect()
-
-
-@pytest.fixture(scope="session")
-def chatserver_code(
-    import_from_stage: Callable[[str], ModuleType], stage_features: frozenset[str]
-) -> SimpleNamespace:
-    """The stage's chatserver package, imported into this process."""
-    return SimpleNamespace(
-        config=import_from_stage("chatserver.config"),
-        factory=import_from_stage("chatserver.factory"),
-        web=import_from_stage("chatserver.web"),
-        longpoll=import_from_stage("chatserver.longpoll"),
-        messages=import_from_stage("chatserver.messages"),
-        **logins_of(import_from_stage, stage_features),
-    )
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from harness import chat_page, http, waits
 from harness.admin import PASSWORD, USERNAME
 from harness.browser import Browsers
-from harness.fakes import FakeDjango, chat_factory, chat_resource, logins_of
+from harness.fakes import FakeDjango, chat_factory, chat_resource
 from harness.longpoll_client import LongPollClient
 from harness.memory_http import get
 from harness.processes import READY_TIMEOUT, SiteWith, StageProcesses, tail
@@ -43,18 +43,6 @@ SLOW_PAGES = 4
 
 
 # -- in process: which resource answers which path ----------------------------------------
-
-
-@pytest.fixture
-def chatserver_code(
-    import_from_stage: Callable[[str], object], stage_features: frozenset[str]
-) -> SimpleNamespace:
-    return SimpleNamespace(
-        config=import_from_stage("chatserver.config"),
-        factory=import_from_stage("chatserver.factory"),
-        resource=import_from_stage("chatserver.resource"),
-        **logins_of(import_from_stage, stage_features),
-    )
 
 
 def test_every_path_but_the_chat_and_static_files_goes_to_django(
