@@ -1,11 +1,16 @@
 """The measurements on one started target, in order: warm-up, join storm, idle memory,
-fan-out at a steady rate, burst, and (where the target long-polls) long-poll fan-out."""
+fan-out at a steady rate, burst, and (where the target long-polls) long-poll fan-out.
+
+Each flow runs ``options.repeats`` times and the median run is kept: on a machine that
+other programs share, one run in three may be hit by a pause that says nothing about the
+server. A run that lasts LONG_ENOUGH seconds averages such pauses out, and is not repeated.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import psutil
 
@@ -21,6 +26,8 @@ SETTLE = 0.3
 """Seconds to let a server catch its breath between measurements."""
 BALLAST = 50
 """The fewest warm-up clients; a quarter of the crowd when that is more."""
+LONG_ENOUGH = 5.0
+"""Seconds after which one run of a flow is long enough on its own."""
 
 
 def rss_kib(pid: int) -> int:
@@ -41,6 +48,38 @@ async def flow(
     return recorder.flow(rate)
 
 
+def p99(flow: Flow) -> float | None:
+    return None if flow.latency is None else flow.latency.p99
+
+
+def deliveries(flow: Flow) -> float | None:
+    return flow.deliveries_per_s
+
+
+async def repeated(
+    run: Callable[[], Awaitable[Flow]],
+    options: Options,
+    figure: Callable[[Flow], float | None],
+    higher_is_better: bool,
+) -> Flow:
+    """The median of up to ``options.repeats`` runs of a flow, by ``figure``."""
+    runs: list[Flow] = []
+    while len(runs) < options.repeats:
+        if runs:
+            await asyncio.sleep(SETTLE)
+        runs.append(await run())
+        if runs[-1].seconds >= LONG_ENOUGH:
+            break
+    return Flow.median_of(runs, figure, higher_is_better=higher_is_better)
+
+
+def runs_words(result: Flow, unit: str) -> str:
+    if not result.runs:
+        return ""
+    shown = ", ".join("-" if value is None else f"{value:,.1f}" for value in result.runs)
+    return f" (median of {len(result.runs)} runs: {shown}{unit})"
+
+
 def latency_words(result: Flow) -> str:
     latency = result.latency
     shown = (
@@ -48,7 +87,7 @@ def latency_words(result: Flow) -> str:
         if latency is None
         else (f"p50 {latency.p50:.1f} ms, p99 {latency.p99:.1f} ms, max {latency.max:.1f} ms")
     )
-    lost = f", {result.lost} lost" if result.lost else ""
+    lost = f", {result.lost_anywhere} lost" if result.lost_anywhere else ""
     return f"{result.deliveries_per_s or 0:,.0f} deliveries/s, {shown}{lost}"
 
 
@@ -84,12 +123,19 @@ async def measure(running: Running, result: TargetResult, options: Options, say:
         result.memory = Memory(before, rss_kib(running.pid), options.clients)
         say(f"idle memory: {result.memory.per_connection_kib} KiB per connection")
 
-        messages = options.fanout_messages
-        result.fanout = await flow(swarm, options.clients, messages, options.rate, options)
-        say(f"fan-out at {options.rate:g}/s: {latency_words(result.fanout)}")
+        def fanout() -> Awaitable[Flow]:
+            return flow(swarm, options.clients, options.fanout_messages, options.rate, options)
+
+        def burst() -> Awaitable[Flow]:
+            return flow(swarm, options.clients, options.burst_messages, None, options)
+
+        result.fanout = await repeated(fanout, options, p99, higher_is_better=False)
+        words = latency_words(result.fanout) + runs_words(result.fanout, " ms p99")
+        say(f"fan-out at {options.rate:g}/s: {words}")
         await asyncio.sleep(SETTLE)
-        result.burst = await flow(swarm, options.clients, options.burst_messages, None, options)
-        say(f"burst of {options.burst_messages}: {latency_words(result.burst)}")
+        result.burst = await repeated(burst, options, deliveries, higher_is_better=True)
+        words = latency_words(result.burst) + runs_words(result.burst, " deliveries/s")
+        say(f"burst of {options.burst_messages}: {words}")
     finally:
         await swarm.close()
         await warm.close()
@@ -99,7 +145,8 @@ async def measure(running: Running, result: TargetResult, options: Options, say:
     if running.longpoll:
         await asyncio.sleep(SETTLE)
         result.longpoll = await longpoll_flow(running, poll_room, options)
-        say(f"long-poll fan-out at {options.rate:g}/s: {latency_words(result.longpoll)}")
+        words = latency_words(result.longpoll) + runs_words(result.longpoll, " ms p99")
+        say(f"long-poll fan-out at {options.rate:g}/s: {words}")
 
 
 async def more_storms(
@@ -124,24 +171,30 @@ async def more_storms(
 
 
 async def longpoll_flow(running: Running, room: str, options: Options) -> Flow:
-    """``options.clients`` long-poll clients, one WebSocket sender, at the fan-out's rate."""
+    """``options.clients`` long-poll clients, one WebSocket sender, at the fan-out's rate:
+    the median of ``options.repeats`` runs, with the same pollers."""
     sender = Swarm(running.ws_url(room), running.adapter, running.origin, 1)
     polls = PollSwarm(running.host, running.port, room, running.origin, options.clients)
-    try:
-        joined = await sender.join(1, 30)
-        if joined.failed:
-            raise RuntimeError(f"the long-poll flow's sender could not join: {joined.first_error}")
-        await polls.start(options.deadline, options.join_concurrency)
+
+    async def one_run() -> Flow:
         recorder = Recorder(options.clients)
         polls.recorder = recorder
+        retries = polls.retries
         await sender.send(recorder, options.fanout_messages, options.rate)
         await recorder.settle(quiet=options.quiet, deadline=time.perf_counter() + options.deadline)
         polls.recorder = None
         problem = polls.problem()
         if problem is not None:
             raise RuntimeError(f"a long-poll client stopped: {problem}")
-        recorder.refused += polls.retries
+        recorder.refused += polls.retries - retries
         return recorder.flow(options.rate)
+
+    try:
+        joined = await sender.join(1, 30)
+        if joined.failed:
+            raise RuntimeError(f"the long-poll flow's sender could not join: {joined.first_error}")
+        await polls.start(options.deadline, options.join_concurrency)
+        return await repeated(one_run, options, p99, higher_is_better=False)
     finally:
         await polls.close()
         await sender.close()

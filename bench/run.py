@@ -18,12 +18,13 @@ from harness.processes import StageError
 from harness.stages import REPO_ROOT, STAGES, Stage
 
 from . import chart, report
+from .load import OtherLoad
 from .measure import measure
 from .options import Options, parse
 from .results import TargetResult, run_json, write_json
 from .servers import ServerError
 from .targets import Target, all_targets
-from .verdicts import Verdict, verdicts
+from .verdicts import GOALS_FROM, Verdict, judged_stages, verdicts
 
 
 def say(text: str) -> None:
@@ -65,16 +66,23 @@ def run_target(target: Target, options: Options, workdir: Path) -> TargetResult:
         say(f"[{target.name}] {text}")
 
     workdir.mkdir(parents=True)
+    clock = time.monotonic()
     try:
         with target.running(workdir) as running:
             result.settings = dict(target.settings)
-            asyncio.run(measure(running, result, options, progress))
+            others = OtherLoad((running.pid, *running.helpers))
+            try:
+                asyncio.run(measure(running, result, options, progress))
+            finally:
+                result.other_load = others.cores()
+                progress(report.other_load_words(result.other_load, os.cpu_count() or 1))
     except (StageError, ServerError) as problem:
         result.error = str(problem)
         progress(f"could not start: {result.error}")
     except Exception as problem:  # one target that breaks must not stop the others
         result.error = f"{type(problem).__name__}: {problem}"
         progress(f"stopped: {result.error}")
+    progress(f"done in {time.monotonic() - clock:.0f} s")
     return result
 
 
@@ -91,18 +99,32 @@ def save(
         verdicts=[verdict.to_json() for verdict in found],
     )
     write_json(folder / "results.json", data)
-    text = report.table(results, options) + "\n\n" + "\n".join(report.verdict_lines(found))
+    lines = [report.table(results, options), report.flows_note(options), ""]
+    text = "\n".join([*lines, *report.verdict_lines(found)])
     (folder / "table.md").write_text(text + "\n")
-    chart.draw(results, options, started, os.cpu_count() or 1, folder / "chart.png")
+    chart.draw(results, found, options, started, os.cpu_count() or 1, folder / "chart.png")
 
 
-def summary(results: list[TargetResult], found: list[Verdict], options: Options) -> str:
+def goals_note(results: list[TargetResult], judged: set[str]) -> str:
+    earlier = [t.name for t in results if t.kind == "stage" and t.name not in judged]
+    if not earlier:
+        return ""
+    return (
+        f"  The goals hold from {GOALS_FROM} on (its chapter tunes the chat server for "
+        f"crowds); {', '.join(earlier)}: for reference."
+    )
+
+
+def summary(
+    results: list[TargetResult], found: list[Verdict], options: Options, judged: set[str]
+) -> str:
     """The table, what could not be measured, and the verdicts, as printed at the end."""
-    lines = ["", report.table(results, options), ""]
+    lines = ["", report.table(results, options), report.flows_note(options), ""]
     lines += [f"not measured fully: {problem}" for problem in report.problems(results)]
     lines += [f"skipped: {t.label}: {t.skipped}" for t in results if t.skipped]
     lines.append("Goals, as ratios of this run's figures:")
     lines += report.verdict_lines(found) or ["  (none: a goal needs bare or Channels, and a stage)"]
+    lines += [note for note in [goals_note(results, judged)] if note]
     return "\n".join(lines)
 
 
@@ -116,17 +138,19 @@ def main(argv: Sequence[str]) -> int:
     say(
         f"bench: {options.clients} clients, fan-out {options.fanout_messages} messages at "
         f"{options.rate:g}/s, burst of {options.burst_messages}, join {options.join_concurrency} "
-        f"at a time (median of {options.join_storms} storms); "
+        f"at a time (median of {options.join_storms} storms), each flow's median of "
+        f"{options.repeats} run{'s' if options.repeats > 1 else ''}; "
         f"targets: {', '.join(options.targets)}"
     )
     results = []
     with tempfile.TemporaryDirectory(prefix="chat-bench-") as scratch:
         for target in all_targets(options.targets, stages, options):
             results.append(run_target(target, options, Path(scratch) / target.name))
-    found = verdicts(results)
+    judged = judged_stages({name: stage.parent for name, stage in STAGES.items()})
+    found = verdicts(results, judged)
     save(folder, results, found, options, started)
 
-    print(summary(results, found, options))
+    print(summary(results, found, options, judged))
     took = time.monotonic() - clock
     shown = folder.relative_to(REPO_ROOT) if folder.is_relative_to(REPO_ROOT) else folder
     print(f"\nResults in {shown}/ (results.json, table.md, chart.png); took {took:.0f} s.")

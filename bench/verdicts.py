@@ -1,19 +1,38 @@
 """The goals the chat servers are measured against, and whether one run met them.
 
 Every ratio is taken from figures of the same run on the same machine, so the noise of a
-busy laptop mostly cancels out. Goals apply to our stages; the same ratios for the
-Channels peer are printed for reference, with no verdict.
+busy laptop mostly cancels out. Goals apply to our stages from GOALS_FROM on; the same
+ratios for earlier stages and for the Channels peer are printed for reference, with no
+verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .results import Flow, TargetResult
 
 BARE = "bare"
+
+GOALS_FROM = "part3"
+"""The goals hold for this stage and every stage built on it. Chapter 03 is where the chat
+server learns to take a crowd (one room lookup for a crowd's handshakes, one encoding for
+a crowd's polls), so part2, which asks Django once per handshake, is shown for reference."""
+
+
+def judged_stages(parents: Mapping[str, str | None], first: str = GOALS_FROM) -> set[str]:
+    """``first`` and every stage descended from it, given each stage's parent."""
+
+    def descends(name: str | None) -> bool:
+        while name is not None:
+            if name == first:
+                return True
+            name = parents.get(name)
+        return False
+
+    return {name for name in parents if descends(name)}
 
 
 @dataclass(frozen=True)
@@ -89,19 +108,29 @@ def spoiled(goal: Goal, target: TargetResult) -> bool:
     if goal is JOIN:
         return target.join is not None and target.join.failed > 0
     if goal is LONGPOLL:
-        return target.longpoll is not None and target.longpoll.lost > 0
-    return target.burst is not None and target.burst.lost > 0
+        return target.longpoll is not None and target.longpoll.lost_anywhere > 0
+    return target.burst is not None and target.burst.lost_anywhere > 0
 
 
 def lost_note(target: TargetResult) -> str:
-    if target.burst is not None and target.burst.lost:
-        burst = target.burst
+    burst = target.burst
+    if burst is None or not burst.lost_anywhere:
+        return ""
+    if burst.runs_lost is None:
         return f"{target.name} lost {burst.lost} of {burst.expected} burst deliveries"
-    return ""
+    return f"{target.name} lost {burst.runs_lost} burst deliveries in {len(burst.runs)} runs"
 
 
-def verdicts(targets: Sequence[TargetResult]) -> list[Verdict]:
-    """Every goal for every target it applies to, in the order of ``targets``."""
+def verdicts(
+    targets: Sequence[TargetResult], judged: Collection[str] | None = None
+) -> list[Verdict]:
+    """Every goal for every target it applies to, in the order of ``targets``.
+
+    ``judged`` names the stages the goals hold for (None: every stage); the ratios of the
+    other stages are given for reference, like the Channels peer's. A target that was
+    skipped (not run on this machine) is left out.
+    """
+    targets = [target for target in targets if target.skipped is None]
     by_name = {target.name: target for target in targets}
     bare = by_name.get(BARE)
     peers = [target for target in targets if target.kind == "channels"]
@@ -115,8 +144,9 @@ def verdicts(targets: Sequence[TargetResult]) -> list[Verdict]:
         note: str = "",
         title: str = "",
     ) -> None:
-        met = goal.met_by(value) if target.kind == "stage" else None
-        if target.kind == "stage" and spoiled(goal, target):
+        applies = target.kind == "stage" and (judged is None or target.name in judged)
+        met = goal.met_by(value) if applies else None
+        if applies and spoiled(goal, target):
             met = False
         found.append(
             Verdict(
