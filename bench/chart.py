@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter
 
 from .options import Options
 from .results import Flow, TargetResult
-from .verdicts import GOALS_FROM, LONGPOLL, Verdict
+from .verdicts import BURST, GOALS_FROM, JOIN, LONGPOLL, Verdict, bare_alongside
 
 COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a"}
 STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]
@@ -78,6 +78,42 @@ def goal_line(axes: Axes, value: float | None, words: str) -> None:
         fontsize=8,
         color=GOAL,
         bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
+    )
+
+
+def goal_marks(
+    axes: Axes,
+    targets: Sequence[TargetResult],
+    figure: Callable[[TargetResult], float | None],
+    factor: float,
+    words: str,
+) -> None:
+    """The goal for each stage's bar, from the bare server measured alongside it: a grey
+    line at the bare server's figure and a dashed red one at the goal. Without any such
+    pairing, one line across the panel at ``factor`` times the bare column."""
+    paired = [(i, t) for i, t in enumerate(targets) if t.kind == "stage" and t.paired]
+    if not paired:
+        ceiling = bare_figure(targets, figure)
+        goal_line(axes, ceiling and factor * ceiling, f"{words}: {factor:g} x bare")
+        return
+    for position, target in paired:
+        alongside = bare_alongside(target)
+        value = None if alongside is None else figure(alongside)
+        if not value:
+            continue
+        left, right = position - 0.4, position + 0.4
+        axes.plot([left, right], [value, value], color=COLOURS["bare"], lw=2.5)
+        axes.plot([left, right], [factor * value, factor * value], color=GOAL, ls="--", lw=1.2)
+    axes.annotate(
+        f"grey: bare alongside; dashed: {words}, {factor:g} x it",
+        (1, 1),
+        xycoords="axes fraction",
+        xytext=(-2, -2),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize=8,
+        color=GOAL,
     )
 
 
@@ -260,8 +296,7 @@ def figure_for(
         "deliveries per second",
     )
     burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
-    ceiling = bare_figure(targets, burst_rate)
-    goal_line(burst, ceiling and 0.9 * ceiling, f"goal from {GOALS_FROM} on: 0.9 x bare")
+    goal_marks(burst, targets, burst_rate, BURST.limit, f"goal from {GOALS_FROM} on")
     latency_panel(latency, targets, options)
     panel(
         join,
@@ -271,8 +306,7 @@ def figure_for(
         "seconds",
         digits=2,
     )
-    quickest = bare_figure(targets, join_time)
-    goal_line(join, quickest and 1.5 * quickest, f"goal from {GOALS_FROM} on: 1.5 x bare")
+    goal_marks(join, targets, join_time, JOIN.limit, f"goal from {GOALS_FROM} on")
     panel(
         memory,
         targets,

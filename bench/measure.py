@@ -17,7 +17,7 @@ import psutil
 from .options import Options
 from .pollload import PollSwarm
 from .recorder import Recorder
-from .results import Flow, Join, Memory, TargetResult
+from .results import Flow, Join, Memory, Paired, TargetResult
 from .targets import Running
 from .wsload import Swarm
 
@@ -91,8 +91,20 @@ def latency_words(result: Flow) -> str:
     return f"{result.deliveries_per_s or 0:,.0f} deliveries/s, {shown}{lost}"
 
 
-async def measure(running: Running, result: TargetResult, options: Options, say: Say) -> None:
-    """Fill ``result`` in, saying what happens as it goes; stops at the first failure."""
+async def measure(
+    running: Running,
+    result: TargetResult,
+    options: Options,
+    say: Say,
+    yardstick: Running | None = None,
+) -> None:
+    """Fill ``result`` in, saying what happens as it goes; stops at the first failure.
+
+    ``yardstick``, when given, is the bare server, still running: its join storms and
+    bursts are measured in turn with the target's own, so that the two are compared on a
+    machine in the same state (``result.paired``). Likewise, the long-poll runs take turns
+    with the WebSocket fan-out runs they are compared with.
+    """
     warm_room, poll_room, crowd_room, *more_rooms = running.rooms
     # The warm-up: clients in a room of their own, which stay until the end. They make
     # the server do its one-time work (imports, threads, a database connection) and fill
@@ -101,6 +113,7 @@ async def measure(running: Running, result: TargetResult, options: Options, say:
     ballast = max(BALLAST, options.clients // 4)
     warm = Swarm(running.ws_url(warm_room), running.adapter, running.origin, ballast)
     swarm = Swarm(running.ws_url(crowd_room), running.adapter, running.origin, options.clients)
+    pair = Pair(yardstick, result.name, options) if yardstick is not None else None
     try:
         warmed = await warm.join(options.join_concurrency, options.deadline)
         if warmed.failed:
@@ -122,38 +135,145 @@ async def measure(running: Running, result: TargetResult, options: Options, say:
         await asyncio.sleep(1.0)  # idle, as a room of people reading is
         result.memory = Memory(before, rss_kib(running.pid), options.clients)
         say(f"idle memory: {result.memory.per_connection_kib} KiB per connection")
+        if pair is not None:
+            await pair.storm(say)
 
-        def fanout() -> Awaitable[Flow]:
-            return flow(swarm, options.clients, options.fanout_messages, options.rate, options)
+        await flows(running, swarm, poll_room, result, options, say)
 
-        def burst() -> Awaitable[Flow]:
-            return flow(swarm, options.clients, options.burst_messages, None, options)
-
-        result.fanout = await repeated(fanout, options, p99, higher_is_better=False)
-        words = latency_words(result.fanout) + runs_words(result.fanout, " ms p99")
-        say(f"fan-out at {options.rate:g}/s: {words}")
         await asyncio.sleep(SETTLE)
+        if pair is not None:
+            joined = await pair.crowd.join(options.join_concurrency, options.deadline)
+            if joined.failed:
+                say(f"bare alongside: {joined.failed} clients could not join: {joined.first_error}")
+
+        async def burst() -> Flow:
+            ours = await flow(swarm, options.clients, options.burst_messages, None, options)
+            if pair is not None:
+                await asyncio.sleep(SETTLE)
+                await pair.burst()
+            return ours
+
         result.burst = await repeated(burst, options, deliveries, higher_is_better=True)
         words = latency_words(result.burst) + runs_words(result.burst, " deliveries/s")
         say(f"burst of {options.burst_messages}: {words}")
     finally:
         await swarm.close()
         await warm.close()
+        if pair is not None:
+            await pair.crowd.close()
     if result.join is not None and result.join.seconds is not None and more_rooms:
-        result.join = await more_storms(running, result.join, more_rooms, options, say)
+        result.join = await more_storms(running, result.join, more_rooms, options, say, pair)
+    if pair is not None:
+        result.paired = pair.result(say)
 
-    if running.longpoll:
-        await asyncio.sleep(SETTLE)
-        result.longpoll = await longpoll_flow(running, poll_room, options)
+
+async def flows(
+    running: Running,
+    swarm: Swarm,
+    poll_room: str,
+    result: TargetResult,
+    options: Options,
+    say: Say,
+) -> None:
+    """The fan-out at a steady rate over WebSocket and, where the target long-polls, over
+    long-polls, their runs taking turns; each kind's median run goes into ``result``."""
+    polls = LongPolls(running, poll_room, options) if running.longpoll else None
+    fanouts: list[Flow] = []
+    longpolls: list[Flow] = []
+    try:
+        if polls is not None:
+            await polls.start()
+        for _ in range(options.repeats):
+            more_fanouts = not long_enough(fanouts)
+            more_polls = polls is not None and not long_enough(longpolls)
+            if more_fanouts:
+                rate = options.rate
+                fanouts.append(
+                    await flow(swarm, options.clients, options.fanout_messages, rate, options)
+                )
+                await asyncio.sleep(SETTLE)
+            if more_polls and polls is not None:
+                longpolls.append(await polls.run())
+                await asyncio.sleep(SETTLE)
+            if not (more_fanouts or more_polls):
+                break
+    finally:
+        if polls is not None:
+            await polls.close()
+    result.fanout = Flow.median_of(fanouts, p99, higher_is_better=False)
+    words = latency_words(result.fanout) + runs_words(result.fanout, " ms p99")
+    say(f"fan-out at {options.rate:g}/s: {words}")
+    if longpolls:
+        result.longpoll = Flow.median_of(longpolls, p99, higher_is_better=False)
         words = latency_words(result.longpoll) + runs_words(result.longpoll, " ms p99")
         say(f"long-poll fan-out at {options.rate:g}/s: {words}")
 
 
+def long_enough(runs: list[Flow]) -> bool:
+    """Whether the last run lasted long enough not to be repeated."""
+    return bool(runs) and runs[-1].seconds >= LONG_ENOUGH
+
+
+class Pair:
+    """The bare server's join storms and bursts, measured in turn with a target's."""
+
+    def __init__(self, yardstick: Running, name: str, options: Options) -> None:
+        self.yardstick = yardstick
+        self.name = name
+        self.options = options
+        crowd_url = yardstick.ws_url(f"{name}-crowd")
+        self.crowd = Swarm(crowd_url, yardstick.adapter, yardstick.origin, options.clients)
+        self.storms: list[Join] = []
+        self.bursts: list[Flow] = []
+
+    async def storm(self, say: Say) -> None:
+        room = f"{self.name}-storm{len(self.storms) + 1}"
+        swarm = Swarm(
+            self.yardstick.ws_url(room), self.yardstick.adapter, self.yardstick.origin,
+            self.options.clients,
+        )  # fmt: skip
+        await asyncio.sleep(SETTLE)
+        try:
+            self.storms.append(await swarm.join(self.options.join_concurrency, 60))
+        finally:
+            await swarm.close()
+        seconds = self.storms[-1].seconds
+        say(f"  bare alongside: {'failed' if seconds is None else f'{seconds:.2f} s'}")
+
+    async def burst(self) -> None:
+        options = self.options
+        self.bursts.append(
+            await flow(self.crowd, options.clients, options.burst_messages, None, options)
+        )
+
+    def result(self, say: Say) -> Paired:
+        paired = Paired(
+            join=Join.median_of(self.storms) if self.storms else None,
+            burst=Flow.median_of(self.bursts, deliveries, higher_is_better=True)
+            if self.bursts
+            else None,
+        )
+        join = (
+            "-"
+            if paired.join is None or paired.join.seconds is None
+            else f"{paired.join.seconds:.2f} s"
+        )
+        burst = "-" if paired.burst is None else f"{paired.burst.deliveries_per_s or 0:,.0f}"
+        say(f"bare alongside: join storm median {join}, burst {burst} deliveries/s")
+        return paired
+
+
 async def more_storms(
-    running: Running, first: Join, rooms: list[str], options: Options, say: Say
+    running: Running,
+    first: Join,
+    rooms: list[str],
+    options: Options,
+    say: Say,
+    pair: Pair | None = None,
 ) -> Join:
     """Further join storms, each into a room of its own and gone before the next; the
-    result is the median of all of them, the first included."""
+    result is the median of all of them, the first included. With ``pair``, each is
+    followed by one of the bare server's."""
     storms = [first]
     for number, room in enumerate(rooms, start=2):
         await asyncio.sleep(SETTLE)
@@ -165,22 +285,34 @@ async def more_storms(
         seconds = storms[-1].seconds
         shown = "failed" if seconds is None else f"{seconds:.2f} s"
         say(f"join storm {number}: {shown}")
+        if pair is not None:
+            await pair.storm(say)
     combined = Join.median_of(storms)
     say(f"join storm median of {len(storms)}: {combined.seconds or 0:.2f} s")
     return combined
 
 
-async def longpoll_flow(running: Running, room: str, options: Options) -> Flow:
-    """``options.clients`` long-poll clients, one WebSocket sender, at the fan-out's rate:
-    the median of ``options.repeats`` runs, with the same pollers."""
-    sender = Swarm(running.ws_url(room), running.adapter, running.origin, 1)
-    polls = PollSwarm(running.host, running.port, room, running.origin, options.clients)
+class LongPolls:
+    """``options.clients`` long-poll clients of one room and a WebSocket client that speaks
+    there, at the fan-out's rate, for as many runs as asked."""
 
-    async def one_run() -> Flow:
+    def __init__(self, running: Running, room: str, options: Options) -> None:
+        self.options = options
+        self.sender = Swarm(running.ws_url(room), running.adapter, running.origin, 1)
+        self.polls = PollSwarm(running.host, running.port, room, running.origin, options.clients)
+
+    async def start(self) -> None:
+        joined = await self.sender.join(1, 30)
+        if joined.failed:
+            raise RuntimeError(f"the long-poll flow's sender could not join: {joined.first_error}")
+        await self.polls.start(self.options.deadline, self.options.join_concurrency)
+
+    async def run(self) -> Flow:
+        options, polls = self.options, self.polls
         recorder = Recorder(options.clients)
         polls.recorder = recorder
         retries = polls.retries
-        await sender.send(recorder, options.fanout_messages, options.rate)
+        await self.sender.send(recorder, options.fanout_messages, options.rate)
         await recorder.settle(quiet=options.quiet, deadline=time.perf_counter() + options.deadline)
         polls.recorder = None
         problem = polls.problem()
@@ -189,12 +321,6 @@ async def longpoll_flow(running: Running, room: str, options: Options) -> Flow:
         recorder.refused += polls.retries - retries
         return recorder.flow(options.rate)
 
-    try:
-        joined = await sender.join(1, 30)
-        if joined.failed:
-            raise RuntimeError(f"the long-poll flow's sender could not join: {joined.first_error}")
-        await polls.start(options.deadline, options.join_concurrency)
-        return await repeated(one_run, options, p99, higher_is_better=False)
-    finally:
-        await polls.close()
-        await sender.close()
+    async def close(self) -> None:
+        await self.polls.close()
+        await self.sender.close()

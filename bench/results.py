@@ -138,6 +138,22 @@ class Memory:
 
 
 @dataclass
+class Paired:
+    """The bare server's figures, measured in turn with a target's own: its join storms
+    and bursts, taken one after the other with the target's, on the same busy or idle
+    machine. The goals compare a stage with these rather than with the bare column."""
+
+    join: Join | None = None
+    burst: Flow | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "join": None if self.join is None else asdict(self.join),
+            "burst": None if self.burst is None else self.burst.to_json(),
+        }
+
+
+@dataclass
 class TargetResult:
     """Everything measured on one target; a measurement not taken stays None."""
 
@@ -151,6 +167,8 @@ class TargetResult:
     fanout: Flow | None = None
     burst: Flow | None = None
     longpoll: Flow | None = None
+    paired: Paired | None = None
+    """The bare server measured alongside (see Paired); None when it was not."""
     other_load: float | None = None
     """Cores that other programs on the machine kept busy while this target was measured,
     on average: the bench's own client and the target's processes left out."""
@@ -169,6 +187,7 @@ class TargetResult:
             "fanout": None if self.fanout is None else self.fanout.to_json(),
             "burst": None if self.burst is None else self.burst.to_json(),
             "longpoll": None if self.longpoll is None else self.longpoll.to_json(),
+            "paired": None if self.paired is None else self.paired.to_json(),
             "other_load": self.other_load,
             "error": self.error,
             "skipped": self.skipped,

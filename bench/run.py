@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from .measure import measure
 from .options import Options, parse
 from .results import TargetResult, run_json, write_json
 from .servers import ServerError
-from .targets import Target, all_targets
+from .targets import Running, Target, all_targets
 from .verdicts import GOALS_FROM, Verdict, judged_stages, verdicts
 
 
@@ -53,12 +54,21 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_target(target: Target, options: Options, workdir: Path) -> TargetResult:
+def run_target(
+    target: Target,
+    options: Options,
+    workdir: Path,
+    yardstick: Running | None = None,
+    keep: ExitStack | None = None,
+) -> tuple[TargetResult, Running | None]:
+    """Start ``target``, measure it and stop it, or, with ``keep``, leave it running until
+    ``keep`` closes and return it as well. ``yardstick``: the bare server, still running,
+    to measure in turn with a stage (see measure)."""
     result = TargetResult(target.name, target.label, target.kind, target.settings)
     result.skipped = target.available()
     if result.skipped is not None:
         say(f"[{target.name}] skipped: {result.skipped}")
-        return result
+        return result, None
     settings = ", ".join(f"{key}={value}" for key, value in target.settings.items())
     say(f"[{target.name}] starting with {settings}")
 
@@ -67,15 +77,22 @@ def run_target(target: Target, options: Options, workdir: Path) -> TargetResult:
 
     workdir.mkdir(parents=True)
     clock = time.monotonic()
+    kept = None
+    alongside = yardstick if target.kind == "stage" else None
     try:
-        with target.running(workdir) as running:
+        with ExitStack() as stack:
+            running = stack.enter_context(target.running(workdir))
             result.settings = dict(target.settings)
-            others = OtherLoad((running.pid, *running.helpers))
+            ours = (running.pid, *running.helpers, *([alongside.pid] if alongside else []))
+            others = OtherLoad(ours)
             try:
-                asyncio.run(measure(running, result, options, progress))
+                asyncio.run(measure(running, result, options, progress, alongside))
             finally:
                 result.other_load = others.cores()
                 progress(report.other_load_words(result.other_load, os.cpu_count() or 1))
+            if keep is not None and result.error is None:
+                keep.enter_context(stack.pop_all())  # it stops when ``keep`` closes
+                kept = running
     except (StageError, ServerError) as problem:
         result.error = str(problem)
         progress(f"could not start: {result.error}")
@@ -83,7 +100,7 @@ def run_target(target: Target, options: Options, workdir: Path) -> TargetResult:
         result.error = f"{type(problem).__name__}: {problem}"
         progress(f"stopped: {result.error}")
     progress(f"done in {time.monotonic() - clock:.0f} s")
-    return result
+    return result, kept
 
 
 def save(
@@ -143,9 +160,17 @@ def main(argv: Sequence[str]) -> int:
         f"targets: {', '.join(options.targets)}"
     )
     results = []
-    with tempfile.TemporaryDirectory(prefix="chat-bench-") as scratch:
+    yardstick: Running | None = None
+    with tempfile.TemporaryDirectory(prefix="chat-bench-") as scratch, ExitStack() as keep:
         for target in all_targets(options.targets, stages, options):
-            results.append(run_target(target, options, Path(scratch) / target.name))
+            workdir = Path(scratch) / target.name
+            if target.kind == "bare":  # first: it stays up, to be measured alongside stages
+                result, yardstick = run_target(target, options, workdir, keep=keep)
+                if yardstick is not None:
+                    say("[bare] stays up, to be measured in turn with each stage")
+            else:
+                result, _ = run_target(target, options, workdir, yardstick)
+            results.append(result)
     judged = judged_stages({name: stage.parent for name, stage in STAGES.items()})
     found = verdicts(results, judged)
     save(folder, results, found, options, started)

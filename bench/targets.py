@@ -78,6 +78,9 @@ def stage_settings(stage: Stage, options: Options) -> dict[str, str]:
     if "longpoll" in stage.features:
         settings["CHAT_MAX_PARKED"] = str(max(100, 2 * options.clients))
         settings["CHAT_HISTORY"] = str(max(100, 4 * options.fanout_messages))
+        # The pollers wait while the WebSocket runs take their turns: a message, not the
+        # timeout, must be what answers them.
+        settings["CHAT_POLL_TIMEOUT"] = "300"
     return settings
 
 

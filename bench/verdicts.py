@@ -121,6 +121,19 @@ def lost_note(target: TargetResult) -> str:
     return f"{target.name} lost {burst.runs_lost} burst deliveries in {len(burst.runs)} runs"
 
 
+BARE_ALONGSIDE = "bare alongside"
+
+
+def bare_alongside(target: TargetResult) -> TargetResult | None:
+    """The bare server's figures measured in turn with ``target``'s, as a TargetResult."""
+    paired = target.paired
+    if paired is None:
+        return None
+    found = TargetResult(BARE, "bare Autobahn", "bare")
+    found.join, found.burst = paired.join, paired.burst
+    return found
+
+
 def verdicts(
     targets: Sequence[TargetResult], judged: Collection[str] | None = None
 ) -> list[Verdict]:
@@ -159,11 +172,17 @@ def verdicts(
         (BURST, burst_rate),
     ]
     for target in targets:
-        if target.kind == "bare" or bare is None:
+        if target.kind == "bare" or (bare is None and target.paired is None):
             continue
+        # The bare server measured alongside the target, where it was; else its own run.
+        yardstick = bare_alongside(target) or bare
+        assert yardstick is not None
+        versus = BARE_ALONGSIDE if yardstick is not bare else BARE
         for goal, figure in compared:
             note = lost_note(target) if goal is BURST else ""
-            judge(goal, target, BARE, ratio(figure(target), figure(bare)), note)
+            value = ratio(figure(target), figure(yardstick))
+            title = goal.title + (" alongside" if versus == BARE_ALONGSIDE else "")
+            judge(goal, target, versus, value, note, title)
     for target in targets:
         if target.longpoll is None or target.fanout is None:
             continue

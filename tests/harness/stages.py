@@ -102,6 +102,29 @@ STAGES: dict[str, Stage] = {
 }
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A chapter that builds no stage: the replay runs it, once, in an empty folder, and it
+    must run without error, but there is no snapshot to compare what it leaves with."""
+
+    chapter: str
+    title: str
+
+    @property
+    def chapter_path(self) -> Path:
+        return TUTORIAL_DIR / self.chapter
+
+
+READINGS: dict[str, Reading] = {
+    reading.chapter: reading
+    for reading in [
+        Reading("00_start_here.md", "how the workbook works; checks your Python"),
+        Reading("08_whyfore.md", "the 2013 aside revisited, with this machine's bench figures"),
+    ]
+}
+"""The chapters without a stage, by file name. Every chapter is a stage's or one of these."""
+
+
 NEWEST = list(STAGES.values())[-1]
 """The newest stage of the main line, which has every check; branches are listed before it."""
 

@@ -17,7 +17,7 @@ from bench.measure import repeated
 from bench.options import chosen_targets, default_burst, parse
 from bench.recorder import Recorder
 from bench.report import table, verdict_lines
-from bench.results import Flow, Join, Memory, TargetResult, run_json
+from bench.results import Flow, Join, Memory, Paired, TargetResult, run_json
 from bench.stats import Latency, percentile, summarize
 from bench.targets import chat_process
 from bench.verdicts import judged_stages, verdicts
@@ -140,6 +140,19 @@ def test_each_goal_is_judged_from_this_runs_ratios() -> None:
     assert not [v for v in found if v.target == "bare"], "bare is the yardstick, not judged"
 
 
+def test_a_stage_is_compared_with_the_bare_server_measured_alongside_it() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)  # its own run: on a quiet machine
+    busy = target("part3", "stage", join=3.0, rate=500)  # measured while the machine was busy
+    busy.paired = Paired(join=Join(100, 50, 2.5), burst=flow(450, 1.0, 50.0))
+    found = verdicts([bare, busy])
+    join = by_goal(found, "join_vs_bare", "part3")
+    assert (join.versus, join.ratio, join.word) == ("bare alongside", 1.2, "met")
+    assert by_goal(found, "burst_vs_bare", "part3").ratio == 1.11
+    assert "alongside" in join.title
+    alone = target("part3", "stage", join=3.0, rate=500)
+    assert by_goal(verdicts([bare, alone]), "join_vs_bare", "part3").ratio == 3.0
+
+
 def test_a_burst_that_loses_messages_misses_its_goals_however_fast() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
     lossy = target("part3", "stage", join=1.0, rate=990, burst=flow(990, 1.0, 5.0, 1000))
@@ -188,7 +201,7 @@ def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
     assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
     part3 = data["targets"]["part3"]
     assert set(part3) == {
-        "label", "kind", "settings", "join", "memory", "fanout", "burst", "longpoll",
+        "label", "kind", "settings", "join", "memory", "fanout", "burst", "longpoll", "paired",
         "other_load", "error", "skipped",
     }  # fmt: skip
     assert part3["settings"] == {"CHAT_RATE": "1000000"}
