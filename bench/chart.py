@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -87,10 +87,12 @@ def goal_marks(
     figure: Callable[[TargetResult], float | None],
     factor: float,
     words: str,
+    judged: Collection[str],
 ) -> None:
-    """The goal for each stage's bar, from the bare server measured alongside it: a grey
-    line at the bare server's figure and a dashed red one at the goal. Without any such
-    pairing, one line across the panel at ``factor`` times the bare column."""
+    """The goal for each judged stage's bar, from the bare server measured alongside it: a
+    grey line at the bare server's figure and a dashed red one at the goal (the grey line
+    alone for a stage shown for reference). Without any such pairing, one line across the
+    panel at ``factor`` times the bare column."""
     paired = [(i, t) for i, t in enumerate(targets) if t.kind == "stage" and t.paired]
     if not paired:
         ceiling = bare_figure(targets, figure)
@@ -103,7 +105,9 @@ def goal_marks(
             continue
         left, right = position - 0.4, position + 0.4
         axes.plot([left, right], [value, value], color=COLOURS["bare"], lw=2.5)
-        axes.plot([left, right], [factor * value, factor * value], color=GOAL, ls="--", lw=1.2)
+        if target.name in judged:
+            goal = factor * value
+            axes.plot([left, right], [goal, goal], color=GOAL, ls="--", lw=1.2)
     axes.annotate(
         f"grey: bare alongside; dashed: {words}, {factor:g} x it",
         (1, 1),
@@ -296,7 +300,8 @@ def figure_for(
         "deliveries per second",
     )
     burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
-    goal_marks(burst, targets, burst_rate, BURST.limit, f"goal from {GOALS_FROM} on")
+    judged = {verdict.target for verdict in found if verdict.word != "for reference"}
+    goal_marks(burst, targets, burst_rate, BURST.limit, f"goal from {GOALS_FROM} on", judged)
     latency_panel(latency, targets, options)
     panel(
         join,
@@ -306,7 +311,7 @@ def figure_for(
         "seconds",
         digits=2,
     )
-    goal_marks(join, targets, join_time, JOIN.limit, f"goal from {GOALS_FROM} on")
+    goal_marks(join, targets, join_time, JOIN.limit, f"goal from {GOALS_FROM} on", judged)
     panel(
         memory,
         targets,
