@@ -102,7 +102,8 @@ async def measure(
 
     ``yardstick``, when given, is the bare server, still running: its join storms and
     bursts are measured in turn with the target's own, so that the two are compared on a
-    machine in the same state (``result.paired``). Likewise, the long-poll runs take turns
+    machine in the same state (``result.paired``), and two targets measured at different
+    times can be compared through it. Likewise, the long-poll runs take turns
     with the WebSocket fan-out runs they are compared with.
     """
     warm_room, poll_room, crowd_room, *more_rooms = running.rooms

@@ -78,7 +78,7 @@ def run_target(
     workdir.mkdir(parents=True)
     clock = time.monotonic()
     kept = None
-    alongside = yardstick if target.kind == "stage" else None
+    alongside = yardstick if target.kind in ("stage", "channels") else None
     try:
         with ExitStack() as stack:
             running = stack.enter_context(target.running(workdir))

@@ -90,6 +90,18 @@ def ratio(top: float | None, bottom: float | None) -> float | None:
     return round(top / bottom, 2)
 
 
+def ratio_of_shares(
+    top: float | None, top_base: float | None, bottom: float | None, bottom_base: float | None
+) -> float | None:
+    """(top / top_base) / (bottom / bottom_base), rounded to 2 places only at the end; None
+    when a figure is missing or a divisor is 0."""
+    figures = (top, top_base, bottom, bottom_base)
+    if any(figure is None for figure in figures) or not (top_base and bottom and bottom_base):
+        return None
+    assert top is not None
+    return round((top / top_base) / (bottom / bottom_base), 2)
+
+
 def join_seconds(target: TargetResult) -> float | None:
     return None if target.join is None else target.join.seconds
 
@@ -193,7 +205,15 @@ def verdicts(
             continue
         for peer in peers:
             value = ratio(burst_rate(target), burst_rate(peer))
-            notes = [note for note in (lost_note(target), lost_note(peer)) if note]
             title = f"burst deliveries/s vs {peer.label}"
+            ours, theirs = bare_alongside(target), bare_alongside(peer)
+            if ours is not None and theirs is not None:
+                # Each measured in turns with the bare server, perhaps on a machine busier
+                # at one time than the other: compare each as a share of the bare server's.
+                value = ratio_of_shares(
+                    burst_rate(target), burst_rate(ours), burst_rate(peer), burst_rate(theirs)
+                )
+                title += ", each vs bare alongside"
+            notes = [note for note in (lost_note(target), lost_note(peer)) if note]
             judge(CHANNELS, target, peer.name, value, "; ".join(notes), title)
     return found

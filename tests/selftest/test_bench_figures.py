@@ -153,6 +153,21 @@ def test_a_stage_is_compared_with_the_bare_server_measured_alongside_it() -> Non
     assert by_goal(verdicts([bare, alone]), "join_vs_bare", "part3").ratio == 3.0
 
 
+def test_stage_and_channels_measured_at_different_times_meet_through_bare() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    ours = target("part3", "stage", join=1.0, rate=500)  # a busy moment: bare got 500 too
+    ours.paired = Paired(join=Join(100, 50, 1.0), burst=flow(500, 1.0, 50.0))
+    peer = target("channels-memory", "channels", join=1.0, rate=50)  # a quiet one
+    peer.paired = Paired(join=Join(100, 50, 1.0), burst=flow(1000, 1.0, 50.0))
+    verdict = by_goal(verdicts([bare, ours, peer]), "burst_vs_channels", "part3")
+    assert (verdict.ratio, verdict.word) == (20.0, "met"), "1.0 of bare against 0.05 of bare"
+    assert "each vs bare alongside" in verdict.title
+    peer.paired = Paired(burst=flow(1066, 1.0, 50.0))  # shares not rounded on the way
+    assert by_goal(verdicts([bare, ours, peer]), "burst_vs_channels", "part3").ratio == 21.32
+    peer.paired = None
+    assert by_goal(verdicts([bare, ours, peer]), "burst_vs_channels", "part3").ratio == 10.0
+
+
 def test_a_burst_that_loses_messages_misses_its_goals_however_fast() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
     lossy = target("part3", "stage", join=1.0, rate=990, burst=flow(990, 1.0, 5.0, 1000))
