@@ -211,6 +211,11 @@ def bare_figure(
     return next((figure(t) for t in targets if t.kind == "bare"), None)
 
 
+def short(title: str) -> str:
+    """A verdict's title, short enough for half the chart's width."""
+    return title.replace(", each vs bare alongside", " (through bare)")
+
+
 def pretty(wanted: str) -> str:
     """'<= 1.5x' as '\u2264 1.5x'."""
     return wanted.replace("<=", "\u2264").replace(">=", "\u2265")
@@ -234,7 +239,7 @@ def goals_panel(axes: Axes, found: Sequence[Verdict]) -> None:
         axes.text(
             0.5 * column,
             1 - (row + 1) / (rows + 0.5),
-            f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {verdict.title} {shown} "
+            f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} {shown} "
             f"(goal {pretty(verdict.wanted)})",
             transform=axes.transAxes,
             fontsize=9.5,
