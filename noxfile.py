@@ -23,6 +23,9 @@ nox.options.reuse_venv = "yes"
 
 HARNESS_REQUIREMENTS = "tests/requirements.txt"
 TUTORIAL_REQUIREMENTS = "tutorial/requirements.txt"
+BENCH_REQUIREMENTS = "bench/requirements.txt"
+"""The bench's client, the Channels peer and the chart: chapter 08 runs the bench, and the
+self-tests check its figures and its chart."""
 NO_BYTECODE = {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
@@ -77,14 +80,14 @@ for _stage in STAGES.values():
 @nox.session
 def harness(session: nox.Session) -> None:
     """Check the checks: copies of a stage with a mistake in them must fail in plain words."""
-    install_every_stage(session, HARNESS_REQUIREMENTS)
+    install_every_stage(session, HARNESS_REQUIREMENTS, BENCH_REQUIREMENTS)
     session.run("pytest", "tests/selftest", "--tb=short", *session.posargs, env=NO_BYTECODE)
 
 
 @nox.session
 def tutorial(session: nox.Session) -> None:
     """Replay every chapter onto its parent stage and compare with its snapshot."""
-    install_every_stage(session, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS)
+    install_every_stage(session, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
     session.run("pytest", "tests/chapters", "--tb=short", *session.posargs, env=NO_BYTECODE)
 
 
@@ -98,7 +101,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def lab(session: nox.Session) -> None:
     """Open the chapters as notebooks in JupyterLab."""
-    install_every_stage(session, TUTORIAL_REQUIREMENTS)
+    install_every_stage(session, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
     session.install("jupyterlab==4.6.6")
     command, address = planned_lab(session.posargs)
     session.log(f"Open {address} in your browser (JUPYTER_PORT chooses the port).")
@@ -119,7 +122,7 @@ def bench(session: nox.Session) -> None:
     """Load every WebSocket stage, a bare Autobahn server and a Channels chat: -- --help."""
     folders = [stage.folder for stage in STAGES.values() if "websocket" in stage.features]
     stage_requirements = [f"-r{folder}/requirements.txt" for folder in folders]
-    session.install(*stage_requirements, "-rbench/requirements.txt")
+    session.install(*stage_requirements, f"-r{BENCH_REQUIREMENTS}")
     session.run(
         "python", "-m", "bench", *session.posargs, env={**NO_BYTECODE, "PYTHONPATH": "tests"}
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -12,15 +12,20 @@ matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from .options import Options
 from .results import Flow, TargetResult
+from .verdicts import BURST, GOALS_FROM, JOIN, LONGPOLL, Verdict, bare_alongside
 
 COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a"}
 STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]
 INK = "#202124"
+GOAL = "#d93025"
+VERDICT_COLOURS = {"met": "#188038", "not met": GOAL, "not measured": "#5f6368"}
+VERDICT_MARKS = {"met": "\u2713", "not met": "\u2717", "not measured": "?"}
 
 
 def colours(targets: Sequence[TargetResult]) -> list[str]:
@@ -62,7 +67,7 @@ def goal_line(axes: Axes, value: float | None, words: str) -> None:
     """A dashed line across the panel at a goal, named at its right end."""
     if not value:
         return
-    axes.axhline(value, color="#d93025", linestyle="--", linewidth=1)
+    axes.axhline(value, color=GOAL, linestyle="--", linewidth=1)
     axes.annotate(
         words,
         (1, value),
@@ -71,8 +76,48 @@ def goal_line(axes: Axes, value: float | None, words: str) -> None:
         textcoords="offset points",
         ha="right",
         fontsize=8,
-        color="#d93025",
+        color=GOAL,
         bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
+    )
+
+
+def goal_marks(
+    axes: Axes,
+    targets: Sequence[TargetResult],
+    figure: Callable[[TargetResult], float | None],
+    factor: float,
+    words: str,
+    judged: Collection[str],
+) -> None:
+    """The goal for each judged stage's bar, from the bare server measured alongside it: a
+    grey line at the bare server's figure and a dashed red one at the goal (the grey line
+    alone for a stage shown for reference). Without any such pairing, one line across the
+    panel at ``factor`` times the bare column."""
+    paired = [(i, t) for i, t in enumerate(targets) if t.kind == "stage" and t.paired]
+    if not paired:
+        ceiling = bare_figure(targets, figure)
+        goal_line(axes, ceiling and factor * ceiling, f"{words}: {factor:g} x bare")
+        return
+    for position, target in paired:
+        alongside = bare_alongside(target)
+        value = None if alongside is None else figure(alongside)
+        if not value:
+            continue
+        left, right = position - 0.4, position + 0.4
+        axes.plot([left, right], [value, value], color=COLOURS["bare"], lw=2.5)
+        if target.name in judged:
+            goal = factor * value
+            axes.plot([left, right], [goal, goal], color=GOAL, ls="--", lw=1.2)
+    axes.annotate(
+        f"grey: bare alongside; dashed: {words}, {factor:g} x it",
+        (1, 1),
+        xycoords="axes fraction",
+        xytext=(-2, -2),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize=8,
+        color=GOAL,
     )
 
 
@@ -107,6 +152,22 @@ def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options)
         (lambda t: percentile_of(t.longpoll, "p99"), None),
     ]
     shown = series if any(t.longpoll for t in targets) else series[:2]
+    for position, target in zip(positions, targets, strict=True):
+        # The long-poll goal, as a short dashed line above the bar it is for.
+        websocket = percentile_of(target.fanout, "p99")
+        if target.longpoll is not None and websocket:
+            left = position + width / 2
+            limit = LONGPOLL.limit * websocket
+            axes.plot([left, left + width], [limit, limit], color=GOAL, linestyle="--", lw=1)
+            axes.annotate(
+                f"goal {LONGPOLL.limit:g} x WS p99",
+                (left + width, limit),
+                xytext=(2, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+                color=GOAL,
+            )
     for offset, (pick, alpha) in zip((-width, 0, width), shown, strict=False):
         values = [pick(t) or 0 for t in targets]
         bars = axes.bar(
@@ -150,13 +211,82 @@ def bare_figure(
     return next((figure(t) for t in targets if t.kind == "bare"), None)
 
 
+def short(title: str) -> str:
+    """A verdict's title, short enough for half the chart's width."""
+    return title.replace(", each vs bare alongside", " (through bare)")
+
+
+def pretty(wanted: str) -> str:
+    """'<= 1.5x' as '\u2264 1.5x'."""
+    return wanted.replace("<=", "\u2264").replace(">=", "\u2265")
+
+
+def goals_panel(axes: Axes, found: Sequence[Verdict]) -> None:
+    """The verdicts on our stages, one line each, marked met or not met."""
+    axes.axis("off")
+    judged = [verdict for verdict in found if verdict.word != "for reference"]
+    axes.set_title(
+        "Goals, as ratios of this run's figures", loc="left", fontsize=11, color=INK,
+        fontweight="bold",
+    )  # fmt: skip
+    if not judged:
+        axes.text(0, 0.8, "none judged: a goal needs bare or Channels, and a stage", color=INK)
+        return
+    rows = (len(judged) + 1) // 2
+    for index, verdict in enumerate(judged):
+        column, row = divmod(index, rows)
+        shown = "not measured" if verdict.ratio is None else f"{verdict.ratio:g}x"
+        axes.text(
+            0.5 * column,
+            1 - (row + 1) / (rows + 0.5),
+            f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} {shown} "
+            f"(goal {pretty(verdict.wanted)})",
+            transform=axes.transAxes,
+            fontsize=9.5,
+            color=VERDICT_COLOURS[verdict.word],
+        )
+
+
+def load_words(targets: Sequence[TargetResult], cpus: int) -> str:
+    """How busy other programs kept the machine, as the footer says it."""
+    loads = [target.other_load for target in targets if target.other_load is not None]
+    if not loads:
+        return ""
+    low, high = min(loads), max(loads)
+    shown = f"{low:g}" if low == high else f"{low:g} to {high:g}"
+    return f"   other programs meanwhile: {shown} of {cpus} cores busy"
+
+
 def draw(
-    targets: Sequence[TargetResult], options: Options, started: str, cpus: int, path: Path
+    targets: Sequence[TargetResult],
+    found: Sequence[Verdict],
+    options: Options,
+    started: str,
+    cpus: int,
+    path: Path,
 ) -> None:
-    """Write the chart for ``targets`` to ``path``."""
-    figure, grid = plt.subplots(2, 2, figsize=(13, 8.5), dpi=110)
-    burst, latency = grid[0]
-    join, memory = grid[1]
+    """Write the chart for ``targets`` (those that ran) and the verdicts to ``path``."""
+    figure = figure_for(targets, found, options, started, cpus)
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def figure_for(
+    targets: Sequence[TargetResult],
+    found: Sequence[Verdict],
+    options: Options,
+    started: str,
+    cpus: int,
+) -> Figure:
+    """The chart as a matplotlib Figure: four panels and the goals under them."""
+    targets = [target for target in targets if target.skipped is None]
+    lines = len([v for v in found if v.word != "for reference"])
+    goals_height = 0.6 + 0.25 * ((lines + 1) // 2)
+    figure = plt.figure(figsize=(13, 8.5 + goals_height), dpi=110)
+    grid = figure.add_gridspec(3, 2, height_ratios=[4, 4, goals_height])
+    burst, latency = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
+    join, memory = figure.add_subplot(grid[1, 0]), figure.add_subplot(grid[1, 1])
+    goals_panel(figure.add_subplot(grid[2, :]), found)
 
     def burst_rate(target: TargetResult) -> float | None:
         return None if target.burst is None else target.burst.deliveries_per_s
@@ -175,8 +305,8 @@ def draw(
         "deliveries per second",
     )
     burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
-    ceiling = bare_figure(targets, burst_rate)
-    goal_line(burst, ceiling and 0.9 * ceiling, "goal for our stages: 0.9 x bare")
+    judged = {verdict.target for verdict in found if verdict.word != "for reference"}
+    goal_marks(burst, targets, burst_rate, BURST.limit, f"goal from {GOALS_FROM} on", judged)
     latency_panel(latency, targets, options)
     panel(
         join,
@@ -186,8 +316,7 @@ def draw(
         "seconds",
         digits=2,
     )
-    quickest = bare_figure(targets, join_time)
-    goal_line(join, quickest and 1.5 * quickest, "goal for our stages: 1.5 x bare")
+    goal_marks(join, targets, join_time, JOIN.limit, f"goal from {GOALS_FROM} on", judged)
     panel(
         memory,
         targets,
@@ -207,11 +336,10 @@ def draw(
     figure.text(
         0.01,
         0.005,
-        "grey: bare Autobahn broadcast (the ceiling)   blue: our stages   "
-        "orange: Django Channels + Daphne",
+        "grey: bare Autobahn broadcast (the yardstick)   blue: our stages   "
+        "orange: Django Channels + Daphne" + load_words(targets, cpus),
         fontsize=9,
         color="#5f6368",
     )
-    figure.tight_layout(rect=(0, 0.02, 1, 0.96))
-    figure.savefig(path)
-    plt.close(figure)
+    figure.tight_layout(rect=(0, 0.02, 1, 0.97))
+    return figure

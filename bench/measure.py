@@ -1,18 +1,23 @@
 """The measurements on one started target, in order: warm-up, join storm, idle memory,
-fan-out at a steady rate, burst, and (where the target long-polls) long-poll fan-out."""
+fan-out at a steady rate, burst, and (where the target long-polls) long-poll fan-out.
+
+Each flow runs ``options.repeats`` times and the median run is kept: on a machine that
+other programs share, one run in three may be hit by a pause that says nothing about the
+server. A run that lasts LONG_ENOUGH seconds averages such pauses out, and is not repeated.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import psutil
 
 from .options import Options
 from .pollload import PollSwarm
 from .recorder import Recorder
-from .results import Flow, Join, Memory, TargetResult
+from .results import Flow, Join, Memory, Paired, TargetResult
 from .targets import Running
 from .wsload import Swarm
 
@@ -21,6 +26,8 @@ SETTLE = 0.3
 """Seconds to let a server catch its breath between measurements."""
 BALLAST = 50
 """The fewest warm-up clients; a quarter of the crowd when that is more."""
+LONG_ENOUGH = 5.0
+"""Seconds after which one run of a flow is long enough on its own."""
 
 
 def rss_kib(pid: int) -> int:
@@ -41,6 +48,38 @@ async def flow(
     return recorder.flow(rate)
 
 
+def p99(flow: Flow) -> float | None:
+    return None if flow.latency is None else flow.latency.p99
+
+
+def deliveries(flow: Flow) -> float | None:
+    return flow.deliveries_per_s
+
+
+async def repeated(
+    run: Callable[[], Awaitable[Flow]],
+    options: Options,
+    figure: Callable[[Flow], float | None],
+    higher_is_better: bool,
+) -> Flow:
+    """The median of up to ``options.repeats`` runs of a flow, by ``figure``."""
+    runs: list[Flow] = []
+    while len(runs) < options.repeats:
+        if runs:
+            await asyncio.sleep(SETTLE)
+        runs.append(await run())
+        if runs[-1].seconds >= LONG_ENOUGH:
+            break
+    return Flow.median_of(runs, figure, higher_is_better=higher_is_better)
+
+
+def runs_words(result: Flow, unit: str) -> str:
+    if not result.runs:
+        return ""
+    shown = ", ".join("-" if value is None else f"{value:,.1f}" for value in result.runs)
+    return f" (median of {len(result.runs)} runs: {shown}{unit})"
+
+
 def latency_words(result: Flow) -> str:
     latency = result.latency
     shown = (
@@ -48,20 +87,39 @@ def latency_words(result: Flow) -> str:
         if latency is None
         else (f"p50 {latency.p50:.1f} ms, p99 {latency.p99:.1f} ms, max {latency.max:.1f} ms")
     )
-    lost = f", {result.lost} lost" if result.lost else ""
+    lost = f", {result.lost_anywhere} lost" if result.lost_anywhere else ""
     return f"{result.deliveries_per_s or 0:,.0f} deliveries/s, {shown}{lost}"
 
 
-async def measure(running: Running, result: TargetResult, options: Options, say: Say) -> None:
-    """Fill ``result`` in, saying what happens as it goes; stops at the first failure."""
+async def measure(
+    running: Running,
+    result: TargetResult,
+    options: Options,
+    say: Say,
+    yardstick: Running | None = None,
+) -> None:
+    """Fill ``result`` in, saying what happens as it goes; stops at the first failure.
+
+    ``yardstick``, when given, is the bare server, still running: its join storms and
+    bursts are measured in turn with the target's own, so that the two are compared on a
+    machine in the same state (``result.paired``), and two targets measured at different
+    times can be compared through it. Likewise, the long-poll runs take turns
+    with the WebSocket fan-out runs they are compared with.
+    """
     warm_room, poll_room, crowd_room, *more_rooms = running.rooms
     # The warm-up: clients in a room of their own, which stay until the end. They make
     # the server do its one-time work (imports, threads, a database connection) and fill
     # the free space its allocator starts with, so that the memory the crowd adds is the
     # crowd's own.
     ballast = max(BALLAST, options.clients // 4)
-    warm = Swarm(running.ws_url(warm_room), running.adapter, running.origin, ballast)
-    swarm = Swarm(running.ws_url(crowd_room), running.adapter, running.origin, options.clients)
+    warm = Swarm(
+        running.ws_url(warm_room), running.adapter, running.origin, ballast, running.headers
+    )
+    swarm = Swarm(
+        running.ws_url(crowd_room), running.adapter, running.origin, options.clients,
+        running.headers,
+    )  # fmt: skip
+    pair = Pair(yardstick, result.name, options) if yardstick is not None else None
     try:
         warmed = await warm.join(options.join_concurrency, options.deadline)
         if warmed.failed:
@@ -83,34 +141,152 @@ async def measure(running: Running, result: TargetResult, options: Options, say:
         await asyncio.sleep(1.0)  # idle, as a room of people reading is
         result.memory = Memory(before, rss_kib(running.pid), options.clients)
         say(f"idle memory: {result.memory.per_connection_kib} KiB per connection")
+        if pair is not None:
+            await pair.storm(say)
 
-        messages = options.fanout_messages
-        result.fanout = await flow(swarm, options.clients, messages, options.rate, options)
-        say(f"fan-out at {options.rate:g}/s: {latency_words(result.fanout)}")
+        await flows(running, swarm, poll_room, result, options, say)
+
         await asyncio.sleep(SETTLE)
-        result.burst = await flow(swarm, options.clients, options.burst_messages, None, options)
-        say(f"burst of {options.burst_messages}: {latency_words(result.burst)}")
+        if pair is not None:
+            joined = await pair.crowd.join(options.join_concurrency, options.deadline)
+            if joined.failed:
+                say(f"bare alongside: {joined.failed} clients could not join: {joined.first_error}")
+
+        async def burst() -> Flow:
+            ours = await flow(swarm, options.clients, options.burst_messages, None, options)
+            if pair is not None:
+                await asyncio.sleep(SETTLE)
+                await pair.burst()
+            return ours
+
+        result.burst = await repeated(burst, options, deliveries, higher_is_better=True)
+        words = latency_words(result.burst) + runs_words(result.burst, " deliveries/s")
+        say(f"burst of {options.burst_messages}: {words}")
     finally:
         await swarm.close()
         await warm.close()
+        if pair is not None:
+            await pair.crowd.close()
     if result.join is not None and result.join.seconds is not None and more_rooms:
-        result.join = await more_storms(running, result.join, more_rooms, options, say)
+        result.join = await more_storms(running, result.join, more_rooms, options, say, pair)
+    if pair is not None:
+        result.paired = pair.result(say)
 
-    if running.longpoll:
+
+async def flows(
+    running: Running,
+    swarm: Swarm,
+    poll_room: str,
+    result: TargetResult,
+    options: Options,
+    say: Say,
+) -> None:
+    """The fan-out at a steady rate over WebSocket and, where the target long-polls, over
+    long-polls, their runs taking turns; each kind's median run goes into ``result``."""
+    polls = LongPolls(running, poll_room, options) if running.longpoll else None
+    fanouts: list[Flow] = []
+    longpolls: list[Flow] = []
+    try:
+        if polls is not None:
+            await polls.start()
+        for _ in range(options.repeats):
+            more_fanouts = not long_enough(fanouts)
+            more_polls = polls is not None and not long_enough(longpolls)
+            if more_fanouts:
+                rate = options.rate
+                fanouts.append(
+                    await flow(swarm, options.clients, options.fanout_messages, rate, options)
+                )
+                await asyncio.sleep(SETTLE)
+            if more_polls and polls is not None:
+                longpolls.append(await polls.run())
+                await asyncio.sleep(SETTLE)
+            if not (more_fanouts or more_polls):
+                break
+    finally:
+        if polls is not None:
+            await polls.close()
+    result.fanout = Flow.median_of(fanouts, p99, higher_is_better=False)
+    words = latency_words(result.fanout) + runs_words(result.fanout, " ms p99")
+    say(f"fan-out at {options.rate:g}/s: {words}")
+    if longpolls:
+        result.longpoll = Flow.median_of(longpolls, p99, higher_is_better=False)
+        words = latency_words(result.longpoll) + runs_words(result.longpoll, " ms p99")
+        say(f"long-poll fan-out at {options.rate:g}/s: {words}")
+
+
+def long_enough(runs: list[Flow]) -> bool:
+    """Whether the last run lasted long enough not to be repeated."""
+    return bool(runs) and runs[-1].seconds >= LONG_ENOUGH
+
+
+class Pair:
+    """The bare server's join storms and bursts, measured in turn with a target's."""
+
+    def __init__(self, yardstick: Running, name: str, options: Options) -> None:
+        self.yardstick = yardstick
+        self.name = name
+        self.options = options
+        crowd_url = yardstick.ws_url(f"{name}-crowd")
+        self.crowd = Swarm(crowd_url, yardstick.adapter, yardstick.origin, options.clients)
+        self.storms: list[Join] = []
+        self.bursts: list[Flow] = []
+
+    async def storm(self, say: Say) -> None:
+        room = f"{self.name}-storm{len(self.storms) + 1}"
+        swarm = Swarm(
+            self.yardstick.ws_url(room), self.yardstick.adapter, self.yardstick.origin,
+            self.options.clients,
+        )  # fmt: skip
         await asyncio.sleep(SETTLE)
-        result.longpoll = await longpoll_flow(running, poll_room, options)
-        say(f"long-poll fan-out at {options.rate:g}/s: {latency_words(result.longpoll)}")
+        try:
+            self.storms.append(await swarm.join(self.options.join_concurrency, 60))
+        finally:
+            await swarm.close()
+        seconds = self.storms[-1].seconds
+        say(f"  bare alongside: {'failed' if seconds is None else f'{seconds:.2f} s'}")
+
+    async def burst(self) -> None:
+        options = self.options
+        self.bursts.append(
+            await flow(self.crowd, options.clients, options.burst_messages, None, options)
+        )
+
+    def result(self, say: Say) -> Paired:
+        paired = Paired(
+            join=Join.median_of(self.storms) if self.storms else None,
+            burst=Flow.median_of(self.bursts, deliveries, higher_is_better=True)
+            if self.bursts
+            else None,
+        )
+        join = (
+            "-"
+            if paired.join is None or paired.join.seconds is None
+            else f"{paired.join.seconds:.2f} s"
+        )
+        burst = "-" if paired.burst is None else f"{paired.burst.deliveries_per_s or 0:,.0f}"
+        say(f"bare alongside: join storm median {join}, burst {burst} deliveries/s")
+        return paired
 
 
 async def more_storms(
-    running: Running, first: Join, rooms: list[str], options: Options, say: Say
+    running: Running,
+    first: Join,
+    rooms: list[str],
+    options: Options,
+    say: Say,
+    pair: Pair | None = None,
 ) -> Join:
     """Further join storms, each into a room of its own and gone before the next; the
-    result is the median of all of them, the first included."""
+    result is the median of all of them, the first included. With ``pair``, each is
+    followed by one of the bare server's."""
     storms = [first]
     for number, room in enumerate(rooms, start=2):
         await asyncio.sleep(SETTLE)
-        swarm = Swarm(running.ws_url(room), running.adapter, running.origin, options.clients)
+        swarm = Swarm(
+            running.ws_url(room), running.adapter, running.origin, options.clients,
+            running.headers,
+        )  # fmt: skip
         try:
             storms.append(await swarm.join(options.join_concurrency, options.deadline))
         finally:
@@ -118,30 +294,46 @@ async def more_storms(
         seconds = storms[-1].seconds
         shown = "failed" if seconds is None else f"{seconds:.2f} s"
         say(f"join storm {number}: {shown}")
+        if pair is not None:
+            await pair.storm(say)
     combined = Join.median_of(storms)
     say(f"join storm median of {len(storms)}: {combined.seconds or 0:.2f} s")
     return combined
 
 
-async def longpoll_flow(running: Running, room: str, options: Options) -> Flow:
-    """``options.clients`` long-poll clients, one WebSocket sender, at the fan-out's rate."""
-    sender = Swarm(running.ws_url(room), running.adapter, running.origin, 1)
-    polls = PollSwarm(running.host, running.port, room, running.origin, options.clients)
-    try:
-        joined = await sender.join(1, 30)
+class LongPolls:
+    """``options.clients`` long-poll clients of one room and a WebSocket client that speaks
+    there, at the fan-out's rate, for as many runs as asked."""
+
+    def __init__(self, running: Running, room: str, options: Options) -> None:
+        self.options = options
+        self.sender = Swarm(
+            running.ws_url(room), running.adapter, running.origin, 1, running.headers
+        )
+        self.polls = PollSwarm(
+            running.host, running.port, room, running.origin, options.clients, running.headers
+        )
+
+    async def start(self) -> None:
+        joined = await self.sender.join(1, 30)
         if joined.failed:
             raise RuntimeError(f"the long-poll flow's sender could not join: {joined.first_error}")
-        await polls.start(options.deadline, options.join_concurrency)
+        await self.polls.start(self.options.deadline, self.options.join_concurrency)
+
+    async def run(self) -> Flow:
+        options, polls = self.options, self.polls
         recorder = Recorder(options.clients)
         polls.recorder = recorder
-        await sender.send(recorder, options.fanout_messages, options.rate)
+        retries = polls.retries
+        await self.sender.send(recorder, options.fanout_messages, options.rate)
         await recorder.settle(quiet=options.quiet, deadline=time.perf_counter() + options.deadline)
         polls.recorder = None
         problem = polls.problem()
         if problem is not None:
             raise RuntimeError(f"a long-poll client stopped: {problem}")
-        recorder.refused += polls.retries
+        recorder.refused += polls.retries - retries
         return recorder.flow(options.rate)
-    finally:
-        await polls.close()
-        await sender.close()
+
+    async def close(self) -> None:
+        await self.polls.close()
+        await self.sender.close()

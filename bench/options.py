@@ -26,6 +26,9 @@ class Options:
     join_concurrency: int
     join_storms: int
     """Join storms to take the median of: the first one's clients stay for the flows."""
+    repeats: int
+    """Runs of each flow (fan-out, burst, long-poll) to take the median of; a run that lasts
+    five seconds or more is not repeated."""
     quiet: float
     """Seconds without a delivery after which a flow's missing copies count as lost."""
     deadline: float
@@ -85,13 +88,18 @@ def parse(argv: Sequence[str], stages: Sequence[str]) -> Options:
         help=f"what to load (default all): {', '.join((BARE, *stages, 'channels', *CHANNELS))}",
     )
     parser.add_argument("--rate", type=float, help="fan-out messages per second (default 10)")
-    parser.add_argument("--seconds", type=float, help="fan-out duration (default 3)")
+    parser.add_argument("--seconds", type=float, help="fan-out duration (default 2)")
     parser.add_argument("--burst-messages", type=int, help="burst size (default: ~40k deliveries)")
     parser.add_argument(
         "--join-concurrency", type=int, default=50, help="handshakes in flight at once (50)"
     )
     parser.add_argument(
         "--join-storms", type=int, default=3, help="join storms to take the median of (3)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help="runs of each flow to take the median of (default 3; 1 with --quick)",
     )
     parser.add_argument(
         "--results",
@@ -113,10 +121,11 @@ def parse(argv: Sequence[str], stages: Sequence[str]) -> Options:
     return Options(
         clients=clients,
         rate=given.rate or 10.0,
-        seconds=given.seconds or (1.0 if given.quick else 3.0),
+        seconds=given.seconds or (1.0 if given.quick else 2.0),
         burst_messages=given.burst_messages or (50 if given.quick else default_burst(clients)),
         join_concurrency=max(given.join_concurrency, 1),
         join_storms=max(given.join_storms, 1),
+        repeats=max(given.repeats or (1 if given.quick else 3), 1),
         quiet=1.0 if given.quick else 2.0,
         deadline=15.0 if given.quick else 60.0,
         targets=targets,

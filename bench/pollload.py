@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Mapping
 
 from .adapters import sequence_in
 from .recorder import Recorder
@@ -24,10 +25,14 @@ class PollError(Exception):
 class HttpConnection:
     """Just enough HTTP/1.1 for GETs with JSON answers on one kept-alive connection."""
 
-    def __init__(self, host: str, port: int, origin: str | None) -> None:
+    def __init__(
+        self, host: str, port: int, origin: str | None, headers: Mapping[str, str]
+    ) -> None:
         self.host, self.port = host, port
-        origin_line = "" if origin is None else f"Origin: {origin}\r\n"
-        self._headers = f"Host: {host}:{port}\r\n{origin_line}Accept: application/json\r\n\r\n"
+        lines = [f"Host: {host}:{port}", "Accept: application/json"]
+        lines += [] if origin is None else [f"Origin: {origin}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self._headers = "".join(f"{line}\r\n" for line in lines) + "\r\n"
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -53,9 +58,17 @@ class HttpConnection:
 class PollSwarm:
     """``size`` long-poll clients of one room, each polling for as long as the swarm runs."""
 
-    def __init__(self, host: str, port: int, room: str, origin: str | None, size: int) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        room: str,
+        origin: str | None,
+        size: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.path = f"/rooms/{room}/messages"
-        self.connections = [HttpConnection(host, port, origin) for _ in range(size)]
+        self.connections = [HttpConnection(host, port, origin, headers or {}) for _ in range(size)]
         self.pollers: list[asyncio.Task[None]] = []
         self.recorder: Recorder | None = None
         self.waiting = 0

@@ -23,6 +23,11 @@ def flow_cells(pick: Callable[[TargetResult], Flow | None], title: str) -> list[
 
         return shown
 
+    def lost(flow: Flow) -> str:
+        if flow.runs_lost is not None:
+            return f"{flow.runs_lost} in {len(flow.runs)} runs" if flow.runs_lost else "0"
+        return f"{flow.lost} of {flow.expected}" if flow.lost else "0"
+
     def latency(name: str) -> Callable[[Flow], str]:
         return lambda f: "-" if f.latency is None else number(getattr(f.latency, name))
 
@@ -31,8 +36,16 @@ def flow_cells(pick: Callable[[TargetResult], Flow | None], title: str) -> list[
         (f"{title}: p50 ms", cell(latency("p50"))),
         (f"{title}: p99 ms", cell(latency("p99"))),
         (f"{title}: max ms", cell(latency("max"))),
-        (f"{title}: lost", cell(lambda f: f"{f.lost} of {f.expected}" if f.lost else "0")),
+        (f"{title}: lost", cell(lost)),
     ]
+
+
+def other_load_words(cores: float | None, cpus: int) -> str:
+    """The progress line about the rest of the machine's load."""
+    if cores is None:
+        return "how busy other programs kept the machine could not be measured"
+    warning = ": expect noisy figures" if cores >= 0.25 * cpus else ""
+    return f"other programs kept {cores:g} of {cpus} cores busy meanwhile{warning}"
 
 
 def rows(options: Options) -> list[tuple[str, Cell]]:
@@ -42,6 +55,9 @@ def rows(options: Options) -> list[tuple[str, Cell]]:
     def memory(target: TargetResult) -> str:
         return "-" if target.memory is None else number(target.memory.per_connection_kib)
 
+    def other_load(target: TargetResult) -> str:
+        return number(target.other_load, 2)
+
     rate = f"{options.rate:g}/s"
     return [
         (f"join storm, s ({options.clients} clients, median of {options.join_storms})", join),
@@ -49,11 +65,14 @@ def rows(options: Options) -> list[tuple[str, Cell]]:
         *flow_cells(lambda t: t.fanout, f"fan-out {rate}"),
         *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}"),
         *flow_cells(lambda t: t.longpoll, f"long-poll fan-out {rate}"),
+        ("other programs' load meanwhile, cores", other_load),
     ]
 
 
 def table(targets: Sequence[TargetResult], options: Options) -> str:
-    """A Markdown table: a row per figure, a column per target."""
+    """A Markdown table: a row per figure, a column per target that ran (the skipped ones
+    are listed apart)."""
+    targets = [target for target in targets if target.skipped is None]
     header = ["", *(target.label for target in targets)]
     body = [[title, *(cell(target) for target in targets)] for title, cell in rows(options)]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
@@ -65,6 +84,16 @@ def table(targets: Sequence[TargetResult], options: Options) -> str:
 
     rule = "| " + " | ".join(["-" * widths[0], *("-" * (w - 1) + ":" for w in widths[1:])]) + " |"
     return "\n".join([line(header), rule, *(line(cells) for cells in body)])
+
+
+def flows_note(options: Options) -> str:
+    """What the flows' figures are, under the table."""
+    if options.repeats == 1:
+        return "Each flow ran once."
+    return (
+        f"Each flow's figures are those of its median run of {options.repeats} (by p99; the "
+        "burst's by deliveries/s); a run of 5 s or more is not repeated. Lost counts all runs."
+    )
 
 
 def problems(targets: Sequence[TargetResult]) -> list[str]:

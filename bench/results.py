@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,55 @@ class Flow:
     latency: Latency | None
     refused: int = 0
     """Error answers the sender got (a rate limit, say): each is a message not broadcast."""
+    runs: list[float | None] = field(default_factory=list)
+    """When this is the median of several runs of the flow: each run's figure that picked
+    it (p99 or deliveries/s), in the order they ran."""
+    runs_lost: int | None = None
+    """When this is the median of several runs: the copies lost in all of them together."""
 
     @property
     def lost(self) -> int:
         return self.expected - self.delivered
 
     @property
+    def lost_anywhere(self) -> int:
+        """Copies lost in this flow, or in any of the runs it is the median of."""
+        return self.lost if self.runs_lost is None else self.runs_lost
+
+    @classmethod
+    def median_of(
+        cls, flows: list[Flow], figure: Callable[[Flow], float | None], *, higher_is_better: bool
+    ) -> Flow:
+        """The run whose ``figure`` is the median, with every run's figure in ``runs``; of an
+        even number, the worse of the middle two. A run that measured nothing is the worst."""
+        if len(flows) == 1:
+            return flows[0]
+        worst = float("-inf") if higher_is_better else float("inf")
+
+        def goodness(flow: Flow) -> float:
+            value = figure(flow)
+            shown = worst if value is None else value
+            return -shown if higher_is_better else shown
+
+        ordered = sorted(flows, key=goodness)
+        chosen = ordered[len(ordered) // 2]
+        return replace(
+            chosen,
+            runs=[figure(flow) for flow in flows],
+            runs_lost=sum(flow.lost for flow in flows),
+        )
+
+    @property
     def deliveries_per_s(self) -> float | None:
         return round(self.delivered / self.seconds, 1) if self.seconds > 0 else None
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "lost": self.lost, "deliveries_per_s": self.deliveries_per_s}
+        return {
+            **asdict(self),
+            "lost": self.lost,
+            "lost_anywhere": self.lost_anywhere,
+            "deliveries_per_s": self.deliveries_per_s,
+        }
 
 
 @dataclass
@@ -99,6 +138,22 @@ class Memory:
 
 
 @dataclass
+class Paired:
+    """The bare server's figures, measured in turn with a target's own: its join storms
+    and bursts, taken one after the other with the target's, on the same busy or idle
+    machine. The goals compare a stage with these rather than with the bare column."""
+
+    join: Join | None = None
+    burst: Flow | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "join": None if self.join is None else asdict(self.join),
+            "burst": None if self.burst is None else self.burst.to_json(),
+        }
+
+
+@dataclass
 class TargetResult:
     """Everything measured on one target; a measurement not taken stays None."""
 
@@ -112,6 +167,11 @@ class TargetResult:
     fanout: Flow | None = None
     burst: Flow | None = None
     longpoll: Flow | None = None
+    paired: Paired | None = None
+    """The bare server measured alongside (see Paired); None when it was not."""
+    other_load: float | None = None
+    """Cores that other programs on the machine kept busy while this target was measured,
+    on average: the bench's own client and the target's processes left out."""
     error: str | None = None
     """Why the target could not be measured (fully), in plain words."""
     skipped: str | None = None
@@ -127,6 +187,8 @@ class TargetResult:
             "fanout": None if self.fanout is None else self.fanout.to_json(),
             "burst": None if self.burst is None else self.burst.to_json(),
             "longpoll": None if self.longpoll is None else self.longpoll.to_json(),
+            "paired": None if self.paired is None else self.paired.to_json(),
+            "other_load": self.other_load,
             "error": self.error,
             "skipped": self.skipped,
         }

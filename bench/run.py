@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,13 @@ from harness.processes import StageError
 from harness.stages import REPO_ROOT, STAGES, Stage
 
 from . import chart, report
+from .load import OtherLoad
 from .measure import measure
 from .options import Options, parse
 from .results import TargetResult, run_json, write_json
 from .servers import ServerError
-from .targets import Target, all_targets
-from .verdicts import Verdict, verdicts
+from .targets import Running, Target, all_targets
+from .verdicts import GOALS_FROM, Verdict, judged_stages, verdicts
 
 
 def say(text: str) -> None:
@@ -52,12 +54,21 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_target(target: Target, options: Options, workdir: Path) -> TargetResult:
+def run_target(
+    target: Target,
+    options: Options,
+    workdir: Path,
+    yardstick: Running | None = None,
+    keep: ExitStack | None = None,
+) -> tuple[TargetResult, Running | None]:
+    """Start ``target``, measure it and stop it, or, with ``keep``, leave it running until
+    ``keep`` closes and return it as well. ``yardstick``: the bare server, still running,
+    to measure in turn with a stage (see measure)."""
     result = TargetResult(target.name, target.label, target.kind, target.settings)
     result.skipped = target.available()
     if result.skipped is not None:
         say(f"[{target.name}] skipped: {result.skipped}")
-        return result
+        return result, None
     settings = ", ".join(f"{key}={value}" for key, value in target.settings.items())
     say(f"[{target.name}] starting with {settings}")
 
@@ -65,17 +76,31 @@ def run_target(target: Target, options: Options, workdir: Path) -> TargetResult:
         say(f"[{target.name}] {text}")
 
     workdir.mkdir(parents=True)
+    clock = time.monotonic()
+    kept = None
+    alongside = yardstick if target.kind in ("stage", "channels") else None
     try:
-        with target.running(workdir) as running:
+        with ExitStack() as stack:
+            running = stack.enter_context(target.running(workdir))
             result.settings = dict(target.settings)
-            asyncio.run(measure(running, result, options, progress))
+            ours = (running.pid, *running.helpers, *([alongside.pid] if alongside else []))
+            others = OtherLoad(ours)
+            try:
+                asyncio.run(measure(running, result, options, progress, alongside))
+            finally:
+                result.other_load = others.cores()
+                progress(report.other_load_words(result.other_load, os.cpu_count() or 1))
+            if keep is not None and result.error is None:
+                keep.enter_context(stack.pop_all())  # it stops when ``keep`` closes
+                kept = running
     except (StageError, ServerError) as problem:
         result.error = str(problem)
         progress(f"could not start: {result.error}")
     except Exception as problem:  # one target that breaks must not stop the others
         result.error = f"{type(problem).__name__}: {problem}"
         progress(f"stopped: {result.error}")
-    return result
+    progress(f"done in {time.monotonic() - clock:.0f} s")
+    return result, kept
 
 
 def save(
@@ -91,18 +116,32 @@ def save(
         verdicts=[verdict.to_json() for verdict in found],
     )
     write_json(folder / "results.json", data)
-    text = report.table(results, options) + "\n\n" + "\n".join(report.verdict_lines(found))
+    lines = [report.table(results, options), report.flows_note(options), ""]
+    text = "\n".join([*lines, *report.verdict_lines(found)])
     (folder / "table.md").write_text(text + "\n")
-    chart.draw(results, options, started, os.cpu_count() or 1, folder / "chart.png")
+    chart.draw(results, found, options, started, os.cpu_count() or 1, folder / "chart.png")
 
 
-def summary(results: list[TargetResult], found: list[Verdict], options: Options) -> str:
+def goals_note(results: list[TargetResult], judged: set[str]) -> str:
+    earlier = [t.name for t in results if t.kind == "stage" and t.name not in judged]
+    if not earlier:
+        return ""
+    return (
+        f"  The goals hold from {GOALS_FROM} on (its chapter tunes the chat server for "
+        f"crowds); {', '.join(earlier)}: for reference."
+    )
+
+
+def summary(
+    results: list[TargetResult], found: list[Verdict], options: Options, judged: set[str]
+) -> str:
     """The table, what could not be measured, and the verdicts, as printed at the end."""
-    lines = ["", report.table(results, options), ""]
+    lines = ["", report.table(results, options), report.flows_note(options), ""]
     lines += [f"not measured fully: {problem}" for problem in report.problems(results)]
     lines += [f"skipped: {t.label}: {t.skipped}" for t in results if t.skipped]
     lines.append("Goals, as ratios of this run's figures:")
     lines += report.verdict_lines(found) or ["  (none: a goal needs bare or Channels, and a stage)"]
+    lines += [note for note in [goals_note(results, judged)] if note]
     return "\n".join(lines)
 
 
@@ -116,17 +155,27 @@ def main(argv: Sequence[str]) -> int:
     say(
         f"bench: {options.clients} clients, fan-out {options.fanout_messages} messages at "
         f"{options.rate:g}/s, burst of {options.burst_messages}, join {options.join_concurrency} "
-        f"at a time (median of {options.join_storms} storms); "
+        f"at a time (median of {options.join_storms} storms), each flow's median of "
+        f"{options.repeats} run{'s' if options.repeats > 1 else ''}; "
         f"targets: {', '.join(options.targets)}"
     )
     results = []
-    with tempfile.TemporaryDirectory(prefix="chat-bench-") as scratch:
+    yardstick: Running | None = None
+    with tempfile.TemporaryDirectory(prefix="chat-bench-") as scratch, ExitStack() as keep:
         for target in all_targets(options.targets, stages, options):
-            results.append(run_target(target, options, Path(scratch) / target.name))
-    found = verdicts(results)
+            workdir = Path(scratch) / target.name
+            if target.kind == "bare":  # first: it stays up, to be measured alongside stages
+                result, yardstick = run_target(target, options, workdir, keep=keep)
+                if yardstick is not None:
+                    say("[bare] stays up, to be measured in turn with each stage")
+            else:
+                result, _ = run_target(target, options, workdir, yardstick)
+            results.append(result)
+    judged = judged_stages({name: stage.parent for name, stage in STAGES.items()})
+    found = verdicts(results, judged)
     save(folder, results, found, options, started)
 
-    print(summary(results, found, options))
+    print(summary(results, found, options, judged))
     took = time.monotonic() - clock
     shown = folder.relative_to(REPO_ROOT) if folder.is_relative_to(REPO_ROOT) else folder
     print(f"\nResults in {shown}/ (results.json, table.md, chart.png); took {took:.0f} s.")

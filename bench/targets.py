@@ -8,11 +8,12 @@ import os
 import subprocess
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import people
 from harness.processes import StageProcesses, free_port
 from harness.stages import REPO_ROOT, Stage
 
@@ -23,7 +24,8 @@ from .servers import redis_installed, redis_server, server_process
 HOST = "127.0.0.1"
 PEER_DIR = Path(__file__).with_name("channels_peer")
 CHAT = "chatserver"
-"""The name of a stage's chat server process in the registry."""
+"""The name of a stage's chat server process in the registry. A stage that runs in one
+process (Django and the chat together) has only that one, whatever its name."""
 
 
 @dataclass
@@ -34,10 +36,17 @@ class Running:
     origin: str | None
     adapter: Adapter
     pid: int
+    """The process whose memory is measured: the one that holds the WebSockets."""
     rooms: list[str]
     """Rooms nobody has joined yet: the warm-up's, the long-polls', one per join storm."""
     longpoll: bool = False
     host: str = HOST
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """What a page of the target sends besides its Origin: a logged-in person's cookies and
+    CSRF token, where the target needs a login."""
+    helpers: tuple[int, ...] = ()
+    """Further processes of the target (Django's, redis-server): their CPU is the target's
+    too, not another program's."""
 
     def ws_url(self, room: str) -> str:
         return f"ws://{self.host}:{self.port}{self.adapter.path(room)}"
@@ -73,6 +82,9 @@ def stage_settings(stage: Stage, options: Options) -> dict[str, str]:
     if "longpoll" in stage.features:
         settings["CHAT_MAX_PARKED"] = str(max(100, 2 * options.clients))
         settings["CHAT_HISTORY"] = str(max(100, 4 * options.fanout_messages))
+        # The pollers wait while the WebSocket runs take their turns: a message, not the
+        # timeout, must be what answers them.
+        settings["CHAT_POLL_TIMEOUT"] = "300"
     return settings
 
 
@@ -88,23 +100,41 @@ class StageTarget(Target):
     def running(self, workdir: Path) -> Iterator[Running]:
         stage = self.stage
         preparing = StageProcesses(stage, stage.path, workdir / "prepared", host=HOST)
-        preparing.prepare(rooms=self.rooms)
+        logins = (people.VISITOR,) if "auth" in stage.features else ()
+        preparing.prepare(rooms=self.rooms, logins=logins)
         site = StageProcesses(stage, stage.path, workdir / "run", host=HOST, env=self.settings)
+        chat = chat_process(stage)
         try:
             site.start(database=preparing.prepared())
-            pid = site.pid(CHAT)
-            assert pid is not None, f"{stage.name}'s {CHAT} process is not running"
-            django = "django" if "django" in site.ports else CHAT
+            pid = site.pid(chat)
+            assert pid is not None, f"{stage.name}'s {chat} process is not running"
+            pages = "django" if "django" in site.ports else chat
+            others = (site.pid(p.name) for p in stage.processes if p.name != chat)
             yield Running(
-                port=site.ports[CHAT],
-                origin=site.url(django, ""),  # the pages the chat server lets in
+                port=site.ports[chat],
+                origin=site.url(pages, ""),  # the pages the chat server lets in
                 adapter=StageAdapter(),
                 pid=pid,
                 rooms=[str(room) for room in preparing.free_rooms],
                 longpoll="longpoll" in stage.features,
+                headers=site.credentials(),
+                helpers=tuple(other for other in others if other is not None),
             )
         finally:
             site.stop()
+
+
+def chat_process(stage: Stage) -> str:
+    """The name of the stage's process that serves the WebSockets."""
+    names = [process.name for process in stage.processes]
+    if CHAT in names:
+        return CHAT
+    if len(names) == 1:
+        return names[0]
+    raise ValueError(
+        f"{stage.name} has no process called {CHAT!r} and more than one process "
+        f"({', '.join(names)}): the bench cannot tell which one serves the WebSockets"
+    )
 
 
 class BareTarget(Target):
@@ -155,10 +185,12 @@ class ChannelsTarget(Target):
             "PEER_DB_PATH": str(workdir / "peer.sqlite3"),
             "PEER_CAPACITY": self.settings["capacity"],
         }
+        helpers: tuple[int, ...] = ()
         with ExitStack() as stack:
             if self.redis:
                 redis_port = free_port(HOST)
-                stack.enter_context(redis_server(workdir / "redis", HOST, redis_port))
+                redis = stack.enter_context(redis_server(workdir / "redis", HOST, redis_port))
+                helpers = (redis.pid,)
                 env.update(PEER_CHANNEL_LAYER="redis", PEER_REDIS_PORT=str(redis_port))
                 self.settings["redis"] = f"redis-server on {HOST}:{redis_port}"
             argv = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port)]
@@ -169,7 +201,8 @@ class ChannelsTarget(Target):
                 )
             )
             origin = f"http://{HOST}:{port}"
-            yield Running(port, origin, ChannelsAdapter(), daphne.pid, room_names(self.rooms))
+            rooms = room_names(self.rooms)
+            yield Running(port, origin, ChannelsAdapter(), daphne.pid, rooms, helpers=helpers)
 
 
 def room_names(count: int) -> list[str]:

@@ -1,19 +1,38 @@
 """The goals the chat servers are measured against, and whether one run met them.
 
 Every ratio is taken from figures of the same run on the same machine, so the noise of a
-busy laptop mostly cancels out. Goals apply to our stages; the same ratios for the
-Channels peer are printed for reference, with no verdict.
+busy laptop mostly cancels out. Goals apply to our stages from GOALS_FROM on; the same
+ratios for earlier stages and for the Channels peer are printed for reference, with no
+verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .results import Flow, TargetResult
 
 BARE = "bare"
+
+GOALS_FROM = "part3"
+"""The goals hold for this stage and every stage built on it. Chapter 03 is where the chat
+server learns to take a crowd (one room lookup for a crowd's handshakes, one encoding for
+a crowd's polls), so part2, which asks Django once per handshake, is shown for reference."""
+
+
+def judged_stages(parents: Mapping[str, str | None], first: str = GOALS_FROM) -> set[str]:
+    """``first`` and every stage descended from it, given each stage's parent."""
+
+    def descends(name: str | None) -> bool:
+        while name is not None:
+            if name == first:
+                return True
+            name = parents.get(name)
+        return False
+
+    return {name for name in parents if descends(name)}
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,18 @@ def ratio(top: float | None, bottom: float | None) -> float | None:
     return round(top / bottom, 2)
 
 
+def ratio_of_shares(
+    top: float | None, top_base: float | None, bottom: float | None, bottom_base: float | None
+) -> float | None:
+    """(top / top_base) / (bottom / bottom_base), rounded to 2 places only at the end; None
+    when a figure is missing or a divisor is 0."""
+    figures = (top, top_base, bottom, bottom_base)
+    if any(figure is None for figure in figures) or not (top_base and bottom and bottom_base):
+        return None
+    assert top is not None
+    return round((top / top_base) / (bottom / bottom_base), 2)
+
+
 def join_seconds(target: TargetResult) -> float | None:
     return None if target.join is None else target.join.seconds
 
@@ -89,19 +120,42 @@ def spoiled(goal: Goal, target: TargetResult) -> bool:
     if goal is JOIN:
         return target.join is not None and target.join.failed > 0
     if goal is LONGPOLL:
-        return target.longpoll is not None and target.longpoll.lost > 0
-    return target.burst is not None and target.burst.lost > 0
+        return target.longpoll is not None and target.longpoll.lost_anywhere > 0
+    return target.burst is not None and target.burst.lost_anywhere > 0
 
 
 def lost_note(target: TargetResult) -> str:
-    if target.burst is not None and target.burst.lost:
-        burst = target.burst
+    burst = target.burst
+    if burst is None or not burst.lost_anywhere:
+        return ""
+    if burst.runs_lost is None:
         return f"{target.name} lost {burst.lost} of {burst.expected} burst deliveries"
-    return ""
+    return f"{target.name} lost {burst.runs_lost} burst deliveries in {len(burst.runs)} runs"
 
 
-def verdicts(targets: Sequence[TargetResult]) -> list[Verdict]:
-    """Every goal for every target it applies to, in the order of ``targets``."""
+BARE_ALONGSIDE = "bare alongside"
+
+
+def bare_alongside(target: TargetResult) -> TargetResult | None:
+    """The bare server's figures measured in turn with ``target``'s, as a TargetResult."""
+    paired = target.paired
+    if paired is None:
+        return None
+    found = TargetResult(BARE, "bare Autobahn", "bare")
+    found.join, found.burst = paired.join, paired.burst
+    return found
+
+
+def verdicts(
+    targets: Sequence[TargetResult], judged: Collection[str] | None = None
+) -> list[Verdict]:
+    """Every goal for every target it applies to, in the order of ``targets``.
+
+    ``judged`` names the stages the goals hold for (None: every stage); the ratios of the
+    other stages are given for reference, like the Channels peer's. A target that was
+    skipped (not run on this machine) is left out.
+    """
+    targets = [target for target in targets if target.skipped is None]
     by_name = {target.name: target for target in targets}
     bare = by_name.get(BARE)
     peers = [target for target in targets if target.kind == "channels"]
@@ -115,8 +169,9 @@ def verdicts(targets: Sequence[TargetResult]) -> list[Verdict]:
         note: str = "",
         title: str = "",
     ) -> None:
-        met = goal.met_by(value) if target.kind == "stage" else None
-        if target.kind == "stage" and spoiled(goal, target):
+        applies = target.kind == "stage" and (judged is None or target.name in judged)
+        met = goal.met_by(value) if applies else None
+        if applies and spoiled(goal, target):
             met = False
         found.append(
             Verdict(
@@ -129,11 +184,17 @@ def verdicts(targets: Sequence[TargetResult]) -> list[Verdict]:
         (BURST, burst_rate),
     ]
     for target in targets:
-        if target.kind == "bare" or bare is None:
+        if target.kind == "bare" or (bare is None and target.paired is None):
             continue
+        # The bare server measured alongside the target, where it was; else its own run.
+        yardstick = bare_alongside(target) or bare
+        assert yardstick is not None
+        versus = BARE_ALONGSIDE if yardstick is not bare else BARE
         for goal, figure in compared:
             note = lost_note(target) if goal is BURST else ""
-            judge(goal, target, BARE, ratio(figure(target), figure(bare)), note)
+            value = ratio(figure(target), figure(yardstick))
+            title = goal.title + (" alongside" if versus == BARE_ALONGSIDE else "")
+            judge(goal, target, versus, value, note, title)
     for target in targets:
         if target.longpoll is None or target.fanout is None:
             continue
@@ -144,7 +205,15 @@ def verdicts(targets: Sequence[TargetResult]) -> list[Verdict]:
             continue
         for peer in peers:
             value = ratio(burst_rate(target), burst_rate(peer))
-            notes = [note for note in (lost_note(target), lost_note(peer)) if note]
             title = f"burst deliveries/s vs {peer.label}"
+            ours, theirs = bare_alongside(target), bare_alongside(peer)
+            if ours is not None and theirs is not None:
+                # Each measured in turns with the bare server, perhaps on a machine busier
+                # at one time than the other: compare each as a share of the bare server's.
+                value = ratio_of_shares(
+                    burst_rate(target), burst_rate(ours), burst_rate(peer), burst_rate(theirs)
+                )
+                title += ", each vs bare alongside"
+            notes = [note for note in (lost_note(target), lost_note(peer)) if note]
             judge(CHANNELS, target, peer.name, value, "; ".join(notes), title)
     return found

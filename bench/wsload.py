@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -27,10 +27,20 @@ _sequence: Iterator[int] = itertools.count(1)
 class Swarm:
     """``size`` WebSocket clients of one room; the first of them is the one that sends."""
 
-    def __init__(self, url: str, adapter: Adapter, origin: str | None, size: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        adapter: Adapter,
+        origin: str | None,
+        size: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """``headers`` go with every handshake: a logged-in page's cookies, where a target
+        needs them."""
         self.url = url
         self.adapter = adapter
         self.origin = None if origin is None else Origin(origin)
+        self.headers = dict(headers or {})
         self.size = size
         self.connections: list[ClientConnection] = []
         self.readers: list[asyncio.Task[None]] = []
@@ -40,6 +50,7 @@ class Swarm:
         connection = await connect(
             self.url,
             origin=self.origin,
+            additional_headers=self.headers,
             open_timeout=OPEN_TIMEOUT,
             close_timeout=2,
             ping_interval=None,  # the servers ping their clients; the clients answer

@@ -13,6 +13,8 @@ and is let in, as on the WebSocket side: the check protects people's browsers; i
 not identify anyone.
 """
 
+from functools import lru_cache
+
 from chatserver.config import ConfigError, normal_origin
 
 
@@ -36,10 +38,12 @@ def add_cors_headers(request, allowed_origins):
     return True
 
 
+@lru_cache(maxsize=64)
 def comparable(origin):
     """An Origin header written as in the settings (scheme://host:port), or None.
 
     "null", which sandboxed frames and pages opened from files send, is not an origin.
+    A page sends the same header with every poll, so the last 64 answers are remembered.
     """
     try:
         return normal_origin("Origin", origin.decode("latin-1"))

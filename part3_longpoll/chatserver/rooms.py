@@ -34,6 +34,9 @@ class Room:
         # busy room never holds more than history_size of them.
         self.history = deque(maxlen=history_size)
         self.polls = set()  # the long-polls waiting for this room's next message
+        # Poll answers encoded since the last message, by cursor: every poll with the
+        # same cursor gets the same bytes until the next message (see answer_poll).
+        self.answers = {}
 
     def next_message_id(self):
         """Ids start at 1 and go up by 1, so clients can put messages in order and spot gaps."""
@@ -56,11 +59,11 @@ class Room:
     def answer_polls(self):
         """Answer every long-poll waiting in the room, with what is new for each.
 
-        Each different answer is encoded once and its bytes shared (see answer_poll).
+        Called for every new message, so the answers encoded before it are out of date.
         """
-        encoded = {}
+        self.answers.clear()
         for poll in list(self.polls):  # a copy: each answered poll leaves the set
-            poll.answer(encoded)
+            poll.answer()
 
 
 def room_id_from_path(path, pattern=ROOM_PATH):

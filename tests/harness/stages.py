@@ -183,6 +183,29 @@ NEWEST = [stage for stage in STAGES.values() if not stage.branch][-1]
 """The newest stage of the main line, which has every main-line check."""
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A chapter that builds no stage: the replay runs it, once, in an empty folder, and it
+    must run without error, but there is no snapshot to compare what it leaves with."""
+
+    chapter: str
+    title: str
+
+    @property
+    def chapter_path(self) -> Path:
+        return TUTORIAL_DIR / self.chapter
+
+
+READINGS: dict[str, Reading] = {
+    reading.chapter: reading
+    for reading in [
+        Reading("00_start_here.md", "how the workbook works; checks your Python"),
+        Reading("08_whyfore.md", "the 2013 aside revisited, with this machine's bench figures"),
+    ]
+}
+"""The chapters without a stage, by file name. Every chapter is a stage's or one of these."""
+
+
 def get_stage(name: str) -> Stage:
     """The stage called ``name``, or an error that lists the ones there are."""
     try:

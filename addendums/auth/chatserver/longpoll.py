@@ -42,6 +42,10 @@ RETRY_WHEN_FULL = 5
 
 TOO_MANY_REQUESTS = 429  # twisted.web.http has no name for it
 
+ANSWERS_KEPT = 10
+"""Encoded answers a room keeps between two messages, one per cursor. A crowd asks with one
+or two cursors; the cap stops a client that asks with many from filling the memory."""
+
 
 class RoomMessages(Resource):
     """/rooms/<id>/messages: read a room's messages by long-polling, and post to it."""
@@ -208,8 +212,12 @@ class RoomMessages(Resource):
         """Call then(request, room, argument) once the room is found; 404 if there is none.
 
         While Django is asked, the client may go away; then the question is cancelled and
-        nothing more happens.
+        nothing more happens. A room the server knows already needs no question at all.
         """
+        room = self.factory.rooms.get(room_id)
+        if room is not None:
+            then(request, room, argument)
+            return
         lookup = self.factory.find_room(room_id)
         request.notifyFinish().addErrback(lambda failure: lookup.cancel())
         lookup.addCallbacks(
@@ -237,14 +245,15 @@ class RoomMessages(Resource):
         )
 
 
-def answer_poll(request, room, cursor, page_size, encoded=None):
+def answer_poll(request, room, cursor, page_size):
     """Answer a poll with the messages after its cursor: at most page_size, oldest first.
 
-    encoded, when given, holds the answers already encoded for the room as it is now, by
-    cursor. The polls that one message wakes mostly share a cursor (they had all seen the
-    message before it), so a thousand of them cost one encoding, not a thousand.
+    Until the room's next message, every poll with the same cursor gets the same answer, so
+    the room keeps the answers it has encoded, by cursor. The polls that one message wakes
+    mostly share a cursor (they had all seen the message before it), and so do the polls
+    that come back just after it: a thousand of them cost one encoding, not a thousand.
     """
-    body = None if encoded is None else encoded.get(cursor)
+    body = room.answers.get(cursor)
     if body is None:
         found, missed = room.messages_after(cursor, page_size)
         # The client asks next from the last message it got. With none to give, that is the
@@ -252,8 +261,8 @@ def answer_poll(request, room, cursor, page_size, encoded=None):
         # id the room has not reached yet, and asking with it again would only repeat this.
         next_cursor = found[-1]["id"] if found else room.last_id
         body = messages.encode(messages.poll_answer(room.id, found, next_cursor, missed))
-        if encoded is not None:
-            encoded[cursor] = body
+        if len(room.answers) < ANSWERS_KEPT:
+            room.answers[cursor] = body
     answer_encoded(request, http.OK, body)
 
 
@@ -276,9 +285,9 @@ class ParkedPoll:
         request.notifyFinish().addErrback(self.client_gone)
         room.polls.add(self)
 
-    def answer(self, encoded=None):
+    def answer(self):
         self.forget()
-        answer_poll(self.request, self.room, self.cursor, self.page_size, encoded)
+        answer_poll(self.request, self.room, self.cursor, self.page_size)
 
     def refuse(self, refusal):
         """End the wait with an error instead, such as LoggedOut when its person logs out."""

@@ -15,6 +15,8 @@ A request without an Origin header comes from a program, not from a page in a br
 and is let in: the check protects people's browsers; it does not identify anyone.
 """
 
+from functools import lru_cache
+
 from chatserver.config import ConfigError, normal_origin
 
 
@@ -24,10 +26,12 @@ def from_allowed_page(request, allowed_origins):
     return origin is None or comparable(origin) in allowed_origins
 
 
+@lru_cache(maxsize=64)
 def comparable(origin):
     """An Origin header written as in the settings (scheme://host:port), or None.
 
     "null", which sandboxed frames and pages opened from files send, is not an origin.
+    A page sends the same header with every poll, so the last 64 answers are remembered.
     """
     try:
         return normal_origin("Origin", origin.decode("latin-1"))

@@ -1,0 +1,51 @@
+"""How busy other programs kept the machine while a target was measured.
+
+The client and the servers share the machine with whatever else runs on it, and on a
+shared or busy machine that moves the figures more than anything the servers do. So the
+bench measures it: all the CPU time the machine spent, less what the bench's own client
+and the target's processes spent, per second of the measurement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import psutil
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since it started, all cores together."""
+    times = psutil.cpu_times()
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    return sum(times) - idle
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """CPU seconds spent so far by the processes ``pids`` (those still running)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+class OtherLoad:
+    """Started when a target's measurement starts; ``cores()`` at its end says how many
+    cores other programs kept busy meanwhile, on average."""
+
+    def __init__(self, pids: Iterable[int]) -> None:
+        self.pids = (psutil.Process().pid, *pids)
+        self.started = time.monotonic()
+        self.busy = busy_seconds()
+        self.ours = cpu_seconds(self.pids)
+
+    def cores(self) -> float | None:
+        elapsed = time.monotonic() - self.started
+        if elapsed <= 0:
+            return None
+        others = (busy_seconds() - self.busy) - (cpu_seconds(self.pids) - self.ours)
+        return round(max(others, 0.0) / elapsed, 2)
