@@ -9,8 +9,9 @@ without reading it. No address takes a body bigger than CHAT_MAX_BYTES, Django's
 its forms here (the admin's) are small, and the Request cannot yet tell which address the
 body is for.
 
-The Site also writes a line for every request it answers to twistd's log, in the "combined"
-format web servers share: the client's address, the time, the request, status and size.
+The Site also writes a line for each page, file and refusal to twistd's log, in the
+"combined" format web servers share: the client's address, the time, the request, status
+and size (see ChatSite.log).
 """
 
 from twisted.logger import Logger
