@@ -10,9 +10,11 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed
 
 import matplotlib.pyplot as plt
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
@@ -131,7 +133,7 @@ def style(axes: Axes, title: str, unit: str) -> None:
     axes.spines[["top", "right"]].set_visible(False)
     axes.grid(axis="y", color="#e8eaed", linewidth=0.8)
     axes.set_axisbelow(True)
-    axes.tick_params(axis="x", labelrotation=20, labelsize=9)
+    axes.tick_params(axis="x", labelrotation=30, labelsize=9)
     axes.margins(y=0.18)
 
 
@@ -159,15 +161,6 @@ def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options)
             left = position + width / 2
             limit = LONGPOLL.limit * websocket
             axes.plot([left, left + width], [limit, limit], color=GOAL, linestyle="--", lw=1)
-            axes.annotate(
-                f"goal {LONGPOLL.limit:g} x WS p99",
-                (left + width, limit),
-                xytext=(2, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=7,
-                color=GOAL,
-            )
     for offset, (pick, alpha) in zip((-width, 0, width), shown, strict=False):
         values = [pick(t) or 0 for t in targets]
         bars = axes.bar(
@@ -196,7 +189,11 @@ def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options)
         Patch(facecolor="#5f6368", label="WebSocket p99"),
         Patch(facecolor="#ffffff", edgecolor="#5f6368", hatch="///", label="long-poll p99"),
     ]
-    axes.legend(handles=legend[: len(shown)], frameon=False, fontsize=8, loc="upper left")
+    handles: list[Artist] = list(legend[: len(shown)])
+    if len(shown) == 3:  # the long-poll bars, and the goal marked over them
+        goal = f"goal: {LONGPOLL.limit:g} x WebSocket p99"
+        handles.append(Line2D([], [], color=GOAL, linestyle="--", lw=1, label=goal))
+    axes.legend(handles=handles, frameon=False, fontsize=8, loc="upper left")
     axes.set_xticks(list(positions), [t.label for t in targets])
     axes.set_yscale("log")
     axes.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
@@ -233,16 +230,22 @@ def goals_panel(axes: Axes, found: Sequence[Verdict]) -> None:
         axes.text(0, 0.8, "none judged: a goal needs bare or Channels, and a stage", color=INK)
         return
     rows = (len(judged) + 1) // 2
+    lines = [
+        f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} "
+        f"{'not measured' if verdict.ratio is None else f'{verdict.ratio:g}x'} "
+        f"(goal {pretty(verdict.wanted)})"
+        for verdict in judged
+    ]
+    # Two columns of half the chart's width: long lines get a smaller type, not an overlap.
+    size = min(9.5, 9.5 * 78 / max(len(line) for line in lines))
     for index, verdict in enumerate(judged):
         column, row = divmod(index, rows)
-        shown = "not measured" if verdict.ratio is None else f"{verdict.ratio:g}x"
         axes.text(
             0.5 * column,
             1 - (row + 1) / (rows + 0.5),
-            f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} {shown} "
-            f"(goal {pretty(verdict.wanted)})",
+            lines[index],
             transform=axes.transAxes,
-            fontsize=9.5,
+            fontsize=size,
             color=VERDICT_COLOURS[verdict.word],
         )
 
@@ -287,6 +290,7 @@ def figure_for(
     burst, latency = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
     join, memory = figure.add_subplot(grid[1, 0]), figure.add_subplot(grid[1, 1])
     goals_panel(figure.add_subplot(grid[2, :]), found)
+    charts = (burst, latency, join, memory)
 
     def burst_rate(target: TargetResult) -> float | None:
         return None if target.burst is None else target.burst.deliveries_per_s
@@ -325,6 +329,9 @@ def figure_for(
         "KiB",
         digits=1,
     )
+    for axes in charts:
+        for label in axes.get_xticklabels():
+            label.set_horizontalalignment("right")  # rotated names end under their bars
     figure.suptitle(
         f"Chat servers under load: {options.clients} clients in one room, one sender "
         f"({started}, {cpus} CPUs, client and servers on one machine)",
