@@ -46,6 +46,12 @@ FEATURES = {
     "single_process": "Django, its static files and the chat in one Twisted process",
     "anonymous": "anyone may chat without logging in; HTTP senders are limited by address",
     "auth": "logins on every page; the chat server knows who is speaking from the session",
+    "memory_only": "messages live in the chat server's memory alone: a room keeps its latest "
+    "CHAT_HISTORY, and after a restart ids start again at 1",
+    "unacknowledged": "a message is sent once and never acknowledged: the page gives a refused "
+    "or unsent message back in the input box",
+    "history": "every message stored before anyone sees it; ids that survive restarts; clients "
+    "that resume from the last id they saw; acknowledged sends with refs; retention",
 }
 """What a stage can do, in a word each; checks say which they need with @pytest.mark.needs."""
 
@@ -104,6 +110,9 @@ ONE_PROCESS = Process(
     roles=("django", "chatserver"),
 )
 
+IN_MEMORY_CHAT = frozenset({"memory_only", "unacknowledged"})
+"""What every chat stage has until history replaces it: messages kept in memory, sent once."""
+
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in [
@@ -122,7 +131,9 @@ STAGES: dict[str, Stage] = {
             parent="part1",
             chapter="02_websocket.md",
             title="per-room WebSocket chat on Twisted and Autobahn",
-            features=frozenset({"rooms", "websocket", "two_origins", "anonymous"}),
+            features=frozenset(
+                {"rooms", "websocket", "two_origins", "anonymous"} | IN_MEMORY_CHAT
+            ),
             processes=(DJANGO, CHATSERVER),
         ),
         Stage(
@@ -131,7 +142,9 @@ STAGES: dict[str, Stage] = {
             parent="part2",
             chapter="03_longpoll.md",
             title="HTTP long-polling beside the WebSockets, on the same Twisted server",
-            features=frozenset({"rooms", "websocket", "longpoll", "two_origins", "anonymous"}),
+            features=frozenset(
+                {"rooms", "websocket", "longpoll", "two_origins", "anonymous"} | IN_MEMORY_CHAT
+            ),
             processes=(DJANGO, CHATSERVER),
         ),
         Stage(
@@ -140,7 +153,10 @@ STAGES: dict[str, Stage] = {
             parent="part3",
             chapter="04_single_process.md",
             title="one Twisted process serving Django, its static files and the chat on one port",
-            features=frozenset({"rooms", "websocket", "longpoll", "single_process", "anonymous"}),
+            features=frozenset(
+                {"rooms", "websocket", "longpoll", "single_process", "anonymous"}
+                | IN_MEMORY_CHAT
+            ),
             processes=(ONE_PROCESS,),
         ),
         Stage(
@@ -149,7 +165,20 @@ STAGES: dict[str, Stage] = {
             parent="single_process",
             chapter="05_auth.md",
             title="logins on every page, and a chat server that knows who is speaking",
-            features=frozenset({"rooms", "websocket", "longpoll", "single_process", "auth"}),
+            features=frozenset(
+                {"rooms", "websocket", "longpoll", "single_process", "auth"} | IN_MEMORY_CHAT
+            ),
+            processes=(ONE_PROCESS,),
+        ),
+        Stage(
+            name="history",
+            folder="addendums/history",
+            parent="auth",
+            chapter="06_history.md",
+            title="every message stored before it is shown; clients that resume where they were",
+            features=frozenset(
+                {"rooms", "websocket", "longpoll", "single_process", "auth", "history"}
+            ),
             processes=(ONE_PROCESS,),
         ),
     ]

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from harness import chat_page, http, people, waits
 from harness.browser import Browsers
-from harness.fakes import FakePeople, FakePerson, chat_factory, chat_site, logins_of
+from harness.fakes import FakePeople, FakePerson, chat_factory, chat_site, modules_of
 from harness.longpoll_client import LongPollClient
 from harness.memory_http import Exchange, MemoryHTTP
 from harness.processes import StageProcesses
@@ -59,7 +59,7 @@ def chatserver_code(
         factory=import_from_stage("chatserver.factory"),
         resource=import_from_stage("chatserver.resource"),
         web=import_from_stage("chatserver.web"),
-        **logins_of(import_from_stage, stage_features),
+        **modules_of(import_from_stage, stage_features),
     )
 
 

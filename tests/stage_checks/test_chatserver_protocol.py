@@ -23,7 +23,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
 from harness import memory_http
-from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_resource, logins_of, pages_on_port
+from harness.fakes import ORIGIN, FakeRooms, chat_factory, chat_resource, modules_of, pages_on_port
 from harness.protocol import message_fields
 from harness.wsclient import BINARY, TEXT, MemoryClient
 
@@ -88,7 +88,7 @@ def chatserver_code(
         config=import_from_stage("chatserver.config"),
         factory=import_from_stage("chatserver.factory"),
         resource=import_from_stage("chatserver.resource"),
-        **logins_of(import_from_stage, stage_features),
+        **modules_of(import_from_stage, stage_features),
     )
 
 

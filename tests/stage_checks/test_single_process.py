@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from harness import chat_page, http, waits
 from harness.admin import PASSWORD, USERNAME
 from harness.browser import Browsers
-from harness.fakes import FakeDjango, chat_factory, chat_resource, logins_of
+from harness.fakes import FakeDjango, chat_factory, chat_resource, modules_of
 from harness.longpoll_client import LongPollClient
 from harness.memory_http import get
 from harness.processes import READY_TIMEOUT, SiteWith, StageProcesses, tail
@@ -53,7 +53,7 @@ def chatserver_code(
         config=import_from_stage("chatserver.config"),
         factory=import_from_stage("chatserver.factory"),
         resource=import_from_stage("chatserver.resource"),
-        **logins_of(import_from_stage, stage_features),
+        **modules_of(import_from_stage, stage_features),
     )
 
 
@@ -195,6 +195,7 @@ def database_locked(database: Path) -> Iterator[None]:
             lock.execute("ROLLBACK")
 
 
+@pytest.mark.needs("memory_only")  # from chapter 06 on, a message waits for the database too
 def test_pages_waiting_for_the_database_do_not_hold_up_the_chat(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:
