@@ -111,7 +111,9 @@ class FakeStore:
     not stored again. Normally it answers at once, so a message sent in a check is stored
     and broadcast before the check goes on. After ``hold()`` it keeps every group of
     messages it is asked to save waiting (in ``groups``) until ``release()``, like a slow
-    disk; ``fail_next()`` makes the next save fail, like a database that is down.
+    disk; ``fail_next()`` makes the next save fail, like a database that is down; and after
+    ``hold_reads()`` it keeps the questions about older messages (``after``) waiting until
+    ``release_reads()``, like a slow query.
     """
 
     def __init__(self) -> None:
@@ -123,6 +125,10 @@ class FakeStore:
         self.holding = False
         self.held: list[tuple[list[Any], Deferred[list[Any]]]] = []
         self.failing: Exception | None = None
+        self.holding_reads = False
+        self.held_reads: list[tuple[tuple[int, int, int], Deferred[Any]]] = []
+        self.reads: list[tuple[int, int]] = []
+        """Every (room, cursor) the stage asked the database about, in order."""
 
     # -- what the stage's factory calls --------------------------------------------------
 
@@ -133,8 +139,16 @@ class FakeStore:
     def after(
         self, room_id: int, cursor: int, count: int
     ) -> Deferred[tuple[list[dict[str, Any]], int]]:
+        self.reads.append((room_id, cursor))
+        if self.holding_reads:
+            answer: Deferred[Any] = Deferred()
+            self.held_reads.append(((room_id, cursor, count), answer))
+            return answer
+        return succeed(self.read(room_id, cursor, count))
+
+    def read(self, room_id: int, cursor: int, count: int) -> tuple[list[dict[str, Any]], int]:
         newer = [m for m in self.rooms.get(room_id, []) if m["id"] > cursor][:count]
-        return succeed((newer, self.last_ids.get(room_id, 0)))
+        return newer, self.last_ids.get(room_id, 0)
 
     def save(self, drafts: list[Any]) -> Deferred[list[Any]]:
         self.groups.append(list(drafts))
@@ -175,6 +189,16 @@ class FakeStore:
         held, self.held = self.held, []
         for drafts, answer in held:
             answer.callback(self.store(drafts))
+
+    def hold_reads(self) -> None:
+        self.holding_reads = True
+
+    def release_reads(self) -> None:
+        """Answer every question held so far, from the messages stored by now."""
+        self.holding_reads = False
+        held, self.held_reads = self.held_reads, []
+        for question, answer in held:
+            answer.callback(self.read(*question))
 
     def fail_next(self, problem: Exception) -> None:
         self.failing = problem

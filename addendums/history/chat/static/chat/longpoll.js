@@ -76,7 +76,10 @@
     }
     if (failures) {
       failures = 0;
-      sendOutbox(); // the server is back: what waited goes now
+      if (postFailures) {
+        holdUntil = 0; // the server is back: what waited for it goes now
+      }
+      sendOutbox();
     }
     page.showState("open");
     show(answer);
