@@ -774,8 +774,19 @@ def shown_ids(driver: WebDriver) -> list[int]:
 
 
 def sending(driver: WebDriver) -> list[str]:
+    """The texts shown as "sending…": typed here, not yet stored."""
     items = driver.find_elements(By.CSS_SELECTOR, "#message_list li.sending .text")
     return [item.get_attribute("textContent") or "" for item in items]
+
+
+def shows(driver: WebDriver, texts: list[str], still_sending: list[str]) -> bool:
+    """True once the page shows ``texts`` and ``still_sending`` as "sending…"; otherwise an
+    AssertionError that says what it shows, for wait_for to report."""
+    shown, waiting = chat_page.messages(driver), sending(driver)
+    assert (shown, waiting) == (texts, still_sending), (
+        f"it shows {shown}, of which {waiting} as sending"
+    )
+    return True
 
 
 def test_a_fresh_page_shows_the_history_and_carries_on_without_repeats(
@@ -827,10 +838,9 @@ def test_a_message_typed_while_the_server_is_down_shows_as_sending_then_goes_onc
         chat_page.send(polling_window, "posted while away")
         for window, text in ((socket_window, "typed while away"), (polling_window, "posted while away")):
             waits.wait_for(
-                lambda window=window, text=text: sending(window) == [text],
-                f"A message typed while the chat server was down should stay in the list, "
-                f"marked 'sending…' (an li with class sending), until the server takes it; "
-                f"the page shows {sending(window)} as sending.",
+                lambda window=window, text=text: shows(window, ["before the break", text], [text]),
+                "A message typed while the chat server was down should stay in the list, "
+                "marked 'sending…' (an li with class sending), until the server takes it.",
             )
             assert (window.find_element(By.ID, "inputbox").get_attribute("value") or "") == ""
     finally:
@@ -847,8 +857,7 @@ def test_a_message_typed_while_the_server_is_down_shows_as_sending_then_goes_onc
             lambda window=window: not sending(window)
             and chat_page.messages(window).count("typed while away") == 1
             and chat_page.messages(window).count("posted while away") == 1,
-            f"Once stored, each message should be shown once, in place of its 'sending…' "
-            f"line: {chat_page.messages(window)}.",
+            "Once stored, each message should be shown once, in place of its 'sending…' line.",
             timeout=chat_page.RECONNECT_WAIT,
         )
         assert shown_ids(window) == sorted(shown_ids(window)) == [1, 2, 3]
@@ -872,10 +881,10 @@ def test_a_flood_over_the_rate_limit_is_sent_in_full_in_order(
     )
     expected = [f"flood {n}" for n in range(1, 21)]
     waits.wait_for(
-        lambda: chat_page.messages(browser) == expected and not sending(browser),
+        lambda: shows(browser, expected, []),
         "Twenty messages sent at once, past CHAT_BURST (10), should all be shown in the end, "
         "once each and in order: the page waits as long as rate_limited's retry_after says "
-        f"and sends the rest again. It shows {chat_page.messages(browser)}.",
+        "and sends the rest again.",
         timeout=4 * waits.MAX_WAIT,
     )
 
@@ -884,8 +893,8 @@ def test_the_admin_shows_messages_read_only_with_search_and_a_room_filter(
     site: StageProcesses, browser: WebDriver, new_room: Callable[[], int]
 ) -> None:
     room, other = new_room(), new_room()
-    poster(site, room).send("findable needle")
-    poster(site, other).send("another haystack")
+    assert poster(site, room, people.ALICE).send("findable needle").status == 201
+    assert poster(site, other, people.BOB).send("another haystack").status == 201
     admin.log_in(browser, site, admin.USERNAME, admin.PASSWORD)
     browser.get(site.url("django", "/admin/chat/message/?q=needle"))
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
@@ -898,7 +907,7 @@ def test_the_admin_shows_messages_read_only_with_search_and_a_room_filter(
     assert [row.text for row in rows if "haystack" in row.text] and len(rows) == 1, (
         "The admin's message list should filter by room (list_filter = ['room'])."
     )
-    assert not browser.find_elements(By.CSS_SELECTOR, "a.addlink"), (
+    assert not browser.find_elements(By.CSS_SELECTOR, "a[href$='/chat/message/add/']"), (
         "The admin offers to add messages; only the chat server stores them "
         "(has_add_permission)."
     )

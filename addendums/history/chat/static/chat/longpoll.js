@@ -20,6 +20,7 @@
   const MAX_ATTEMPTS = 10;
 
   let cursor = page.config.last_id; // the id of the last message seen
+  let started = false; // the first poll only says that the server is there
   let failures = 0;
   let posting = false; // a POST is under way: the next waits for its answer
   let postFailures = 0;
@@ -31,6 +32,7 @@
   // as the server asked in a Retry-After header (a full room, say).
   function pollFailed(reason, retryAfterSeconds) {
     failures += 1;
+    started = false; // after a break, first hear that the server is back
     console.info("poll failed:", reason);
     if (failures > MAX_ATTEMPTS) {
       page.showState("closed", 0, function () {
@@ -55,10 +57,12 @@
     cursor = answer.cursor;
   }
 
+  // The first poll asks without a cursor, so that it is answered at once and
+  // the page knows it is connected; the rest ask for what came after ours.
   async function poll() {
     let answer;
     try {
-      const response = await fetch(messagesUrl + "?after=" + cursor, {
+      const response = await fetch(messagesUrl + (started ? "?after=" + cursor : ""), {
         signal: AbortSignal.timeout(POLL_TIMEOUT_MS),
       });
       answer = await response.json();
@@ -82,7 +86,10 @@
       sendOutbox();
     }
     page.showState("open");
-    show(answer);
+    if (started) {
+      show(answer);
+    }
+    started = true;
     poll();
   }
 
