@@ -21,11 +21,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from . import people, protocol, waits
 from .longpoll_client import LongPollClient
@@ -187,10 +188,8 @@ class ResumingSocket(ResumingClient):
     def run(self) -> None:
         while not self.stopping.is_set():
             self.running.wait()
-            try:
-                self.one_connection()
-            except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
-                pass
+            with suppress(ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
+                self.one_connection()  # until the connection breaks, or is cut off
             time.sleep(RETRY_PAUSE)
 
     def one_connection(self) -> None:

@@ -131,9 +131,7 @@ STAGES: dict[str, Stage] = {
             parent="part1",
             chapter="02_websocket.md",
             title="per-room WebSocket chat on Twisted and Autobahn",
-            features=frozenset(
-                {"rooms", "websocket", "two_origins", "anonymous"} | IN_MEMORY_CHAT
-            ),
+            features=frozenset({"rooms", "websocket", "two_origins", "anonymous"} | IN_MEMORY_CHAT),
             processes=(DJANGO, CHATSERVER),
         ),
         Stage(
@@ -154,8 +152,7 @@ STAGES: dict[str, Stage] = {
             chapter="04_single_process.md",
             title="one Twisted process serving Django, its static files and the chat on one port",
             features=frozenset(
-                {"rooms", "websocket", "longpoll", "single_process", "anonymous"}
-                | IN_MEMORY_CHAT
+                {"rooms", "websocket", "longpoll", "single_process", "anonymous"} | IN_MEMORY_CHAT
             ),
             processes=(ONE_PROCESS,),
         ),

@@ -32,8 +32,15 @@ from twisted.web.server import Site
 
 from harness import admin, chat_page, http, people, waits
 from harness.browser import Browsers
-from harness.fakes import ORIGIN, VISITOR, FakePeople, FakePerson, FakeStore, chat_factory
-from harness.fakes import chat_site, modules_of
+from harness.fakes import (
+    ORIGIN,
+    FakePeople,
+    FakePerson,
+    FakeStore,
+    chat_factory,
+    chat_site,
+    modules_of,
+)
 from harness.longpoll_client import LongPollClient
 from harness.memory_http import MemoryHTTP
 from harness.processes import SiteWith, StageProcesses
@@ -204,9 +211,9 @@ def test_messages_that_arrive_during_a_commit_go_to_the_database_together(
         f"3, one transaction each, once the first commit was done; the groups were {sizes}."
     )
     received = bob.new_messages()
-    assert [(m["id"], m["text"]) for m in received] == [
-        (n, f"quick {n}") for n in range(1, 8)
-    ], f"Bob should get the seven messages in the order sent, ids 1 to 7; he got {received}."
+    assert [(m["id"], m["text"]) for m in received] == [(n, f"quick {n}") for n in range(1, 8)], (
+        f"Bob should get the seven messages in the order sent, ids 1 to 7; he got {received}."
+    )
 
 
 def test_a_message_sent_again_under_its_ref_is_stored_once(server: Server) -> None:
@@ -299,7 +306,11 @@ def test_a_client_further_back_than_the_memory_is_caught_up_from_the_database(
         "2 to 10, the older ones read from the database (store.after)."
     )
     answer = server.poll(1, 1).answered("a poll after message 1").json()
-    assert (ids(answer["messages"]), answer["cursor"], answer["missed"]) == ([2, 3, 4, 5], 5, False), (
+    assert (ids(answer["messages"]), answer["cursor"], answer["missed"]) == (
+        [2, 3, 4, 5],
+        5,
+        False,
+    ), (
         f"A poll after message 1 should be answered from the database with 2 to 5 (a page of "
         f"CHAT_POLL_PAGE=4), cursor 5, missed false, not {answer}."
     )
@@ -412,15 +423,25 @@ async def test_the_database_store_gives_ids_in_the_commit_and_works_in_a_thread(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chatserver_code.store, "save_drafts", noting_thread)
         first, second = chatserver_code.store.MessageStore(), chatserver_code.store.MessageStore()
-        saving = first.save([draft(room, writer, f"one {n}", 1_800_000_000 + n, f"o{n}") for n in range(3)])
+        saving = first.save(
+            [draft(room, writer, f"one {n}", 1_800_000_000 + n, f"o{n}") for n in range(3)]
+        )
         assert isinstance(saving, Deferred), "MessageStore.save should return a Deferred."
         stored = await saving
         # A second store, as a second chat process on the same database would have:
-        again = await second.save([draft(room, writer, "two", 1_800_000_010, "o1"), draft(room, writer, "three", 1_800_000_011)])
+        again = await second.save(
+            [
+                draft(room, writer, "two", 1_800_000_010, "o1"),
+                draft(room, writer, "three", 1_800_000_011),
+            ]
+        )
     assert [(m["id"], new) for m, new in stored] == [(1, True), (2, True), (3, True)], (
         f"The first three messages in a new room should be stored as 1, 2, 3: {stored}."
     )
-    assert [(m["id"], m["text"], new) for m, new in again] == [(2, "one 1", False), (4, "three", True)], (
+    assert [(m["id"], m["text"], new) for m, new in again] == [
+        (2, "one 1", False),
+        (4, "three", True),
+    ], (
         f"Another store on the same database should find ref o1 stored (as 2, not new) and "
         f"give the next message id 4: the ids come from the database, not from one process's "
         f"memory. It answered {again}."
@@ -467,6 +488,11 @@ def test_a_resent_ref_is_stored_once_on_the_real_server(
         assert [(a["ref"], a["id"]) for a in acks] == [("real-ref-1", 1)] * 2, (
             f"Sending ref real-ref-1 twice should bring two acks for message 1: {acks}."
         )
+        bob.send_json({"text": "bob after"})
+        got = [receive_until(bob, "message", f"message {n}")["text"] for n in (1, 2)]
+        assert got == ["once only", "bob after"], (
+            f"Bob should have been sent Alice's message once, then his own; he got {got}."
+        )
     with joined(site, room, people.ALICE) as alice:  # reconnected, sends it once more
         alice.send_json({"text": "once only", "ref": "real-ref-1"})
         assert receive_until(alice, "ack", "an ack after reconnecting")["id"] == 1
@@ -477,8 +503,7 @@ def test_a_resent_ref_is_stored_once_on_the_real_server(
     )
     history = read_history(site, room)
     assert [(m["id"], m["text"]) for m in history] == [(1, "once only")], (
-        f"A message sent four times under one ref should be stored once; the room holds "
-        f"{history}."
+        f"A message sent four times under one ref should be stored once; the room holds {history}."
     )
 
 
@@ -591,7 +616,10 @@ def test_a_client_cut_off_for_a_while_catches_up_exactly(
 ) -> None:
     with site_with(tmp_path, {**FAST, "CHAT_POLL_TIMEOUT": "2"}) as running:
         room = running.new_room()
-        talkers = [ResumingSocket(running, room, people.ALICE), ResumingPoller(running, room, people.BOB)]
+        talkers = [
+            ResumingSocket(running, room, people.ALICE),
+            ResumingPoller(running, room, people.BOB),
+        ]
         away = [ResumingSocket(running, room), ResumingPoller(running, room)]
         everyone: list[ResumingClient] = talkers + away
         try:
@@ -836,7 +864,10 @@ def test_a_message_typed_while_the_server_is_down_shows_as_sending_then_goes_onc
         )
         chat_page.send(socket_window, "typed while away")
         chat_page.send(polling_window, "posted while away")
-        for window, text in ((socket_window, "typed while away"), (polling_window, "posted while away")):
+        for window, text in (
+            (socket_window, "typed while away"),
+            (polling_window, "posted while away"),
+        ):
             waits.wait_for(
                 lambda window=window, text=text: shows(window, ["before the break", text], [text]),
                 "A message typed while the chat server was down should stay in the list, "
@@ -854,9 +885,11 @@ def test_a_message_typed_while_the_server_is_down_shows_as_sending_then_goes_onc
                 "what waits as 'sending…' again once it is connected.",
             )
         waits.wait_for(
-            lambda window=window: not sending(window)
-            and chat_page.messages(window).count("typed while away") == 1
-            and chat_page.messages(window).count("posted while away") == 1,
+            lambda window=window: (
+                not sending(window)
+                and chat_page.messages(window).count("typed while away") == 1
+                and chat_page.messages(window).count("posted while away") == 1
+            ),
             "Once stored, each message should be shown once, in place of its 'sending…' line.",
             timeout=chat_page.RECONNECT_WAIT,
         )
@@ -908,8 +941,7 @@ def test_the_admin_shows_messages_read_only_with_search_and_a_room_filter(
         "The admin's message list should filter by room (list_filter = ['room'])."
     )
     assert not browser.find_elements(By.CSS_SELECTOR, "a[href$='/chat/message/add/']"), (
-        "The admin offers to add messages; only the chat server stores them "
-        "(has_add_permission)."
+        "The admin offers to add messages; only the chat server stores them (has_add_permission)."
     )
     rows[0].find_element(By.CSS_SELECTOR, "th a").click()
     waits.wait_for(lambda: "/change/" in browser.current_url, "A message's page did not open.")

@@ -152,8 +152,7 @@ class RoomMessages(Resource):
             # It gets what the room keeps in memory, and counts afresh from there.
             kept = room.messages_after(0, config.poll_page)
             detail = (
-                f"This room has no message {cursor}; its newest is {last_id}. "
-                "Here is what it has."
+                f"This room has no message {cursor}; its newest is {last_id}. Here is what it has."
             )
             next_cursor = kept[-1]["id"] if kept else room.last_id
             answer(request, http.OK, messages.poll_answer(room.id, kept, next_cursor, detail))

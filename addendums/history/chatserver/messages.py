@@ -85,7 +85,9 @@ def read_message(payload, max_length):
     refers = {} if ref is None else {"ref": ref}
     text = data.get("text")
     if not isinstance(text, str):
-        raise Rejected("missing_text", 'The object needs a "text" field holding a string.', **refers)
+        raise Rejected(
+            "missing_text", 'The object needs a "text" field holding a string.', **refers
+        )
     text = text.strip()
     if not text:
         raise Rejected("empty_text", "The text is empty; there is nothing to send.", **refers)
