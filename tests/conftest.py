@@ -268,6 +268,8 @@ def chatserver_code(
         names += ["longpoll", "web"]
     if "auth" in stage_features:
         names.append("people")
+    if "history" in stage_features:
+        names.append("store")
     return SimpleNamespace(**{name: import_from_stage(f"chatserver.{name}") for name in names})
 
 

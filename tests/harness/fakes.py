@@ -103,6 +103,111 @@ class FakePeople:
         return succeed(person)
 
 
+class FakeStore:
+    """Stands in for the database where a stage keeps every message (feature "history").
+
+    It keeps the messages of each room in a list and gives ids the way the stage's store
+    does: counting up from 1 in each room, a ref its author has used in the room before is
+    not stored again. Normally it answers at once, so a message sent in a check is stored
+    and broadcast before the check goes on. After ``hold()`` it keeps every group of
+    messages it is asked to save waiting (in ``groups``) until ``release()``, like a slow
+    disk; ``fail_next()`` makes the next save fail, like a database that is down; and after
+    ``hold_reads()`` it keeps the questions about older messages (``after``) waiting until
+    ``release_reads()``, like a slow query.
+    """
+
+    def __init__(self) -> None:
+        self.rooms: dict[int, list[dict[str, Any]]] = {}
+        self.last_ids: dict[int, int] = {}
+        self.refs: dict[tuple[int, int, str], dict[str, Any]] = {}
+        self.groups: list[list[Any]] = []
+        """Every group of drafts the stage asked to save, in order."""
+        self.holding = False
+        self.held: list[tuple[list[Any], Deferred[list[Any]]]] = []
+        self.failing: Exception | None = None
+        self.holding_reads = False
+        self.held_reads: list[tuple[tuple[int, int, int], Deferred[Any]]] = []
+        self.reads: list[tuple[int, int]] = []
+        """Every (room, cursor) the stage asked the database about, in order."""
+
+    # -- what the stage's factory calls --------------------------------------------------
+
+    def latest(self, room_id: int, count: int) -> Deferred[tuple[int, list[dict[str, Any]]]]:
+        kept = self.rooms.get(room_id, [])
+        return succeed((self.last_ids.get(room_id, 0), kept[-count:] if count else []))
+
+    def after(
+        self, room_id: int, cursor: int, count: int
+    ) -> Deferred[tuple[list[dict[str, Any]], int]]:
+        self.reads.append((room_id, cursor))
+        if self.holding_reads:
+            answer: Deferred[Any] = Deferred()
+            self.held_reads.append(((room_id, cursor, count), answer))
+            return answer
+        return succeed(self.read(room_id, cursor, count))
+
+    def read(self, room_id: int, cursor: int, count: int) -> tuple[list[dict[str, Any]], int]:
+        newer = [m for m in self.rooms.get(room_id, []) if m["id"] > cursor][:count]
+        return newer, self.last_ids.get(room_id, 0)
+
+    def save(self, drafts: list[Any]) -> Deferred[list[Any]]:
+        self.groups.append(list(drafts))
+        if self.failing is not None:
+            problem, self.failing = self.failing, None
+            return fail(problem)
+        if not self.holding:
+            return succeed(self.store(drafts))
+        answer: Deferred[list[Any]] = Deferred()
+        self.held.append((list(drafts), answer))
+        return answer
+
+    # -- what checks call ------------------------------------------------------------------
+
+    def store(self, drafts: list[Any]) -> list[tuple[dict[str, Any], bool]]:
+        """Store drafts (the stage's messages.Draft) as the stage's store would."""
+        outcomes = []
+        for draft in drafts:
+            key = (draft.room_id, draft.author.id, draft.ref)
+            if draft.ref is not None and key in self.refs:
+                outcomes.append((self.refs[key], False))
+                continue
+            message_id = self.last_ids.get(draft.room_id, 0) + 1
+            self.last_ids[draft.room_id] = message_id
+            message = draft.message(message_id)
+            self.rooms.setdefault(draft.room_id, []).append(message)
+            if draft.ref is not None:
+                self.refs[key] = message
+            outcomes.append((message, True))
+        return outcomes
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def release(self) -> None:
+        """Store every group held so far, in order, and stop holding."""
+        self.holding = False
+        held, self.held = self.held, []
+        for drafts, answer in held:
+            answer.callback(self.store(drafts))
+
+    def hold_reads(self) -> None:
+        self.holding_reads = True
+
+    def release_reads(self) -> None:
+        """Answer every question held so far, from the messages stored by now."""
+        self.holding_reads = False
+        held, self.held_reads = self.held_reads, []
+        for question, answer in held:
+            answer.callback(self.read(*question))
+
+    def fail_next(self, problem: Exception) -> None:
+        self.failing = problem
+
+    def forget_before(self, room_id: int, message_id: int) -> None:
+        """Drop a room's messages older than ``message_id``, as prune_messages does."""
+        self.rooms[room_id] = [m for m in self.rooms.get(room_id, []) if m["id"] >= message_id]
+
+
 SHORT_TEXTS = {"CHAT_MAX_LENGTH": "20"}
 """A short text limit, so in-process checks reach it quickly. Other settings keep defaults."""
 
@@ -114,13 +219,16 @@ def chat_factory(
     *,
     short_texts: bool = True,
     people: FakePeople | None = None,
+    store: FakeStore | None = None,
 ) -> tuple[Any, task.Clock, FakeRooms]:
     """The stage's ChatServerFactory, with the room lookup and the clock in the check's hands.
 
     ``code`` holds the stage's ``config`` and ``factory`` modules. ``settings`` are added to
     SHORT_TEXTS (unless ``short_texts=False``). On a stage with logins, ``people`` says whose
-    each session is (by default every request is VISITOR's). Returns the factory, its clock
-    and its fake rooms (which of ``rooms`` exist).
+    each session is (by default every request is VISITOR's); on a stage that stores its
+    messages (``code`` has its ``store`` module), ``store`` stands in for
+    the database (by default a new, empty FakeStore). Returns the factory, its clock and its
+    fake rooms (which of ``rooms`` exist).
     """
     environ = {**(SHORT_TEXTS if short_texts else {}), **(settings or {})}
     config = code.config.Config.from_environ(environ)
@@ -130,6 +238,8 @@ def chat_factory(
     logins = {}
     if hasattr(code, "people"):
         logins["find_person"] = people or FakePeople(code, anyone=VISITOR)
+    if hasattr(code, "store"):
+        logins["store"] = store or FakeStore()
     factory = code.factory.ChatServerFactory(config, room_exists=fake_rooms, clock=clock, **logins)
     return factory, clock, fake_rooms
 

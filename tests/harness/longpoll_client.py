@@ -81,8 +81,10 @@ class LongPollClient:
         self.cursor = answer["cursor"]
         return answer
 
-    def send(self, text: str) -> http.Response:
-        body = json.dumps({"text": text}).encode("utf-8")
+    def send(self, text: str, ref: str | None = None) -> http.Response:
+        """POST ``text``, with the client's own name for it, ``ref``, if given."""
+        said = {"text": text} if ref is None else {"text": text, "ref": ref}
+        body = json.dumps(said).encode("utf-8")
         return self._ask(
             self.url,
             f"the answer to posting {text!r}",

@@ -1,10 +1,12 @@
 """The message protocol's one rule for readers: pass over the types you do not know.
 
-Every stage's chat server speaks JSON objects with a ``type``. The checks read three of them
-(``welcome``, ``message``, ``error``); a learner may add others, such as presence or typing
-notices, and the checks must not trip over them. So every client in the harness picks what it
-reads by type, and the only ordering rule it holds a server to is that a WebSocket's first
-message is its welcome.
+Every stage's chat server speaks JSON objects with a ``type``. The checks read three of
+them (``welcome``, ``message``, ``error``), and from chapter 06 on two more: ``ack``, which
+a server sends only to a client that gave its message a ref, and ``missed``, only to one
+that resumes from an id older than the room keeps. A learner may add others, such as
+presence or typing notices, and the checks must not trip over them. So every client in the
+harness picks what it reads by type, and the only ordering rule it holds a server to is that
+a WebSocket's first message is its welcome.
 
 An object without a ``type`` is kept: it is a mistake the checks should show, not an
 extension to pass over.
@@ -15,17 +17,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-KNOWN_TYPES = frozenset({"welcome", "message", "error"})
+KNOWN_TYPES = frozenset({"welcome", "message", "error", "ack", "missed"})
 """The message types the checks read."""
 
 JSON = dict[str, Any]
 
 
-def message_fields(features: frozenset[str]) -> set[str]:
+def message_fields(features: frozenset[str], ref: bool = False) -> set[str]:
     """The fields of a chat message on a stage with ``features``: who wrote it, once the
-    chat server knows (auth)."""
+    chat server knows (auth); the sender's ``ref``, when it gave one (history)."""
     fields = {"type", "id", "room", "text", "sent"}
-    return fields | {"author"} if "auth" in features else fields
+    if "auth" in features:
+        fields.add("author")
+    if ref:
+        fields.add("ref")
+    return fields
 
 
 def is_ignored(message: Any) -> bool:

@@ -48,6 +48,12 @@ FEATURES = {
     "single_process": "Django, its static files and the chat in one Twisted process",
     "anonymous": "anyone may chat without logging in; HTTP senders are limited by address",
     "auth": "logins on every page; the chat server knows who is speaking from the session",
+    "memory_only": "messages live in the chat server's memory alone: a room keeps its latest "
+    "CHAT_HISTORY, and after a restart ids start again at 1",
+    "unacknowledged": "a message is sent once and never acknowledged: the page gives a refused "
+    "or unsent message back in the input box",
+    "history": "every message stored before anyone sees it; ids that survive restarts; clients "
+    "that resume from the last id they saw; acknowledged sends with refs; retention",
 }
 """What a stage can do, in a word each; checks say which they need with @pytest.mark.needs."""
 
@@ -109,6 +115,9 @@ ONE_PROCESS = Process(
     roles=("django", "chatserver"),
 )
 
+IN_MEMORY_CHAT = frozenset({"memory_only", "unacknowledged"})
+"""What every chat stage has until history replaces it: messages kept in memory, sent once."""
+
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in [
@@ -127,7 +136,9 @@ STAGES: dict[str, Stage] = {
             parent="part1",
             chapter="02_websocket.md",
             title="per-room WebSocket chat on Twisted and Autobahn",
-            features=frozenset({"rooms", "websocket", "autobahn", "two_origins", "anonymous"}),
+            features=frozenset(
+                {"rooms", "websocket", "autobahn", "two_origins", "anonymous"} | IN_MEMORY_CHAT
+            ),
             processes=(DJANGO, CHATSERVER),
         ),
         Stage(
@@ -138,6 +149,7 @@ STAGES: dict[str, Stage] = {
             title="HTTP long-polling beside the WebSockets, on the same Twisted server",
             features=frozenset(
                 {"rooms", "websocket", "autobahn", "longpoll", "two_origins", "anonymous"}
+                | IN_MEMORY_CHAT
             ),
             processes=(DJANGO, CHATSERVER),
         ),
@@ -149,6 +161,7 @@ STAGES: dict[str, Stage] = {
             title="Part 3 with its WebSockets on Twisted's own twisted.web.websocket",
             features=frozenset(
                 {"rooms", "websocket", "twisted_websocket", "longpoll", "two_origins", "anonymous"}
+                | IN_MEMORY_CHAT
             ),
             processes=(DJANGO, CHATSERVER),
             branch=True,
@@ -161,6 +174,7 @@ STAGES: dict[str, Stage] = {
             title="one Twisted process serving Django, its static files and the chat on one port",
             features=frozenset(
                 {"rooms", "websocket", "autobahn", "longpoll", "single_process", "anonymous"}
+                | IN_MEMORY_CHAT
             ),
             processes=(ONE_PROCESS,),
         ),
@@ -172,6 +186,18 @@ STAGES: dict[str, Stage] = {
             title="logins on every page, and a chat server that knows who is speaking",
             features=frozenset(
                 {"rooms", "websocket", "autobahn", "longpoll", "single_process", "auth"}
+                | IN_MEMORY_CHAT
+            ),
+            processes=(ONE_PROCESS,),
+        ),
+        Stage(
+            name="history",
+            folder="addendums/history",
+            parent="auth",
+            chapter="06_history.md",
+            title="every message stored before it is shown; clients that resume where they were",
+            features=frozenset(
+                {"rooms", "websocket", "autobahn", "longpoll", "single_process", "auth", "history"}
             ),
             processes=(ONE_PROCESS,),
         ),

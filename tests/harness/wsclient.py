@@ -264,6 +264,15 @@ class MemoryClient:
         fresh, self._taken = everything[self._taken :], len(everything)
         return fresh
 
+    def take_welcome(self) -> JSON | None:
+        """The first message (a welcome, if the server keeps the rule), once it has come; the
+        next new_messages() starts after it, with what the server sent next."""
+        everything = self.messages()
+        if not everything:
+            return None
+        self._taken = max(self._taken, 1)
+        return everything[0]
+
     def close_codes(self) -> list[int | None]:
         self._read()
         return [frame.close_code for frame in self.frames if frame.opcode == CLOSE]

@@ -347,6 +347,7 @@ def ask(
     return response.status, json.loads(response.read())
 
 
+@pytest.mark.needs("memory_only")  # from chapter 06 on, ids carry on after a restart
 def test_a_stopping_server_answers_waiting_polls_and_a_restart_is_reported_as_missed(
     stop_site: StageProcesses,
 ) -> None:
