@@ -487,8 +487,9 @@ def test_a_resent_ref_is_stored_once_on_the_real_server(
         f"{answer.text[:200]}"
     )
     history = read_history(site, room)
-    assert [(m["id"], m["text"]) for m in history] == [(1, "once only")], (
-        f"A message sent four times under one ref should be stored once; the room holds {history}."
+    assert [(m["id"], m["text"]) for m in history] == [(1, "once only"), (2, "bob after")], (
+        f"A message sent four times under one ref should be stored once, before Bob's; the "
+        f"room holds {history}."
     )
 
 
