@@ -259,7 +259,10 @@ class RoomMessages(Resource):
             log.failure("could not store a message", failure)
             failure = Failure(Rejected("not_stored", "The message could not be stored."))
         refusal = failure.value
-        status = http.NOT_FOUND if refusal.code == "no_such_room" else http.SERVICE_UNAVAILABLE
+        # not_stored is for now (503: send it again later); the others are for good.
+        status = {"no_such_room": http.NOT_FOUND, "cannot_store": http.BAD_REQUEST}.get(
+            refusal.code, http.SERVICE_UNAVAILABLE
+        )
         refuse(request, status, refusal.code, refusal.detail, **refusal.extra)
 
     # -- asking Django who is asking, and about the room ------------------------------------

@@ -89,7 +89,7 @@ def save_drafts(drafts):
     except IntegrityError:
         if len(drafts) == 1:
             log.failure("could not store a message")
-            return [Rejected("not_stored", "This message cannot be stored; it was dropped.")]
+            return [Rejected("cannot_store", "This message cannot be stored, however often sent.")]
     return [outcome for draft in drafts for outcome in save_drafts([draft])]
 
 

@@ -15,19 +15,19 @@
   let socket = null;
   let attempts = 0;
   let lastId = page.config.last_id; // the last message this page has been sent
-  const sentOn = new Map(); // ref -> the socket it was last sent on
   let holdUntil = 0; // after a rate limit: nothing more is sent before then
   let holdTimer = null;
 
-  // Send whatever waits in the outbox and has not gone out on this socket.
+  // Send whatever waits in the outbox and has not gone out on this socket
+  // (each entry remembers the socket it was last sent on).
   function sendOutbox() {
     if (!socket || socket.readyState !== WebSocket.OPEN || Date.now() < holdUntil) {
       return;
     }
     for (const entry of page.unsent()) {
-      if (sentOn.get(entry.ref) !== socket) {
+      if (entry.sentOn !== socket) {
         socket.send(JSON.stringify({ text: entry.text, ref: entry.ref }));
-        sentOn.set(entry.ref, socket);
+        entry.sentOn = socket;
       }
     }
   }
@@ -67,11 +67,11 @@
   }
 
   function onError(error) {
-    const mine = error.ref !== undefined && page.unsent().some((entry) => entry.ref === error.ref);
+    const mine = page.unsent().find((entry) => entry.ref === error.ref);
     if (!mine) {
       page.showError(error.detail);
     } else if (error.code === "rate_limited" || error.code === "not_stored") {
-      sentOn.delete(error.ref); // it goes again, in its turn, once the wait is over
+      mine.sentOn = null; // it goes again, in its turn, once the wait is over
       holdFor(error.retry_after || 1);
     } else {
       page.giveBack(error.ref, error.detail);
