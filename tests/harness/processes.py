@@ -12,14 +12,15 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -366,6 +367,28 @@ class StageProcesses:
     def prepared(self) -> PreparedDatabase:
         """This database as it is now, for other sites to start from a copy of."""
         return PreparedDatabase(self.database, tuple(self.free_rooms), dict(self.sessions))
+
+    def new_login(self, username: str) -> str:
+        """A new account, logged in: its session key (for checks that log it out or ban it)."""
+        code = (
+            "import os; from django.contrib.auth import get_user_model; "
+            "from django.test import Client; "
+            "user = get_user_model().objects.create_user(os.environ['NEW_USER']); "
+            "client = Client(); client.force_login(user); "
+            "print(client.cookies['sessionid'].value)"
+        )
+        return self.django_shell(code, NEW_USER=username).split()[-1]
+
+    @contextmanager
+    def database_locked(self) -> Iterator[None]:
+        """Hold sqlite's exclusive lock on this run's database: every query waits, up to
+        sqlite's timeout (5 s unless the stage sets another)."""
+        with closing(sqlite3.connect(self.database, isolation_level=None)) as lock:
+            lock.execute("BEGIN EXCLUSIVE")
+            try:
+                yield
+            finally:
+                lock.execute("ROLLBACK")
 
     def credentials(self, username: str = people.VISITOR) -> dict[str, str]:
         """Headers that make a request come from a page of ``username``, logged in: its

@@ -227,18 +227,6 @@ async def test_the_default_session_lookup_asks_django_in_a_thread(
 # -- against the running process ------------------------------------------------------------
 
 
-def new_login(site: StageProcesses, username: str) -> str:
-    """A new account, logged in: its session key (for checks that log it out or ban it)."""
-    code = (
-        "import os; from django.contrib.auth import get_user_model; "
-        "from django.test import Client; "
-        "user = get_user_model().objects.create_user(os.environ['NEW_USER']); "
-        "client = Client(); client.force_login(user); "
-        "print(client.cookies['sessionid'].value)"
-    )
-    return site.django_shell(code, NEW_USER=username).split()[-1]
-
-
 @pytest.mark.parametrize("path", ["/chats/", "/chats/{room}/", "/chats/long_poll/{room}/"])
 def test_an_anonymous_visitor_is_sent_to_the_login_page(
     site: StageProcesses, new_room: Callable[[], int], path: str
@@ -295,7 +283,7 @@ def test_a_cross_site_post_with_the_persons_cookie_is_refused(
 def test_a_deactivated_person_is_refused_at_the_next_handshake(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:
-    key = new_login(site, "soon-inactive")
+    key = site.new_login("soon-inactive")
     room = new_room()
     with chat_connection(
         room_url(site, room),
@@ -408,7 +396,7 @@ def test_a_name_with_markup_shows_as_text(
     name = "<img src=x onerror=alert(1)>"
     room = new_room()
     window = browsers.open()
-    chat_page.use_session(window, site, new_login(site, name))
+    chat_page.use_session(window, site, site.new_login(name))
     window.get(site.url("django", f"/chats/{room}/"))
     chat_page.wait_until_connected(window)
     chat_page.send(window, "look at my name")
@@ -427,7 +415,7 @@ def test_a_name_with_markup_shows_as_text(
 def test_logging_out_in_one_tab_shows_in_the_others_at_once(
     site: StageProcesses, browsers: Browsers, new_room: Callable[[], int]
 ) -> None:
-    key = new_login(site, "leaving-soon")
+    key = site.new_login("leaving-soon")
     room = new_room()
     tabs = []
     for path in (f"/chats/{room}/", f"/chats/long_poll/{room}/", "/chats/"):

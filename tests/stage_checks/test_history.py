@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import closing, contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -518,23 +516,12 @@ def test_a_room_page_starts_with_the_latest_messages_as_text(
         )
 
 
-@contextmanager
-def database_locked(database: Path) -> Iterator[None]:
-    """Hold sqlite's write lock on the stage's database, as a long transaction would."""
-    with closing(sqlite3.connect(database, isolation_level=None)) as lock:
-        lock.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            lock.execute("ROLLBACK")
-
-
 def test_a_message_waits_for_the_database_and_nothing_else_does(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:
     room = new_room()
     with joined(site, room, people.ALICE) as alice, joined(site, room, people.BOB) as bob:
-        with database_locked(site.database):
+        with site.database_locked():
             alice.send_json({"text": "waits for the disk", "ref": "lock-1"})
             alice.send_json({"text": ""})
             error = alice.receive("the error for an empty message, while the database is locked")

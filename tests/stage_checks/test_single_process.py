@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import select
 import signal
-import sqlite3
 import ssl
 import subprocess
 import threading
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
+from contextlib import closing
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from types import SimpleNamespace
@@ -172,17 +171,6 @@ def test_each_request_is_logged_with_the_client_address(site: StageProcesses) ->
     )
 
 
-@contextmanager
-def database_locked(database: Path) -> Iterator[None]:
-    """Hold sqlite's exclusive lock: every query waits (sqlite's default is up to 5 s)."""
-    with closing(sqlite3.connect(database, isolation_level=None)) as lock:
-        lock.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            lock.execute("ROLLBACK")
-
-
 @pytest.mark.needs("memory_only")  # from chapter 06 on, a message waits for the database too
 def test_pages_waiting_for_the_database_do_not_hold_up_the_chat(
     site: StageProcesses, new_room: Callable[[], int]
@@ -193,7 +181,7 @@ def test_pages_waiting_for_the_database_do_not_hold_up_the_chat(
         for page in pages:  # open each connection now, so the requests below go straight in
             page.request("GET", "/chats/", headers=site.credentials())
             page.getresponse().read()
-        with database_locked(site.database):
+        with site.database_locked():
             for page in pages:
                 page.request("GET", "/chats/", headers=site.credentials())  # Django waits
             for number in range(1, 4):
@@ -331,7 +319,7 @@ def test_a_page_being_made_when_sigterm_comes_is_still_sent(
     ):
         page.request("GET", "/chats/", headers=stopping.credentials())
         page.getresponse().read()
-        with database_locked(stopping.database):
+        with stopping.database_locked():
             page.request("GET", "/chats/", headers=stopping.credentials())  # Django waits
             # An answer that needs no database: once it is back, so is the page request.
             chat.send_json({"text": ""})
