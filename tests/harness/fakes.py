@@ -76,6 +76,8 @@ class FakePeople:
         self.code = code
         self.anyone = anyone
         self.sessions: dict[str, FakePerson] = {}
+        self.asked = 0
+        """How many times the chat server has asked whose session a request carries."""
 
     def log_in(self, person: FakePerson) -> dict[str, str]:
         """Make ``person``'s session; the headers a page of theirs sends."""
@@ -90,6 +92,7 @@ class FakePeople:
         self.sessions.pop(person.session_key, None)
 
     def __call__(self, headers: Mapping[str, str], secure: bool, posting: bool) -> Deferred[Any]:
+        self.asked += 1
         if self.anyone is not None:
             return succeed(self.anyone)
         cookies = SimpleCookie(headers.get("cookie", ""))

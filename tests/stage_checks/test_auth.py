@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,7 +29,7 @@ from harness.browser import Browsers
 from harness.fakes import FakePeople, FakePerson, chat_factory, chat_site
 from harness.longpoll_client import LongPollClient
 from harness.memory_http import Exchange, MemoryHTTP
-from harness.processes import StageProcesses
+from harness.processes import SiteWith, StageProcesses
 from harness.wsclient import (
     MemoryClient,
     chat_connection,
@@ -53,8 +54,13 @@ ORIGIN = "http://localhost:8000"
 class Server:
     """The stage's chat server in this process, where only ALICE and BOB are logged in."""
 
-    def __init__(self, code: SimpleNamespace, settings: Mapping[str, str] | None = None) -> None:
-        self.people = FakePeople(code)
+    def __init__(
+        self,
+        code: SimpleNamespace,
+        settings: Mapping[str, str] | None = None,
+        people: FakePeople | None = None,
+    ) -> None:
+        self.people = people or FakePeople(code)
         self.alice = self.people.log_in(ALICE)
         self.bob = self.people.log_in(BOB)
         self.factory, self.clock, _ = chat_factory(code, settings, (1, 2), people=self.people)
@@ -165,6 +171,77 @@ def test_logging_out_closes_that_logins_websockets_and_polls_at_once(server: Ser
     assert alice_socket.server_side not in server.factory.rooms[1].clients, (
         "Alice's closed WebSocket is still in the room."
     )
+
+
+def test_a_session_is_asked_about_once_then_remembered_for_a_while(server: Server) -> None:
+    recheck = server.factory.config.session_recheck
+    server.join(server.alice)
+    for _ in range(3):
+        server.http.get("/rooms/1/messages", headers=server.alice).answered("a poll of Alice's")
+    assert server.people.asked == 1, (
+        f"Alice's handshake and three polls asked whose session it is {server.people.asked} "
+        "times, not once. Keep Django's answer for CHAT_SESSION_RECHECK seconds "
+        "(factory.people, a KnownSessions), under the request's Cookie header."
+    )
+    server.clock.advance(recheck)
+    server.http.get("/rooms/1/messages", headers=server.bob).answered("a poll of Bob's")
+    assert len(server.factory.people.known) == 1, (
+        "The chat server still keeps Alice's answer, older than CHAT_SESSION_RECHECK, next "
+        "to Bob's: drop old answers (forget_stale), or the table grows with everyone who "
+        "ever visited."
+    )
+    server.http.get("/rooms/1/messages", headers=server.alice).answered("Alice's next poll")
+    assert server.people.asked == 3, (
+        f"CHAT_SESSION_RECHECK ({recheck:g} s) after Django's answer, Alice's next poll "
+        "should ask again: a deactivation made in another process counts only then."
+    )
+    for text in ("one", "two"):
+        server.post(server.alice, {"text": text}).answered("a POST of Alice's")
+    assert server.people.asked == 5, (
+        "A POST must ask Django every time: the CSRF check runs there, on its own headers."
+    )
+
+
+class SlowPeople(FakePeople):
+    """FakePeople whose answers come only when ``answer_all`` is called, as Django's answers
+    come from a thread some moments later."""
+
+    def __init__(self, code: SimpleNamespace) -> None:
+        super().__init__(code)
+        self.held: list[tuple[Deferred[Any], Deferred[Any]]] = []
+
+    def __call__(self, headers: Mapping[str, str], secure: bool, posting: bool) -> Deferred[Any]:
+        later: Deferred[Any] = Deferred()
+        self.held.append((super().__call__(headers, secure, posting), later))
+        return later
+
+    def answer_all(self) -> None:
+        held, self.held = self.held, []
+        for answer, later in held:
+            answer.chainDeferred(later)
+
+
+def test_an_answer_asked_for_before_a_logout_is_not_remembered_after_it(
+    chatserver_code: SimpleNamespace,
+) -> None:
+    people = SlowPeople(chatserver_code)
+    server = Server(chatserver_code, people=people)
+    try:
+        asking = server.http.get("/rooms/1/messages", headers=server.alice)
+        server.factory.session_ended(ALICE.session_key)  # she logs out meanwhile
+        people.answer_all()  # Django had read her session before the logout
+        asking.answered("the poll Alice sent before she logged out")
+        server.people.log_out(ALICE)
+        after = server.http.get("/rooms/1/messages", headers=server.alice)
+        people.answer_all()
+        answer = after.answered("Alice's poll after she logged out")
+        assert answer.status == 403 and answer.json().get("code") == "logged_out", (
+            f"After Alice logged out, her poll was answered {answer.status} {answer.body!r}. "
+            "A session lookup that was under way when she logged out came back afterwards "
+            "and was remembered: keep only answers asked for since the last logout."
+        )
+    finally:
+        server.stop()
 
 
 def test_the_rate_limit_counts_per_person_not_per_connection(chatserver_code: Any) -> None:
@@ -280,33 +357,47 @@ def test_a_cross_site_post_with_the_persons_cookie_is_refused(
     assert own.send("posted by our page").status == 201
 
 
-def test_a_deactivated_person_is_refused_at_the_next_handshake(
-    site: StageProcesses, new_room: Callable[[], int]
+RECHECK_SOON = {"CHAT_SESSION_RECHECK": "1"}
+
+
+def test_a_person_deactivated_elsewhere_is_refused_once_the_session_is_rechecked(
+    site_with: SiteWith, tmp_path: Path
 ) -> None:
-    key = site.new_login("soon-inactive")
-    room = new_room()
-    with chat_connection(
-        room_url(site, room),
-        origin=django_origin(site),
-        timeout=waits.MAX_WAIT,
-        headers=people.credentials(key),
-    ) as chat:
-        assert chat.receive("the welcome")["type"] == "welcome"
-    site.django_shell(
-        "from django.contrib.auth import get_user_model; "
-        "get_user_model().objects.filter(username='soon-inactive').update(is_active=False)"
-    )
-    with (
-        chat_connection(
-            room_url(site, room),
-            origin=django_origin(site),
-            timeout=waits.MAX_WAIT,
-            headers=people.credentials(key),
-        ) as chat,
-        pytest.raises(ConnectionClosed) as closed,
-    ):
-        chat.receive("the close frame for a deactivated person")
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == LOGGED_OUT_CLOSE
+    with site_with(tmp_path, RECHECK_SOON) as running:
+        key = running.new_login("soon-inactive")
+        room = running.new_room()
+
+        def handshake_answer() -> str:
+            with chat_connection(
+                room_url(running, room),
+                origin=django_origin(running),
+                timeout=waits.MAX_WAIT,
+                headers=people.credentials(key),
+            ) as chat:
+                try:
+                    return str(chat.receive("the first thing the server sends")["type"])
+                except ConnectionClosed as closed:
+                    return f"closed {closed.rcvd.code if closed.rcvd else None}"
+
+        assert handshake_answer() == "welcome"
+        # Another process, as an administrator's manage.py is: no signal reaches the server.
+        running.django_shell(
+            "from django.contrib.auth import get_user_model; "
+            "get_user_model().objects.filter(username='soon-inactive').update(is_active=False)"
+        )
+        seen: list[str] = []
+
+        def refused() -> bool | None:
+            seen.append(handshake_answer())
+            return seen[-1] == f"closed {LOGGED_OUT_CLOSE}" or None
+
+        waits.wait_for(
+            refused,
+            "A person deactivated in another process was still let in more than "
+            "CHAT_SESSION_RECHECK=1 s later: KnownSessions must ask Django again once an "
+            "answer is that old, and Django's get_user refuses an inactive user.",
+            timeout=1 + waits.MAX_WAIT,
+        )
 
 
 def test_messages_over_both_ways_carry_their_authors_name(

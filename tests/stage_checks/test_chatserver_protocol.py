@@ -219,6 +219,8 @@ def test_settings_from_the_environment_reach_autobahn(
         pytest.param("CHAT_POLL_TIMEOUT", "0", marks=pytest.mark.needs("longpoll")),
         pytest.param("CHAT_POLL_TIMEOUT", "soon", marks=pytest.mark.needs("longpoll")),
         pytest.param("CHAT_MAX_PARKED", "1.5", marks=pytest.mark.needs("longpoll")),
+        pytest.param("CHAT_SESSION_RECHECK", "0", marks=pytest.mark.needs("auth")),
+        pytest.param("CHAT_SESSION_RECHECK", "a while", marks=pytest.mark.needs("auth")),
     ],
 )
 def test_a_setting_the_server_cannot_use_is_named_in_one_line(

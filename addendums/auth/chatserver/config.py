@@ -77,6 +77,13 @@ class Config:
     max_parked: int = 100
     """CHAT_MAX_PARKED: long-polls that may wait in one room at once; more are told to retry."""
 
+    session_recheck: float = 10.0
+    """CHAT_SESSION_RECHECK: seconds the server trusts Django's word on a session.
+
+    A logout here counts at once. A change made elsewhere (a deactivation or a password
+    change in another process, a session deleted there) counts within this many seconds.
+    """
+
     @classmethod
     def from_environ(cls, environ):
         """Build the settings from a mapping such as os.environ; unset variables keep defaults."""
@@ -96,6 +103,9 @@ class Config:
             poll_page=read_integer(environ, "CHAT_POLL_PAGE", cls.poll_page, low=1),
             poll_timeout=read_positive_number(environ, "CHAT_POLL_TIMEOUT", cls.poll_timeout),
             max_parked=read_integer(environ, "CHAT_MAX_PARKED", cls.max_parked, low=1),
+            session_recheck=read_positive_number(
+                environ, "CHAT_SESSION_RECHECK", cls.session_recheck
+            ),
         )
         # UTF-8 takes at most 4 bytes a character, and the JSON around the text needs a
         # few more. If the longest allowed text did not fit in a WebSocket message (or an

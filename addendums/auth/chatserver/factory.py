@@ -10,7 +10,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
 from chatserver import messages
-from chatserver.people import LoggedOut, find_person
+from chatserver.people import KnownSessions, LoggedOut, find_person
 from chatserver.protocol import ChatServerProtocol
 from chatserver.ratelimit import BucketsByPerson
 from chatserver.rooms import Room, room_exists_in_database
@@ -27,9 +27,10 @@ class ChatServerFactory(WebSocketServerFactory):
             from twisted.internet import reactor as clock
         self.config = config
         self.room_exists = room_exists  # room id -> Deferred[bool]; the tests pass a fake
-        # (headers, secure, posting) -> Deferred[Person]; the tests pass a fake
-        self.find_person = find_person
         self.clock = clock  # where "now" comes from; the tests pass a task.Clock
+        # Whose session a request carries: find_person asks Django, (headers, secure,
+        # posting) -> Deferred[Person], and the tests pass a fake; people keeps its answers.
+        self.people = KnownSessions(find_person, config.session_recheck, clock)
         self.rooms = {}  # room id -> Room, for every room someone has joined
         self.lookups = {}  # room id -> the Deferreds waiting while Django is asked about it
         # One bucket per person, whether they chat over WebSockets, POSTs, or both.
@@ -125,6 +126,7 @@ class ChatServerFactory(WebSocketServerFactory):
     def session_ended(self, session_key):
         """Someone logged out, in some tab: every WebSocket and waiting poll of that login
         ends now, and is told why, so each page can say so at once."""
+        self.people.forget(session_key)
         for room in self.rooms.values():
             for client in list(room.clients):
                 if client.person.session_key == session_key:

@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
 from chatserver import messages
-from chatserver.people import LoggedOut, find_person
+from chatserver.people import KnownSessions, LoggedOut, find_person
 from chatserver.protocol import ChatServerProtocol
 from chatserver.ratelimit import BucketsByPerson
 from chatserver.rooms import Room, room_exists_in_database
@@ -35,9 +35,10 @@ class ChatServerFactory(WebSocketServerFactory):
             from twisted.internet import reactor as clock
         self.config = config
         self.room_exists = room_exists  # room id -> Deferred[bool]; the tests pass a fake
-        # (headers, secure, posting) -> Deferred[Person]; the tests pass a fake
-        self.find_person = find_person
         self.clock = clock  # where "now" comes from; the tests pass a task.Clock
+        # Whose session a request carries: find_person asks Django, (headers, secure,
+        # posting) -> Deferred[Person], and the tests pass a fake; people keeps its answers.
+        self.people = KnownSessions(find_person, config.session_recheck, clock)
         # The messages in the database (store.py); the tests pass a fake.
         self.store = MessageStore() if store is None else store
         # Messages go to the database a group at a time (writer.py).
@@ -160,6 +161,7 @@ class ChatServerFactory(WebSocketServerFactory):
     def session_ended(self, session_key):
         """Someone logged out, in some tab: every WebSocket and waiting poll of that login
         ends now, and is told why, so each page can say so at once."""
+        self.people.forget(session_key)
         for room in self.rooms.values():
             for client in list(room.clients):
                 if client.person.session_key == session_key:

@@ -272,7 +272,7 @@ class RoomMessages(Resource):
         carries, with request.person set (as Django sets request.user). Refused with 403 when
         no one is logged in, or when a POST (posting) lacks the page's CSRF token.
         """
-        lookup = self.factory.find_person(headers_of(request), request.isSecure(), posting)
+        lookup = self.factory.people.find_person(headers_of(request), request.isSecure(), posting)
         request.notifyFinish().addErrback(lambda failure: lookup.cancel())
         lookup.addCallbacks(
             self.person_found,

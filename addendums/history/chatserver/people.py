@@ -7,13 +7,15 @@ with the same functions Django's own middleware uses, and trusts nothing the cli
 about itself.
 
 Django's sessions and users live in the database, so the asking happens in a thread, as
-for rooms, and the answer comes back as a Deferred.
+for rooms, and the answer comes back as a Deferred. Every poll and every handshake carries
+the cookie again, so KnownSessions keeps Django's answers for a few seconds.
 """
 
 from dataclasses import dataclass
 from io import BytesIO
 
 from twisted.internet import threads
+from twisted.internet.defer import succeed
 
 from chatserver.messages import Rejected
 
@@ -117,6 +119,65 @@ def headers_of(request):
         name.decode("latin-1").lower(): ", ".join(value.decode("latin-1") for value in values)
         for name, values in request.requestHeaders.getAllRawHeaders()
     }
+
+
+class KnownSessions:
+    """Whose session each cookie carries, as Django said lately: asked once, not every time.
+
+    A long-polling page comes back after every message, and each time Django would be asked
+    again, in a thread, with two queries: a thousand pollers would cost a thousand questions
+    per message. So a person's answer is kept for CHAT_SESSION_RECHECK seconds, under the
+    Cookie header it came from: the same header is the same session. A logout in this
+    process forgets it at once (forget); a change made elsewhere, such as a deactivation in
+    another process's admin or a password changed with manage.py, counts once it is asked
+    again, within CHAT_SESSION_RECHECK seconds. A POST always asks: it needs the CSRF check.
+    Refusals are not kept, so someone who has just logged in is let in at once.
+    """
+
+    def __init__(self, ask, recheck, clock):
+        self.ask = ask  # find_person, or a fake in the tests
+        self.recheck = recheck
+        self.clock = clock
+        # Cookie header -> (Person, when Django was asked), in the order the answers came:
+        # remember moves an entry to the end, so forget_stale looks only at the front.
+        self.known = {}
+        self.logouts = 0  # an answer asked for before a logout may be about that login
+
+    def find_person(self, headers, secure, posting):
+        """Like find_person: a Deferred that fires with the Person, or fails with a Rejected."""
+        cookie = headers.get("cookie")
+        now = self.clock.seconds()
+        if not posting and cookie in self.known:
+            person, asked = self.known[cookie]
+            if now - asked < self.recheck:
+                return succeed(person)
+        lookup = self.ask(headers, secure, posting)
+        if cookie is not None:
+            lookup.addCallback(self.remember, cookie, now, self.logouts)
+        return lookup
+
+    def remember(self, person, cookie, asked, logouts):
+        if logouts == self.logouts:  # no logout since the question: the answer still holds
+            self.known.pop(cookie, None)
+            self.known[cookie] = (person, asked)
+            self.forget_stale()
+        return person
+
+    def forget_stale(self):
+        """Drop the answers too old to use, so that the table holds only recent visitors."""
+        now = self.clock.seconds()
+        while self.known:
+            oldest = next(iter(self.known))
+            if now - self.known[oldest][1] < self.recheck:
+                break
+            del self.known[oldest]
+
+    def forget(self, session_key):
+        """A login has ended: its next request asks Django, and gets told it is logged out."""
+        self.logouts += 1
+        for cookie, (person, _) in list(self.known.items()):
+            if person.session_key == session_key:
+                del self.known[cookie]
 
 
 def watch_logouts(factory, reactor):

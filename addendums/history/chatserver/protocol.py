@@ -74,7 +74,7 @@ class ChatServerProtocol(WebSocketServerProtocol):
                 )
             self.after = int(after[0])
         secure = ISSLTransport.providedBy(self.transport)
-        lookup = self.factory.find_person(request.headers, secure, False)
+        lookup = self.factory.people.find_person(request.headers, secure, False)
         lookup.addCallbacks(self.person_found, self.person_not_found)
         lookup.addCallback(self.look_up_room, room_id)
         lookup.addCallbacks(self.room_checked, self.room_lookup_failed, callbackArgs=(room_id,))
