@@ -4,39 +4,81 @@ It does the least a room chat can do: a client in /ws/<room> gets a welcome fram
 every frame it sends goes, as it came, to everyone in that room, itself included. No
 database, no checks, no limits; the same Twisted listening port as the stages.
 
-    python -m bench.bare_server --port 9000
+With --poll-port, the same process also serves the least long-poll API twisted.web
+allows, on the same rooms: GET /rooms/<room>/messages answers at once with the room's
+cursor (how many messages it has had), and ?after=<cursor> answers with the messages
+said since, {"cursor": ..., "messages": [...]}, at once if there are any, else as soon as
+the next one is. A frame sent over WebSocket is such a message, read as JSON (the bench
+sends frames shaped like our stages' broadcasts). Every poll with the same cursor gets
+the same encoded answer, as in part3; there is no timeout and no access log.
+
+    python -m bench.bare_server --port 9000 --poll-port 9001
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 from collections import defaultdict
+from typing import Any
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionRequest
 from twisted.internet import endpoints, task
 from twisted.internet.defer import Deferred
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 WELCOME = b'{"type": "welcome"}'
+POLL_PATH = re.compile(rb"/rooms/([^/]+)/messages")
+
+
+class Room:
+    """Who is in a room (its WebSocket clients), what was said there, and its parked polls."""
+
+    def __init__(self) -> None:
+        self.clients: set[BroadcastProtocol] = set()
+        self.messages: list[Any] = []
+        self.polls: dict[Request, int] = {}
+        """Each parked poll and its cursor."""
+        self.answers: dict[int, bytes] = {}
+        """Each cursor's answer, encoded once between two messages."""
+
+    def said(self, payload: bytes) -> None:
+        self.messages.append(json.loads(payload))
+        self.answers.clear()
+        polls, self.polls = self.polls, {}
+        for request, cursor in polls.items():
+            answer(request, self.answer_after(cursor))
+
+    def answer_after(self, cursor: int) -> bytes:
+        body = self.answers.get(cursor)
+        if body is None:
+            news = {"cursor": len(self.messages), "messages": self.messages[cursor:]}
+            body = self.answers[cursor] = json.dumps(news).encode()
+        return body
 
 
 class BroadcastProtocol(WebSocketServerProtocol):
     room: str = ""
 
     def onConnect(self, request: ConnectionRequest) -> None:
-        self.room = request.path
+        self.room = request.path.removeprefix("/ws/")
 
     def onOpen(self) -> None:
-        self.factory.rooms[self.room].add(self)
+        self.factory.rooms[self.room].clients.add(self)
         self.sendMessage(WELCOME)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        room = self.factory.rooms[self.room]
         prepared = self.factory.prepareMessage(payload, isBinary)
-        for client in self.factory.rooms[self.room]:
+        for client in room.clients:
             client.sendPreparedMessage(prepared)
+        room.said(payload)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
-        self.factory.rooms[self.room].discard(self)
+        self.factory.rooms[self.room].clients.discard(self)
 
 
 class BroadcastFactory(WebSocketServerFactory):
@@ -44,12 +86,53 @@ class BroadcastFactory(WebSocketServerFactory):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rooms: defaultdict[str, set[BroadcastProtocol]] = defaultdict(set)
+        self.rooms: defaultdict[str, Room] = defaultdict(Room)
 
 
-def serve(reactor: object, host: str, port: int) -> Deferred[None]:
+class Polls(Resource):
+    """GET /rooms/<room>/messages[?after=<cursor>], answered now or parked in the room."""
+
+    isLeaf = True
+
+    def __init__(self, rooms: defaultdict[str, Room]) -> None:
+        super().__init__()
+        self.rooms = rooms
+
+    def render_GET(self, request: Request) -> bytes | int:
+        found = POLL_PATH.fullmatch(request.path)
+        if found is None:
+            request.setResponseCode(404)
+            return b""
+        room = self.rooms[found[1].decode()]
+        after = request.args.get(b"after")
+        cursor = len(room.messages) if after is None else int(after[0])
+        if after is None or cursor < len(room.messages):
+            answer(request, room.answer_after(cursor))
+        else:
+            room.polls[request] = cursor
+            request.notifyFinish().addErrback(lambda _: room.polls.pop(request, None))
+        return NOT_DONE_YET
+
+
+def answer(request: Request, body: bytes) -> None:
+    request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"content-length", b"%d" % len(body))
+    request.write(body)
+    request.finish()
+
+
+class QuietSite(Site):
+    def log(self, request: Request) -> None:
+        """No access log line: our stages write one only for a refusal."""
+
+
+def serve(reactor: object, host: str, port: int, poll_port: int | None) -> Deferred[None]:
     """Listen (with Twisted's usual backlog of 50, as twistd does) until stopped."""
-    endpoints.TCP4ServerEndpoint(reactor, port, interface=host).listen(BroadcastFactory())
+    factory = BroadcastFactory()
+    if poll_port is not None:
+        site = QuietSite(Polls(factory.rooms))
+        endpoints.TCP4ServerEndpoint(reactor, poll_port, interface=host).listen(site)
+    endpoints.TCP4ServerEndpoint(reactor, port, interface=host).listen(factory)
     return Deferred()  # never fires: Ctrl-C or SIGTERM stops the reactor
 
 
@@ -57,8 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--poll-port", type=int, help="serve the long-poll API here too")
     options = parser.parse_args()
-    task.react(serve, (options.host, options.port))
+    task.react(serve, (options.host, options.port, options.poll_port))
 
 
 if __name__ == "__main__":

@@ -144,8 +144,11 @@ def percentile_of(flow: Flow | None, name: str) -> float | None:
     return value
 
 
-def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options) -> None:
-    """p50 and p99 of the steady fan-out per target, and the long-poll p99 beside them."""
+def latency_panel(
+    axes: Axes, targets: Sequence[TargetResult], options: Options, judged: Collection[str]
+) -> None:
+    """p50 and p99 of the steady fan-out per target, and the long-poll p99 beside them,
+    with the bare twisted.web long-poll p99 measured alongside marked over it."""
     width = 0.27
     positions = range(len(targets))
     series: list[tuple[Callable[[TargetResult], float | None], float | None]] = [
@@ -154,13 +157,19 @@ def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options)
         (lambda t: percentile_of(t.longpoll, "p99"), None),
     ]
     shown = series if any(t.longpoll for t in targets) else series[:2]
+    marked = False
     for position, target in zip(positions, targets, strict=True):
-        # The long-poll goal, as a short dashed line above the bar it is for.
-        websocket = percentile_of(target.fanout, "p99")
-        if target.longpoll is not None and websocket:
-            left = position + width / 2
-            limit = LONGPOLL.limit * websocket
-            axes.plot([left, left + width], [limit, limit], color=GOAL, linestyle="--", lw=1)
+        # The bare long-poll p99 as a grey line over the long-poll bar, and the goal as a
+        # dashed red one, for a judged stage.
+        bare = percentile_of(target.paired.longpoll if target.paired else None, "p99")
+        if target.longpoll is None or not bare:
+            continue
+        span = [position + width / 2, position + 3 * width / 2]
+        axes.plot(span, [bare, bare], color=COLOURS["bare"], lw=2.5)
+        if target.name in judged and LONGPOLL.limit is not None:
+            limit = LONGPOLL.limit * bare
+            axes.plot(span, [limit, limit], color=GOAL, linestyle="--", lw=1)
+        marked = True
     for offset, (pick, alpha) in zip((-width, 0, width), shown, strict=False):
         values = [pick(t) or 0 for t in targets]
         bars = axes.bar(
@@ -190,10 +199,13 @@ def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options)
         Patch(facecolor="#ffffff", edgecolor="#5f6368", hatch="///", label="long-poll p99"),
     ]
     handles: list[Artist] = list(legend[: len(shown)])
-    if len(shown) == 3:  # the long-poll bars, and the goal marked over them
-        goal = f"goal: {LONGPOLL.limit:g} x WebSocket p99"
+    if marked:  # the bare long-poll and the goal, marked over the long-poll bars
+        bare = "bare twisted.web long-poll p99, alongside"
+        handles.append(Line2D([], [], color=COLOURS["bare"], lw=2.5, label=bare))
+        goal = f"goal: {LONGPOLL.limit:g} x bare long-poll p99"
         handles.append(Line2D([], [], color=GOAL, linestyle="--", lw=1, label=goal))
-    axes.legend(handles=handles, frameon=False, fontsize=8, loc="upper left")
+    columns = 2 if marked else 1  # five entries: two columns keep them above the bars
+    axes.legend(handles=handles, frameon=False, fontsize=8, loc="upper left", ncols=columns)
     axes.set_xticks(list(positions), [t.label for t in targets])
     axes.set_yscale("log")
     axes.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
@@ -311,7 +323,7 @@ def figure_for(
     burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
     judged = {verdict.target for verdict in found if verdict.word != "for reference"}
     goal_marks(burst, targets, burst_rate, BURST.limit, f"goal from {GOALS_FROM} on", judged)
-    latency_panel(latency, targets, options)
+    latency_panel(latency, targets, options, judged)
     panel(
         join,
         targets,

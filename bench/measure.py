@@ -1,9 +1,10 @@
 """The measurements on one started target, in order: warm-up, join storm, idle memory,
-fan-out at a steady rate, burst, and (where the target long-polls) long-poll fan-out.
+fan-out at a steady rate and (where the target long-polls) long-poll fan-out, then burst.
 
-Each flow runs ``options.repeats`` times and the median run is kept: on a machine that
-other programs share, one run in three may be hit by a pause that says nothing about the
-server. A run that lasts LONG_ENOUGH seconds averages such pauses out, and is not repeated.
+Each flow a goal judges (long-poll, burst) runs ``options.repeats`` times and the median run
+is kept: on a machine that other programs share, one run in three may be hit by a pause
+that says nothing about the server. A run that lasts LONG_ENOUGH seconds averages such
+pauses out, and is not repeated. The WebSocket fan-out, which no goal judges, runs once.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from collections.abc import Awaitable, Callable
 import psutil
 
 from .options import Options
-from .pollload import PollSwarm
+from .pollflow import LongPolls
 from .recorder import Recorder
 from .results import Flow, Join, Memory, Paired, TargetResult
 from .targets import Running
 from .wsload import Swarm
 
 Say = Callable[[str], None]
-SETTLE = 0.3
-"""Seconds to let a server catch its breath between measurements."""
+SETTLE = 0.1
+"""Seconds to let a server catch its breath between measurements (each of which ends once
+the server has done its part: every copy arrived, every poller asking again)."""
 BALLAST = 50
 """The fewest warm-up clients; a quarter of the crowd when that is more."""
 LONG_ENOUGH = 5.0
@@ -88,7 +90,9 @@ def latency_words(result: Flow) -> str:
         else (f"p50 {latency.p50:.1f} ms, p99 {latency.p99:.1f} ms, max {latency.max:.1f} ms")
     )
     lost = f", {result.lost_anywhere} lost" if result.lost_anywhere else ""
-    return f"{result.deliveries_per_s or 0:,.0f} deliveries/s, {shown}{lost}"
+    cpu = result.cpu_us_per_answer
+    spent = "" if cpu is None else f", server CPU {cpu:,.0f} \u00b5s per answer"
+    return f"{result.deliveries_per_s or 0:,.0f} deliveries/s, {shown}{lost}{spent}"
 
 
 async def measure(
@@ -101,10 +105,10 @@ async def measure(
     """Fill ``result`` in, saying what happens as it goes; stops at the first failure.
 
     ``yardstick``, when given, is the bare server, still running: its join storms and
-    bursts are measured in turn with the target's own, so that the two are compared on a
-    machine in the same state (``result.paired``), and two targets measured at different
-    times can be compared through it. Likewise, the long-poll runs take turns
-    with the WebSocket fan-out runs they are compared with.
+    bursts, and its twisted.web long-polls where the target long-polls, are measured in
+    turn with the target's own, so that the two are compared on a machine in the same
+    state (``result.paired``), and two targets measured at different times can be
+    compared through it.
     """
     warm_room, poll_room, crowd_room, *more_rooms = running.rooms
     # The warm-up: clients in a room of their own, which stay until the end. They make
@@ -144,7 +148,7 @@ async def measure(
         if pair is not None:
             await pair.storm(say)
 
-        await flows(running, swarm, poll_room, result, options, say)
+        await flows(running, swarm, poll_room, result, options, say, pair)
 
         await asyncio.sleep(SETTLE)
         if pair is not None:
@@ -180,48 +184,47 @@ async def flows(
     result: TargetResult,
     options: Options,
     say: Say,
+    pair: Pair | None = None,
 ) -> None:
-    """The fan-out at a steady rate over WebSocket and, where the target long-polls, over
-    long-polls, their runs taking turns; each kind's median run goes into ``result``."""
-    polls = LongPolls(running, poll_room, options) if running.longpoll else None
-    fanouts: list[Flow] = []
-    longpolls: list[Flow] = []
+    """The fan-out at a steady rate over WebSocket, once (no goal judges its p99: it is
+    shown beside the long-polls'), then, where the target long-polls, the long-poll
+    fan-out, each of its runs followed by one of the bare twisted.web server's when
+    ``pair`` is given. The median runs go into ``result`` and ``pair``."""
+    rate = options.rate
+    result.fanout = await flow(swarm, options.clients, options.fanout_messages, rate, options)
+    say(f"fan-out at {rate:g}/s: {latency_words(result.fanout)}")
+    if not running.longpoll:
+        return
+    polls = LongPolls(running, poll_room, options)
+    bare = None if pair is None else pair.long_polls()
+    sides = [side for side in (polls, bare) if side is not None]
+
+    async def in_turns() -> Flow:
+        ours = await polls.run()
+        if pair is not None and bare is not None:
+            await asyncio.sleep(SETTLE)
+            pair.longpolls.append(await bare.run())
+        return ours
+
     try:
-        if polls is not None:
-            await polls.start()
-        for _ in range(options.repeats):
-            more_fanouts = not long_enough(fanouts)
-            more_polls = polls is not None and not long_enough(longpolls)
-            if more_fanouts:
-                rate = options.rate
-                fanouts.append(
-                    await flow(swarm, options.clients, options.fanout_messages, rate, options)
-                )
-                await asyncio.sleep(SETTLE)
-            if more_polls and polls is not None:
-                longpolls.append(await polls.run())
-                await asyncio.sleep(SETTLE)
-            if not (more_fanouts or more_polls):
-                break
+        await asyncio.sleep(SETTLE)
+        for side in sides:
+            await side.start()
+        result.longpoll = await repeated(in_turns, options, p99, higher_is_better=False)
     finally:
-        if polls is not None:
-            await polls.close()
-    result.fanout = Flow.median_of(fanouts, p99, higher_is_better=False)
-    words = latency_words(result.fanout) + runs_words(result.fanout, " ms p99")
-    say(f"fan-out at {options.rate:g}/s: {words}")
-    if longpolls:
-        result.longpoll = Flow.median_of(longpolls, p99, higher_is_better=False)
-        words = latency_words(result.longpoll) + runs_words(result.longpoll, " ms p99")
-        say(f"long-poll fan-out at {options.rate:g}/s: {words}")
-
-
-def long_enough(runs: list[Flow]) -> bool:
-    """Whether the last run lasted long enough not to be repeated."""
-    return bool(runs) and runs[-1].seconds >= LONG_ENOUGH
+        for side in sides:
+            await side.close()
+    words = latency_words(result.longpoll) + runs_words(result.longpoll, " ms p99")
+    say(f"long-poll fan-out at {rate:g}/s: {words}")
+    alongside = None if pair is None else pair.longpoll()
+    if alongside is not None:
+        words = latency_words(alongside) + runs_words(alongside, " ms p99")
+        say(f"  bare twisted.web alongside: {words}")
 
 
 class Pair:
-    """The bare server's join storms and bursts, measured in turn with a target's."""
+    """The bare server's join storms, bursts and long-polls, measured in turn with a
+    target's."""
 
     def __init__(self, yardstick: Running, name: str, options: Options) -> None:
         self.yardstick = yardstick
@@ -231,6 +234,7 @@ class Pair:
         self.crowd = Swarm(crowd_url, yardstick.adapter, yardstick.origin, options.clients)
         self.storms: list[Join] = []
         self.bursts: list[Flow] = []
+        self.longpolls: list[Flow] = []
 
     async def storm(self, say: Say) -> None:
         room = f"{self.name}-storm{len(self.storms) + 1}"
@@ -252,12 +256,23 @@ class Pair:
             await flow(self.crowd, options.clients, options.burst_messages, None, options)
         )
 
+    def long_polls(self) -> LongPolls:
+        """The bare twisted.web long-poll flow, as many clients at the same rate; its runs
+        go into ``longpolls``."""
+        return LongPolls(self.yardstick, f"{self.name}-polls", self.options)
+
+    def longpoll(self) -> Flow | None:
+        if not self.longpolls:
+            return None
+        return Flow.median_of(self.longpolls, p99, higher_is_better=False)
+
     def result(self, say: Say) -> Paired:
         paired = Paired(
             join=Join.median_of(self.storms) if self.storms else None,
             burst=Flow.median_of(self.bursts, deliveries, higher_is_better=True)
             if self.bursts
             else None,
+            longpoll=self.longpoll(),
         )
         join = (
             "-"
@@ -299,41 +314,3 @@ async def more_storms(
     combined = Join.median_of(storms)
     say(f"join storm median of {len(storms)}: {combined.seconds or 0:.2f} s")
     return combined
-
-
-class LongPolls:
-    """``options.clients`` long-poll clients of one room and a WebSocket client that speaks
-    there, at the fan-out's rate, for as many runs as asked."""
-
-    def __init__(self, running: Running, room: str, options: Options) -> None:
-        self.options = options
-        self.sender = Swarm(
-            running.ws_url(room), running.adapter, running.origin, 1, running.headers
-        )
-        self.polls = PollSwarm(
-            running.host, running.port, room, running.origin, options.clients, running.headers
-        )
-
-    async def start(self) -> None:
-        joined = await self.sender.join(1, 30)
-        if joined.failed:
-            raise RuntimeError(f"the long-poll flow's sender could not join: {joined.first_error}")
-        await self.polls.start(self.options.deadline, self.options.join_concurrency)
-
-    async def run(self) -> Flow:
-        options, polls = self.options, self.polls
-        recorder = Recorder(options.clients)
-        polls.recorder = recorder
-        retries = polls.retries
-        await self.sender.send(recorder, options.fanout_messages, options.rate)
-        await recorder.settle(quiet=options.quiet, deadline=time.perf_counter() + options.deadline)
-        polls.recorder = None
-        problem = polls.problem()
-        if problem is not None:
-            raise RuntimeError(f"a long-poll client stopped: {problem}")
-        recorder.refused += polls.retries - retries
-        return recorder.flow(options.rate)
-
-    async def close(self) -> None:
-        await self.polls.close()
-        await self.sender.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,8 @@ class Options:
     join_storms: int
     """Join storms to take the median of: the first one's clients stay for the flows."""
     repeats: int
-    """Runs of each flow (fan-out, burst, long-poll) to take the median of; a run that lasts
-    five seconds or more is not repeated."""
+    """Runs of each judged flow (burst, long-poll) to take the median of; a run that lasts
+    five seconds or more is not repeated. The WebSocket fan-out runs once."""
     quiet: float
     """Seconds without a delivery after which a flow's missing copies count as lost."""
     deadline: float
@@ -55,12 +55,15 @@ def default_burst(clients: int) -> int:
     return min(max(40_000 // max(clients, 1), 20), 400)
 
 
-def chosen_targets(asked: Sequence[str], stages: Sequence[str]) -> tuple[str, ...]:
+def chosen_targets(
+    asked: Sequence[str], stages: Sequence[str], unjudged: Collection[str] = ()
+) -> tuple[str, ...]:
     """The targets to run, in a fixed order: bare first (the ceiling), then the stages, then
-    the Channels peer. "channels" means both of its channel layers."""
+    the Channels peer. "channels" means both of its channel layers. Asked for none, all of
+    them but the ``unjudged`` stages, which no goal judges: they run when named."""
     known = (BARE, *stages, *CHANNELS)
     wanted: set[str] = set()
-    for name in asked or known:
+    for name in asked or [name for name in known if name not in unjudged]:
         if name == "channels":
             wanted.update(CHANNELS)
         elif name in known:
@@ -73,7 +76,12 @@ def chosen_targets(asked: Sequence[str], stages: Sequence[str]) -> tuple[str, ..
     return tuple(name for name in known if name in wanted)
 
 
-def parse(argv: Sequence[str], stages: Sequence[str]) -> Options:
+def but(unjudged: Collection[str]) -> str:
+    return f" but {', '.join(unjudged)}, which no goal judges" if unjudged else ""
+
+
+def parse(argv: Sequence[str], stages: Sequence[str], unjudged: Collection[str] = ()) -> Options:
+    """The options in ``argv``; ``unjudged``: the stages left out unless named."""
     parser = argparse.ArgumentParser(
         prog="nox -s bench --",
         description="Load the chat servers of the WebSocket stages, a bare Autobahn server "
@@ -85,10 +93,11 @@ def parse(argv: Sequence[str], stages: Sequence[str]) -> Options:
         nargs="+",
         default=[],
         metavar="NAME",
-        help=f"what to load (default all): {', '.join((BARE, *stages, 'channels', *CHANNELS))}",
+        help=f"what to load (default all{but(unjudged)}): "
+        f"{', '.join((BARE, *stages, 'channels', *CHANNELS))}",
     )
     parser.add_argument("--rate", type=float, help="fan-out messages per second (default 10)")
-    parser.add_argument("--seconds", type=float, help="fan-out duration (default 2)")
+    parser.add_argument("--seconds", type=float, help="fan-out duration (default 1)")
     parser.add_argument("--burst-messages", type=int, help="burst size (default: ~40k deliveries)")
     parser.add_argument(
         "--join-concurrency", type=int, default=50, help="handshakes in flight at once (50)"
@@ -99,7 +108,8 @@ def parse(argv: Sequence[str], stages: Sequence[str]) -> Options:
     parser.add_argument(
         "--repeats",
         type=int,
-        help="runs of each flow to take the median of (default 3; 1 with --quick)",
+        help="runs of the burst and long-poll flows to take the median of "
+        "(default 3; 1 with --quick); the WebSocket fan-out runs once",
     )
     parser.add_argument(
         "--results",
@@ -112,7 +122,7 @@ def parse(argv: Sequence[str], stages: Sequence[str]) -> Options:
     )
     given = parser.parse_args(list(argv))
     try:
-        targets = chosen_targets(given.targets, stages)
+        targets = chosen_targets(given.targets, stages, unjudged)
     except ValueError as problem:
         parser.error(str(problem))
     clients = given.clients or (100 if given.quick else 200)
@@ -121,7 +131,7 @@ def parse(argv: Sequence[str], stages: Sequence[str]) -> Options:
     return Options(
         clients=clients,
         rate=given.rate or 10.0,
-        seconds=given.seconds or (1.0 if given.quick else 2.0),
+        seconds=given.seconds or 1.0,
         burst_messages=given.burst_messages or (50 if given.quick else default_burst(clients)),
         join_concurrency=max(given.join_concurrency, 1),
         join_storms=max(given.join_storms, 1),

@@ -74,6 +74,8 @@ class PollSwarm:
         self.waiting = 0
         """Pollers that have asked with a cursor and not yet been answered."""
         self.retries = 0
+        self.answers = 0
+        """Polls answered with messages (or none, on a timeout), first polls left out."""
 
     async def start(self, deadline: float, concurrency: int) -> None:
         """Start every poller, ``concurrency`` connecting at once at most; return once each
@@ -89,10 +91,15 @@ class PollSwarm:
         )
         for index, (connection, cursor) in enumerate(zip(self.connections, cursors, strict=True)):
             self.pollers.append(asyncio.create_task(self._poll(index, connection, cursor)))
+        await self.all_asking(deadline)
+        await asyncio.sleep(0.2)  # let the server park the last ones it has been sent
+
+    async def all_asking(self, deadline: float) -> None:
+        """Return once every poller has a poll on its way or waiting at the server, or
+        after ``deadline`` seconds."""
         ends = time.perf_counter() + deadline
         while self.waiting < len(self.connections) and time.perf_counter() < ends:
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)  # let the server park the last ones it has been sent
 
     async def _first_poll(self, connection: HttpConnection) -> int:
         status, body = await connection.get(self.path)
@@ -114,6 +121,7 @@ class PollSwarm:
                 continue
             if status != 200:
                 raise PollError(f"a poll answered HTTP {status}: {body[:200]!r}")
+            self.answers += 1
             answer = json.loads(body)
             cursor = int(answer["cursor"])
             recorder = self.recorder

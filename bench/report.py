@@ -58,13 +58,31 @@ def rows(options: Options) -> list[tuple[str, Cell]]:
     def other_load(target: TargetResult) -> str:
         return number(target.other_load, 2)
 
+    def cpu(pick: Callable[[TargetResult], Flow | None]) -> Cell:
+        def shown(target: TargetResult) -> str:
+            found = pick(target)
+            return "-" if found is None else number(found.cpu_us_per_answer, 0)
+
+        return shown
+
+    def bare_longpoll(target: TargetResult) -> Flow | None:
+        return None if target.paired is None else target.paired.longpoll
+
+    def bare_p99(target: TargetResult) -> str:
+        found = bare_longpoll(target)
+        return "-" if found is None or found.latency is None else number(found.latency.p99)
+
     rate = f"{options.rate:g}/s"
+    longpoll = f"long-poll fan-out {rate}"
     return [
         (f"join storm, s ({options.clients} clients, median of {options.join_storms})", join),
         ("idle memory per connection, KiB", memory),
         *flow_cells(lambda t: t.fanout, f"fan-out {rate}"),
         *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}"),
-        *flow_cells(lambda t: t.longpoll, f"long-poll fan-out {rate}"),
+        *flow_cells(lambda t: t.longpoll, longpoll),
+        (f"{longpoll}: server CPU per answer, \u00b5s", cpu(lambda t: t.longpoll)),
+        ("long-poll, bare twisted.web alongside: p99 ms", bare_p99),
+        ("long-poll, bare twisted.web alongside: CPU per answer, \u00b5s", cpu(bare_longpoll)),
         ("other programs' load meanwhile, cores", other_load),
     ]
 
@@ -91,8 +109,10 @@ def flows_note(options: Options) -> str:
     if options.repeats == 1:
         return "Each flow ran once."
     return (
-        f"Each flow's figures are those of its median run of {options.repeats} (by p99; the "
-        "burst's by deliveries/s); a run of 5 s or more is not repeated. Lost counts all runs."
+        f"The burst's and long-poll's figures are those of their median run of "
+        f"{options.repeats} (by deliveries/s and p99), bare twisted.web's long-poll taking "
+        "turns with each stage's; a run of 5 s or more is not repeated. Lost counts all runs. "
+        "The WebSocket fan-out, which no goal judges, ran once."
     )
 
 

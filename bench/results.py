@@ -16,7 +16,7 @@ from typing import Any
 
 from .stats import Latency
 
-SCHEMA = 1
+SCHEMA = 2
 """Raised when the JSON's shape changes, so that readers of older files can tell."""
 
 
@@ -43,6 +43,12 @@ class Flow:
     it (p99 or deliveries/s), in the order they ran."""
     runs_lost: int | None = None
     """When this is the median of several runs: the copies lost in all of them together."""
+    answers: int | None = None
+    """Long-poll flows: the answers the pollers were sent, each with one message or more;
+    when this is the median of several runs, all runs' together."""
+    server_cpu_s: float | None = None
+    """Long-poll flows: the CPU seconds the target's processes spent on the flow (the
+    system counts them in hundredths of a second); of several runs, all of them."""
 
     @property
     def lost(self) -> int:
@@ -70,15 +76,28 @@ class Flow:
 
         ordered = sorted(flows, key=goodness)
         chosen = ordered[len(ordered) // 2]
+        measured = [flow for flow in flows if flow.answers and flow.server_cpu_s is not None]
         return replace(
             chosen,
             runs=[figure(flow) for flow in flows],
             runs_lost=sum(flow.lost for flow in flows),
+            answers=sum(flow.answers or 0 for flow in measured) if measured else None,
+            server_cpu_s=round(sum(flow.server_cpu_s or 0 for flow in measured), 4)
+            if measured
+            else None,
         )
 
     @property
     def deliveries_per_s(self) -> float | None:
         return round(self.delivered / self.seconds, 1) if self.seconds > 0 else None
+
+    @property
+    def cpu_us_per_answer(self) -> float | None:
+        """Microseconds of the server's CPU per long-poll answer, over every run: steadier
+        than a p99 on a busy machine, since it counts the work done, not the waiting."""
+        if not self.answers or self.server_cpu_s is None:
+            return None
+        return round(self.server_cpu_s / self.answers * 1e6, 1)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +105,7 @@ class Flow:
             "lost": self.lost,
             "lost_anywhere": self.lost_anywhere,
             "deliveries_per_s": self.deliveries_per_s,
+            "cpu_us_per_answer": self.cpu_us_per_answer,
         }
 
 
@@ -139,17 +159,20 @@ class Memory:
 
 @dataclass
 class Paired:
-    """The bare server's figures, measured in turn with a target's own: its join storms
-    and bursts, taken one after the other with the target's, on the same busy or idle
-    machine. The goals compare a stage with these rather than with the bare column."""
+    """The bare server's figures, measured in turn with a target's own: its join storms,
+    bursts and (where the target long-polls) its twisted.web long-polls, taken one after
+    the other with the target's, on the same busy or idle machine. The goals compare a
+    stage with these rather than with the bare column."""
 
     join: Join | None = None
     burst: Flow | None = None
+    longpoll: Flow | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "join": None if self.join is None else asdict(self.join),
             "burst": None if self.burst is None else self.burst.to_json(),
+            "longpoll": None if self.longpoll is None else self.longpoll.to_json(),
         }
 
 

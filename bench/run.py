@@ -36,6 +36,12 @@ def websocket_stages() -> dict[str, Stage]:
     return {name: stage for name, stage in STAGES.items() if "websocket" in stage.features}
 
 
+def reference_stages(stages: dict[str, Stage]) -> list[str]:
+    """The stages that no goal judges (part2): left out of the run unless asked for."""
+    judged = judged_stages({name: stage.parent for name, stage in STAGES.items()})
+    return [name for name in stages if name not in judged]
+
+
 def more_files() -> None:
     """Every client is a file descriptor: allow as many as the system lets us (and the
     servers, which inherit the limit)."""
@@ -64,12 +70,12 @@ def run_target(
     """Start ``target``, measure it and stop it, or, with ``keep``, leave it running until
     ``keep`` closes and return it as well. ``yardstick``: the bare server, still running,
     to measure in turn with a stage (see measure)."""
-    result = TargetResult(target.name, target.label, target.kind, target.settings)
+    result = TargetResult(target.name, target.label, target.kind, target.shown_settings())
     result.skipped = target.available()
     if result.skipped is not None:
         say(f"[{target.name}] skipped: {result.skipped}")
         return result, None
-    settings = ", ".join(f"{key}={value}" for key, value in target.settings.items())
+    settings = ", ".join(f"{key}={value}" for key, value in target.shown_settings().items())
     say(f"[{target.name}] starting with {settings}")
 
     def progress(text: str) -> None:
@@ -82,7 +88,7 @@ def run_target(
     try:
         with ExitStack() as stack:
             running = stack.enter_context(target.running(workdir))
-            result.settings = dict(target.settings)
+            result.settings = target.shown_settings()
             ours = (running.pid, *running.helpers, *([alongside.pid] if alongside else []))
             others = OtherLoad(ours)
             try:
@@ -147,7 +153,7 @@ def summary(
 
 def main(argv: Sequence[str]) -> int:
     stages = websocket_stages()
-    options = parse(argv, list(stages))
+    options = parse(argv, list(stages), reference_stages(stages))
     more_files()
     started = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     folder = (REPO_ROOT / options.results / started.replace(" ", "_").replace(":", "")).resolve()

@@ -5,6 +5,7 @@ for the load, and stopped afterwards."""
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from abc import ABC, abstractmethod
@@ -23,6 +24,7 @@ from .servers import redis_installed, redis_server, server_process
 
 HOST = "127.0.0.1"
 PEER_DIR = Path(__file__).with_name("channels_peer")
+SECRET_KEY = "DJANGO_SECRET_KEY"
 CHAT = "chatserver"
 """The name of a stage's chat server process in the registry. A stage that runs in one
 process (Django and the chat together) has only that one, whatever its name."""
@@ -47,9 +49,16 @@ class Running:
     helpers: tuple[int, ...] = ()
     """Further processes of the target (Django's, redis-server): their CPU is the target's
     too, not another program's."""
+    poll_port: int | None = None
+    """Where the long-poll API listens, when not on ``port`` (the bare server's)."""
 
     def ws_url(self, room: str) -> str:
         return f"ws://{self.host}:{self.port}{self.adapter.path(room)}"
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """Every process of the target, whose CPU time is the target's."""
+        return (self.pid, *self.helpers)
 
 
 class Target(ABC):
@@ -67,14 +76,24 @@ class Target(ABC):
         """Why this target cannot run on this machine, or None."""
         return None
 
+    def shown_settings(self) -> dict[str, str]:
+        """The settings as printed and saved: a key made for the run is not shown."""
+        return {
+            name: "(made for this run)" if name == SECRET_KEY else value
+            for name, value in self.settings.items()
+        }
+
     @abstractmethod
     def running(self, workdir: Path) -> AbstractContextManager[Running]:
         """Start the target, files in ``workdir``; it stops when the block ends."""
 
 
 def stage_settings(stage: Stage, options: Options) -> dict[str, str]:
-    """Our chat servers' limits, raised so that the load is measured, not refused."""
+    """Our stages as deployed (Django's debug mode records every query), with the chat
+    servers' limits raised so that the load is measured, not refused."""
     settings = {
+        "DJANGO_DEBUG": "0",
+        SECRET_KEY: secrets.token_urlsafe(),  # DEBUG off: not the public development key
         "CHAT_RATE": "1000000",  # one sender sends every message of the flows
         "CHAT_BURST": "1000000",
         "CHAT_MAX_BUFFER": str(64 * 2**20),  # a slow client reader is the bench, not a fault
@@ -99,7 +118,10 @@ class StageTarget(Target):
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:
         stage = self.stage
-        preparing = StageProcesses(stage, stage.path, workdir / "prepared", host=HOST)
+        # Prepared with the settings it runs with: the sessions are signed with its key.
+        preparing = StageProcesses(
+            stage, stage.path, workdir / "prepared", host=HOST, env=self.settings
+        )
         logins = (people.VISITOR,) if "auth" in stage.features else ()
         preparing.prepare(rooms=self.rooms, logins=logins)
         site = StageProcesses(stage, stage.path, workdir / "run", host=HOST, env=self.settings)
@@ -146,13 +168,18 @@ class BareTarget(Target):
 
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:
-        port = free_port(HOST)
+        port, poll_port = free_port(HOST), free_port(HOST)
+        while poll_port == port:
+            poll_port = free_port(HOST)
         argv = [sys.executable, "-m", "bench.bare_server", "--host", HOST, "--port", str(port)]
+        argv += ["--poll-port", str(poll_port)]
+        self.settings["long-poll"] = f"twisted.web on {HOST}:{poll_port}"
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO_ROOT)}
         log = workdir / "bare.log"
         with server_process(argv, host=HOST, port=port, log=log, cwd=REPO_ROOT, env=env) as popen:
             origin = f"http://{HOST}:{port}"
-            yield Running(port, origin, BareAdapter(), popen.pid, room_names(self.rooms))
+            rooms = room_names(self.rooms)
+            yield Running(port, origin, BareAdapter(), popen.pid, rooms, poll_port=poll_port)
 
 
 class ChannelsTarget(Target):

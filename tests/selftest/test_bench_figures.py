@@ -1,7 +1,8 @@
 """The pure parts of ``nox -s bench``: percentiles, ratios and verdicts, the results' shapes,
-the chart, and how a stage's processes are told apart.
+the chart, and how a stage's processes are told apart; and the bare server's long-polls.
 
-No servers: these build results by hand and check what the bench would make of them.
+No servers but one: these build results by hand and check what the bench would make of
+them. The bare server's loopback test starts it as the bench does, on free ports.
 """
 
 from __future__ import annotations
@@ -11,16 +12,22 @@ import json
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
 
-from bench.adapters import ChannelsAdapter, StageAdapter, sequence_in, text_for
-from bench.measure import repeated
-from bench.options import chosen_targets, default_burst, parse
+from bench import measure
+from bench.adapters import BareAdapter, ChannelsAdapter, StageAdapter, sequence_in, text_for
+from bench.measure import Pair, flows, repeated
+from bench.options import Options, chosen_targets, default_burst, parse
+from bench.pollflow import LongPolls
+from bench.pollload import HttpConnection
 from bench.recorder import Recorder
 from bench.report import table, verdict_lines
 from bench.results import Flow, Join, Memory, Paired, TargetResult, run_json
+from bench.run import reference_stages, websocket_stages
 from bench.stats import Latency, percentile, summarize
-from bench.targets import chat_process
+from bench.targets import BareTarget, Running, StageTarget, chat_process, stage_settings
 from bench.verdicts import judged_stages, verdicts
+from bench.wsload import Swarm
 from harness.stages import CHATSERVER, DJANGO, Process
 from harness.stages import STAGES as REGISTRY
 
@@ -123,6 +130,7 @@ def by_goal(found: list, goal: str, who: str, versus: str | None = None) -> obje
 def test_each_goal_is_judged_from_this_runs_ratios() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
     good = target("part3", "stage", join=1.4, rate=950, longpoll=flow(1000, 1.0, 25.0))
+    good.paired = Paired(Join(100, 50, 1.0), flow(1000, 1.0, 50.0), flow(1000, 1.0, 20.0))
     slow = target("part2", "stage", join=2.0, rate=800)
     peer = target("channels-memory", "channels", join=3.0, rate=40)
     found = verdicts([bare, slow, good, peer])
@@ -132,8 +140,10 @@ def test_each_goal_is_judged_from_this_runs_ratios() -> None:
     assert by_goal(found, "join_vs_bare", "part2").word == "not met"
     assert by_goal(found, "burst_vs_bare", "part3").ratio == 0.95
     assert by_goal(found, "burst_vs_bare", "part2").word == "not met"
+    assert by_goal(found, "longpoll_vs_bare", "part3").ratio == 1.25
+    assert by_goal(found, "longpoll_vs_bare", "part3").word == "met"
     assert by_goal(found, "longpoll_vs_websocket", "part3").ratio == 2.5
-    assert by_goal(found, "longpoll_vs_websocket", "part3").word == "met"
+    assert by_goal(found, "longpoll_vs_websocket", "part3").word == "for reference"
     assert by_goal(found, "burst_vs_channels", "part3", "channels-memory").ratio == 23.75
     assert by_goal(found, "burst_vs_channels", "part2", "channels-memory").word == "met"
     assert by_goal(found, "join_vs_bare", "channels-memory").word == "for reference"
@@ -176,6 +186,96 @@ def test_a_burst_that_loses_messages_misses_its_goals_however_fast() -> None:
     assert "lost 10 of 1000" in verdict.note
 
 
+def test_the_long_poll_goal_is_met_against_bare_twisted_web_measured_alongside() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    bare.longpoll = flow(1000, 1.0, 10.0)  # its own column: never what a stage is held to
+    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=flow(1000, 1.0, 300.0))
+    ours.paired = Paired(longpoll=flow(1000, 1.0, 240.0))  # saturated alike: 1.25x
+    goal = by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3")
+    assert (goal.versus, goal.ratio, goal.word) == ("bare alongside", 1.25, "met")
+    assert goal.wanted == "<= 1.5x"
+    ours.paired = Paired(longpoll=flow(1000, 1.0, 150.0))
+    assert by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3").word == "not met"
+    ours.paired = Paired(longpoll=flow(1000, 1.0, 200.0))  # exactly 1.5x
+    assert by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3").word == "met"
+
+
+def test_long_poll_against_websocket_is_for_reference_whatever_the_ratio() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=flow(1000, 1.0, 300.0))
+    ours.paired = Paired(longpoll=flow(1000, 1.0, 250.0))
+    found = verdicts([bare, ours])
+    reference = by_goal(found, "longpoll_vs_websocket", "part3")
+    assert (reference.ratio, reference.met, reference.word) == (30.0, None, "for reference")
+    assert by_goal(verdicts([ours]), "longpoll_vs_websocket", "part3").ratio == 30.0
+    [line] = [line for line in verdict_lines(found) if "WebSocket" in line]
+    assert "goal" not in line and line.endswith("for reference"), line
+    ours.fanout = None
+    assert by_goal(verdicts([ours]), "longpoll_vs_websocket", "part3").word == "for reference"
+
+
+def test_a_long_poll_flow_that_loses_messages_misses_its_goal_however_fast() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    lossy = target("part3", "stage", join=1.0, rate=1000, longpoll=flow(990, 1.0, 5.0, 1000))
+    lossy.paired = Paired(longpoll=flow(1000, 1.0, 50.0))
+    found = verdicts([bare, lossy])
+    goal = by_goal(found, "longpoll_vs_bare", "part3")
+    assert (goal.ratio, goal.word) == (0.1, "not met")
+    assert "lost 10 of 1000 long-poll deliveries" in goal.note
+    assert by_goal(found, "longpoll_vs_websocket", "part3").word == "for reference"
+
+
+def test_a_long_poll_without_bare_alongside_is_not_measured() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    bare.longpoll = flow(1000, 1.0, 10.0)
+    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=flow(1000, 1.0, 12.0))
+    for paired in (None, Paired(join=Join(100, 50, 1.0))):
+        ours.paired = paired
+        goal = by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3")
+        assert (goal.ratio, goal.met, goal.word) == (None, None, "not measured")
+    nothing = Paired(longpoll=flow(0, 0.0, 1.0, 1000))
+    nothing.longpoll.latency = None  # type: ignore[union-attr]
+    ours.paired = nothing
+    assert by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3").word == "not measured"
+    ours.paired = None
+    assert not [v for v in verdicts([ours]) if v.goal == "longpoll_vs_bare"], "no bare run"
+
+
+def test_server_cpu_per_long_poll_answer_is_in_microseconds() -> None:
+    polls = flow(2000, 1.0, 30.0)
+    assert polls.cpu_us_per_answer is None, "not measured: no figure, not zero"
+    polls.answers, polls.server_cpu_s = 1800, 0.2286
+    assert polls.cpu_us_per_answer == 127.0
+    assert polls.to_json()["cpu_us_per_answer"] == 127.0
+    polls.answers = 0
+    assert polls.cpu_us_per_answer is None
+    runs = [flow(2000, 1.0, p99) for p99 in (30.0, 10.0, 20.0)]
+    for run, (answers, cpu) in zip(runs, [(1000, 0.15), (1000, 0.09), (1000, 0.09)], strict=True):
+        run.answers, run.server_cpu_s = answers, cpu
+    median = Flow.median_of(runs, p99_of, higher_is_better=False)
+    assert p99_of(median) == 20.0 and median.cpu_us_per_answer == 110.0, "over every run"
+    assert median.answers == 3000
+    assert Flow.median_of(runs[:1] * 2, p99_of, higher_is_better=False).answers == 2000
+    assert Flow.median_of([timed_flow(1.0)] * 2, p99_of, higher_is_better=False).answers is None
+
+
+def test_the_table_shows_each_long_poll_beside_bare_twisted_web_s() -> None:
+    options = parse(["--clients", "100"], STAGES)
+    ours = target("part3", "stage", 1.0, 1000, longpoll=flow(1000, 1.0, 40.0))
+    ours.longpoll.answers, ours.longpoll.server_cpu_s = 1000, 0.127  # type: ignore[union-attr]
+    alongside = flow(1000, 1.0, 32.5)
+    alongside.answers, alongside.server_cpu_s = 1000, 0.118
+    ours.paired = Paired(longpoll=alongside)
+    rows = {  # each row's title and its part3 cell
+        line.split("|")[1].strip(): line.split("|")[3].strip()
+        for line in table([target("bare", "bare", 1.0, 1000), ours], options).splitlines()
+    }
+    row = [title for title in rows if title.endswith(", bare twisted.web alongside: p99 ms")]
+    assert [rows[title] for title in row] == ["32.5"], rows
+    cpu = {title: value for title, value in rows.items() if "CPU per answer" in title}
+    assert sorted(cpu.values()) == ["118", "127"], cpu
+
+
 def test_a_missing_figure_is_not_measured_rather_than_met() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
     unmeasured = target("part2", "stage", join=1.0, rate=1000)
@@ -212,7 +312,7 @@ def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
         verdicts=[v.to_json() for v in found],
     )
     data = json.loads(json.dumps(data))  # plain JSON all the way down
-    assert data["schema"] == 1
+    assert data["schema"] == 2
     assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
     part3 = data["targets"]["part3"]
     assert set(part3) == {
@@ -259,7 +359,8 @@ def test_sizes_default_to_a_short_run_and_quick_is_shorter() -> None:
     quick = parse(["--quick"], STAGES)
     assert default.clients == 200 and default.burst_messages == 200
     assert (default.repeats, quick.repeats) == (3, 1)
-    assert default.fanout_messages == 20 and quick.fanout_messages == 10
+    assert default.fanout_messages == 10 and quick.fanout_messages == 10
+    assert parse(["--seconds", "2"], STAGES).fanout_messages == 20
     assert quick.clients < default.clients and quick.deadline < default.deadline
     assert default_burst(1000) == 40 and default_burst(10) == 400 and default_burst(10**6) == 20
     assert parse(["--results", "elsewhere"], STAGES).results == Path("elsewhere")
@@ -311,6 +412,50 @@ def test_a_flow_runs_as_often_as_asked_unless_one_run_is_long_enough() -> None:
     assert runs_of([1.0, 6.0, 1.0]) == [1.0, 6.0], "a run of 5 s or more is not repeated"
 
 
+def test_bare_twisted_web_long_polls_take_turns_with_a_stage_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+
+    class Polls:
+        """Stands for LongPolls: says which room's runs ran, in what order."""
+
+        def __init__(self, running: Running, room: str, options: object) -> None:
+            self.room = room
+
+        async def start(self) -> None:
+            ran.append(f"start {self.room}")
+
+        async def run(self) -> Flow:
+            ran.append(self.room)
+            return timed_flow(float(len(ran)))
+
+        async def close(self) -> None:
+            ran.append(f"close {self.room}")
+
+    async def websocket_fanout(*_: object) -> Flow:
+        ran.append("websocket")
+        return timed_flow(5.0)
+
+    monkeypatch.setattr(measure, "LongPolls", Polls)
+    monkeypatch.setattr(measure, "flow", websocket_fanout)
+    options = parse(["--repeats", "3"], STAGES)
+    stage = Running(1, None, StageAdapter(), 11, [], longpoll=True)
+    pair = Pair(Running(2, None, BareAdapter(), 22, [], poll_port=3), "part3", options)
+    result = TargetResult("part3", "part3", "stage")
+    swarm = Swarm(stage.ws_url("crowd"), stage.adapter, None, 1)
+    asyncio.run(flows(stage, swarm, "polls", result, options, lambda _: None, pair))
+
+    turns = ["polls", "part3-polls"] * 3
+    assert ran == ["websocket", "start polls", "start part3-polls", *turns, *ran[-2:]]
+    assert sorted(ran[-2:]) == ["close part3-polls", "close polls"]
+    assert result.longpoll is not None and len(result.longpoll.runs) == 3
+    result.paired = pair.result(lambda _: None)
+    assert result.paired.longpoll is not None and result.paired.longpoll.runs == [5.0, 7.0, 9.0]
+    data = run_json(started="", options={}, machine={}, targets=[result], verdicts=[])
+    assert data["targets"]["part3"]["paired"]["longpoll"]["runs"] == [5.0, 7.0, 9.0]
+
+
 # -- which stages the goals are for -----------------------------------------------------------
 
 
@@ -346,6 +491,77 @@ def test_the_websocket_process_is_the_chat_server_or_a_stage_s_only_process() ->
     assert chat_process(stage_with(single, CHATSERVER)) == "chatserver"
 
 
+# -- the stages as deployed, and the bare server's long-polls ------------------------------------
+
+
+def test_stages_run_with_debug_off_and_a_secret_key_made_for_the_run() -> None:
+    options = parse([], STAGES)
+    settings = stage_settings(REGISTRY["part3"], options)
+    assert settings["DJANGO_DEBUG"] == "0"
+    key = settings["DJANGO_SECRET_KEY"]
+    assert len(key) >= 40 and "insecure" not in key
+    assert key != stage_settings(REGISTRY["part3"], options)["DJANGO_SECRET_KEY"]
+    shown = StageTarget(REGISTRY["part3"], options).shown_settings()
+    assert shown["DJANGO_DEBUG"] == "0" and shown["DJANGO_SECRET_KEY"] == "(made for this run)"
+
+
+def test_the_bare_server_answers_a_parked_poll_with_a_frame_sent_in_its_room(
+    tmp_path: Path,
+) -> None:
+    with BareTarget(parse(["--clients", "1"], STAGES)).running(tmp_path) as bare:
+        asyncio.run(parked_polls_answered(bare))
+
+
+def test_a_long_poll_flow_counts_its_answers_and_the_server_cpu_they_cost(
+    tmp_path: Path,
+) -> None:
+    options = parse(["--quick", "--clients", "5", "--rate", "20", "--seconds", "0.25"], STAGES)
+    with BareTarget(options).running(tmp_path) as bare:
+        measured = asyncio.run(one_long_poll_run(bare, options))
+    assert (measured.expected, measured.delivered) == (25, 25)
+    assert measured.answers is not None and 5 <= measured.answers <= 25, measured.answers
+    assert measured.server_cpu_s is not None and measured.server_cpu_s >= 0
+
+
+async def one_long_poll_run(bare: Running, options: Options) -> Flow:
+    polls = LongPolls(bare, "counted", options)
+    await polls.start()
+    try:
+        return await polls.run()
+    finally:
+        await polls.close()
+
+
+async def parked_polls_answered(bare: Running) -> None:
+    assert bare.poll_port is not None
+    here = HttpConnection(bare.host, bare.poll_port, None, {})
+    elsewhere = HttpConnection(bare.host, bare.poll_port, None, {})
+    path = "/rooms/here/messages"
+    assert await here.get(path) == (200, b'{"cursor": 0, "messages": []}')
+    parked = asyncio.create_task(here.get(f"{path}?after=0"))
+    other = asyncio.create_task(elsewhere.get("/rooms/elsewhere/messages?after=0"))
+    async with connect(bare.ws_url("here")) as socket:
+        assert json.loads(await socket.recv()) == {"type": "welcome"}
+        await asyncio.sleep(0.2)
+        assert not parked.done(), "with nothing new, a poll waits"
+        await socket.send(bare.adapter.outgoing(7))
+        status, body = await asyncio.wait_for(parked, 5)
+        answer = json.loads(body)
+        assert (status, answer["cursor"]) == (200, 1)
+        assert [sequence_in(message["text"]) for message in answer["messages"]] == [7]
+        assert await here.get(f"{path}?after=0") == (200, body), "news: at once, same bytes"
+        parked = asyncio.create_task(here.get(f"{path}?after=1"))
+        await socket.send(bare.adapter.outgoing(8))
+        status, body = await asyncio.wait_for(parked, 5)
+        assert json.loads(body)["cursor"] == 2
+        assert [sequence_in(message["text"]) for message in json.loads(body)["messages"]] == [8]
+    await asyncio.sleep(0.2)
+    assert not other.done(), "a poll in another room is not answered"
+    other.cancel()
+    here.close()
+    elsewhere.close()
+
+
 # -- the chart and the command line ------------------------------------------------------------
 
 
@@ -355,17 +571,35 @@ def test_the_chart_shows_the_targets_that_ran_and_marks_each_goal(tmp_path: Path
     options = parse(["--clients", "100"], STAGES)
     bare = target("bare", "bare", join=1.0, rate=1000)
     good = target("part3", "stage", join=1.2, rate=950, longpoll=flow(1000, 1.0, 50.0))
+    good.paired = Paired(Join(100, 50, 1.0), flow(1000, 1.0, 50.0), flow(1000, 1.0, 25.0))
     skipped = TargetResult("channels-redis", "Channels + Redis", "channels", skipped="no redis")
     results = [bare, good, skipped]
     found = verdicts(results)
     figure = chart.figure_for(results, found, options, "2026-01-01 00:00:00", 2)
-    burst, *_ = figure.axes
+    burst, latency, *_ = figure.axes
     assert [label.get_text() for label in burst.get_xticklabels()] == ["bare", "part3"]
     texts = [text.get_text() for axes in figure.axes for text in axes.texts]
     assert any(text.startswith("\u2713 part3: join storm") for text in texts), texts
-    assert any(text.startswith("\u2717 part3: long-poll p99") for text in texts), texts
+    twisted_web = "\u2717 part3: long-poll p99 vs bare twisted.web alongside 2x"
+    assert any(text.startswith(twisted_web) for text in texts), texts
+    assert not [text for text in texts if "WebSocket p99" in text], "for reference: no goal"
+    # Over part3's long-poll bar: bare twisted.web's p99 (grey), and the goal (dashed red).
+    marks = {(tuple(line.get_ydata()), line.get_linestyle()) for line in latency.get_lines()}
+    assert {((25.0, 25.0), "-"), ((37.5, 37.5), "--")} <= marks, marks
+    legend = latency.get_legend()
+    assert "goal: 1.5 x bare long-poll p99" in [text.get_text() for text in legend.get_texts()]
     chart.draw(results, found, options, "2026-01-01 00:00:00", 2, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_by_default_every_target_runs_but_the_stages_no_goal_judges() -> None:
+    stages = websocket_stages()
+    left_out = reference_stages(stages)
+    assert left_out == ["part2"]
+    default = parse([], list(stages), left_out).targets
+    judged = judged_stages({name: stage.parent for name, stage in REGISTRY.items()})
+    assert set(default) == {"bare", *(set(stages) & judged), "channels-memory", "channels-redis"}
+    assert "part2" in parse(["--targets", "part2", "part3"], list(stages), left_out).targets
 
 
 def test_the_help_lists_every_target(capsys: pytest.CaptureFixture[str]) -> None:
