@@ -221,6 +221,32 @@ class SlowPeople(FakePeople):
             answer.chainDeferred(later)
 
 
+def test_polls_that_come_while_django_is_asked_wait_for_the_same_answer(
+    chatserver_code: SimpleNamespace,
+) -> None:
+    people = SlowPeople(chatserver_code)
+    server = Server(chatserver_code, people=people)
+    try:
+        polls = [server.http.get("/rooms/1/messages", headers=server.alice) for _ in range(3)]
+        polls[1].disconnect()  # one of them goes away before Django answers
+        assert people.asked == 1, (
+            f"Three polls with Alice's cookie, sent before Django had answered the first, "
+            f"asked {people.asked} times. Let the others wait for the first one's answer, "
+            "as find_room does for rooms: a crowd whose answer has just expired would "
+            "otherwise ask all at once."
+        )
+        people.answer_all()
+        for number in (0, 2):
+            answer = polls[number].answered(f"poll {number + 1} of Alice's three")
+            assert answer.status == 200, (
+                f"Poll {number + 1} of three, which waited for the same answer, was "
+                f"answered {answer.status} {answer.body!r}, not 200; the one that went away "
+                "must not take the others' answer with it."
+            )
+    finally:
+        server.stop()
+
+
 def test_an_answer_asked_for_before_a_logout_is_not_remembered_after_it(
     chatserver_code: SimpleNamespace,
 ) -> None:

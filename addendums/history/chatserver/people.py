@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from io import BytesIO
 
 from twisted.internet import threads
-from twisted.internet.defer import succeed
+from twisted.internet.defer import Deferred, succeed
+from twisted.python.failure import Failure
 
 from chatserver.messages import Rejected
 
@@ -127,11 +128,13 @@ class KnownSessions:
     A long-polling page comes back after every message, and each time Django would be asked
     again, in a thread, with two queries: a thousand pollers would cost a thousand questions
     per message. So a person's answer is kept for CHAT_SESSION_RECHECK seconds, under the
-    Cookie header it came from: the same header is the same session. A logout in this
-    process forgets it at once (forget); a change made elsewhere, such as a deactivation in
-    another process's admin or a password changed with manage.py, counts once it is asked
-    again, within CHAT_SESSION_RECHECK seconds. A POST always asks: it needs the CSRF check.
-    Refusals are not kept, so someone who has just logged in is let in at once.
+    Cookie header it came from: the same header is the same session. While Django is being
+    asked about a cookie, whoever else comes with it waits for the same answer, as with
+    rooms (find_room). A logout in this process forgets the answer at once (forget); a
+    change made elsewhere, such as a deactivation in another process's admin or a password
+    changed with manage.py, counts once Django is asked again, within CHAT_SESSION_RECHECK
+    seconds. A POST always asks: it needs the CSRF check. Refusals are not kept, so
+    someone who has just logged in is let in at once.
     """
 
     def __init__(self, ask, recheck, clock):
@@ -141,27 +144,41 @@ class KnownSessions:
         # Cookie header -> (Person, when Django was asked), in the order the answers came:
         # remember moves an entry to the end, so forget_stale looks only at the front.
         self.known = {}
+        self.asking = {}  # Cookie header -> the Deferreds waiting while Django is asked
         self.logouts = 0  # an answer asked for before a logout may be about that login
 
     def find_person(self, headers, secure, posting):
         """Like find_person: a Deferred that fires with the Person, or fails with a Rejected."""
         cookie = headers.get("cookie")
+        if posting or cookie is None:
+            return self.ask(headers, secure, posting)
         now = self.clock.seconds()
-        if not posting and cookie in self.known:
+        if cookie in self.known:
             person, asked = self.known[cookie]
             if now - asked < self.recheck:
                 return succeed(person)
-        lookup = self.ask(headers, secure, posting)
-        if cookie is not None:
-            lookup.addCallback(self.remember, cookie, now, self.logouts)
-        return lookup
+        answer = Deferred()
+        waiting = self.asking.setdefault(cookie, [])
+        waiting.append(answer)
+        if len(waiting) == 1:  # the first to ask: the only one who asks Django
+            lookup = self.ask(headers, secure, posting)
+            lookup.addBoth(self.answered, cookie, now, self.logouts)
+        return answer
 
-    def remember(self, person, cookie, asked, logouts):
-        if logouts == self.logouts:  # no logout since the question: the answer still holds
+    def answered(self, result, cookie, asked, logouts):
+        """Give Django's answer to everyone waiting for it, and keep it if it is a yes that
+        no logout since the question can have made out of date."""
+        if not isinstance(result, Failure) and logouts == self.logouts:
             self.known.pop(cookie, None)
-            self.known[cookie] = (person, asked)
+            self.known[cookie] = (result, asked)
             self.forget_stale()
-        return person
+        for answer in self.asking.pop(cookie):
+            if answer.called:
+                continue  # cancelled: whoever asked has gone away
+            if isinstance(result, Failure):
+                answer.errback(result)
+            else:
+                answer.callback(result)
 
     def forget_stale(self):
         """Drop the answers too old to use, so that the table holds only recent visitors."""
