@@ -10,7 +10,9 @@ cursor (how many messages it has had), and ?after=<cursor> answers with the mess
 said since, {"cursor": ..., "messages": [...]}, at once if there are any, else as soon as
 the next one is. A frame sent over WebSocket is such a message, read as JSON (the bench
 sends frames shaped like our stages' broadcasts). Every poll with the same cursor gets
-the same encoded answer, as in part3; there is no timeout and no access log.
+the same encoded answer, as in part3, and there is no access log. It does what every
+long-poll server must, and no more: a poll waits --poll-timeout seconds at most (proxies
+cut quiet requests), and an answer says Cache-Control: no-store (news only once).
 
     python -m bench.bare_server --port 9000 --poll-port 9001
 """
@@ -27,6 +29,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from autobahn.websocket.types import ConnectionRequest
 from twisted.internet import endpoints, task
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
@@ -40,8 +43,8 @@ class Room:
     def __init__(self) -> None:
         self.clients: set[BroadcastProtocol] = set()
         self.messages: list[Any] = []
-        self.polls: dict[Request, int] = {}
-        """Each parked poll and its cursor."""
+        self.polls: dict[Request, tuple[int, IDelayedCall]] = {}
+        """Each parked poll, its cursor and its timeout."""
         self.answers: dict[int, bytes] = {}
         """Each cursor's answer, encoded once between two messages."""
 
@@ -49,8 +52,22 @@ class Room:
         self.messages.append(json.loads(payload))
         self.answers.clear()
         polls, self.polls = self.polls, {}
-        for request, cursor in polls.items():
+        for request, (cursor, timeout) in polls.items():
+            timeout.cancel()
             answer(request, self.answer_after(cursor))
+
+    def park(self, request: Request, cursor: int, clock: IReactorTime, wait: float) -> None:
+        def time_out() -> None:
+            del self.polls[request]
+            answer(request, self.answer_after(cursor))
+
+        def gone(_: object) -> None:
+            parked = self.polls.pop(request, None)
+            if parked is not None:
+                parked[1].cancel()
+
+        self.polls[request] = (cursor, clock.callLater(wait, time_out))
+        request.notifyFinish().addErrback(gone)
 
     def answer_after(self, cursor: int) -> bytes:
         body = self.answers.get(cursor)
@@ -94,9 +111,9 @@ class Polls(Resource):
 
     isLeaf = True
 
-    def __init__(self, rooms: defaultdict[str, Room]) -> None:
+    def __init__(self, rooms: defaultdict[str, Room], clock: IReactorTime, wait: float) -> None:
         super().__init__()
-        self.rooms = rooms
+        self.rooms, self.clock, self.wait = rooms, clock, wait
 
     def render_GET(self, request: Request) -> bytes | int:
         found = POLL_PATH.fullmatch(request.path)
@@ -109,13 +126,13 @@ class Polls(Resource):
         if after is None or cursor < len(room.messages):
             answer(request, room.answer_after(cursor))
         else:
-            room.polls[request] = cursor
-            request.notifyFinish().addErrback(lambda _: room.polls.pop(request, None))
+            room.park(request, cursor, self.clock, self.wait)
         return NOT_DONE_YET
 
 
 def answer(request: Request, body: bytes) -> None:
     request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"cache-control", b"no-store")
     request.setHeader(b"content-length", b"%d" % len(body))
     request.write(body)
     request.finish()
@@ -126,11 +143,13 @@ class QuietSite(Site):
         """No access log line: our stages write one only for a refusal."""
 
 
-def serve(reactor: object, host: str, port: int, poll_port: int | None) -> Deferred[None]:
+def serve(
+    reactor: IReactorTime, host: str, port: int, poll_port: int | None, poll_timeout: float
+) -> Deferred[None]:
     """Listen (with Twisted's usual backlog of 50, as twistd does) until stopped."""
     factory = BroadcastFactory()
     if poll_port is not None:
-        site = QuietSite(Polls(factory.rooms))
+        site = QuietSite(Polls(factory.rooms, reactor, poll_timeout))
         endpoints.TCP4ServerEndpoint(reactor, poll_port, interface=host).listen(site)
     endpoints.TCP4ServerEndpoint(reactor, port, interface=host).listen(factory)
     return Deferred()  # never fires: Ctrl-C or SIGTERM stops the reactor
@@ -141,8 +160,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--poll-port", type=int, help="serve the long-poll API here too")
+    parser.add_argument(
+        "--poll-timeout", type=float, default=25.0, help="most seconds a poll waits (25)"
+    )
     options = parser.parse_args()
-    task.react(serve, (options.host, options.port, options.poll_port))
+    task.react(serve, (options.host, options.port, options.poll_port, options.poll_timeout))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ from .servers import redis_installed, redis_server, server_process
 HOST = "127.0.0.1"
 PEER_DIR = Path(__file__).with_name("channels_peer")
 SECRET_KEY = "DJANGO_SECRET_KEY"
+POLL_TIMEOUT = "300"
+"""Seconds a poll may wait, for our stages and the bare server alike. The pollers wait while
+the WebSocket runs take their turns: a message, not the timeout, must be what answers them."""
 CHAT = "chatserver"
 """The name of a stage's chat server process in the registry. A stage that runs in one
 process (Django and the chat together) has only that one, whatever its name."""
@@ -101,9 +104,7 @@ def stage_settings(stage: Stage, options: Options) -> dict[str, str]:
     if "longpoll" in stage.features:
         settings["CHAT_MAX_PARKED"] = str(max(100, 2 * options.clients))
         settings["CHAT_HISTORY"] = str(max(100, 4 * options.fanout_messages))
-        # The pollers wait while the WebSocket runs take their turns: a message, not the
-        # timeout, must be what answers them.
-        settings["CHAT_POLL_TIMEOUT"] = "300"
+        settings["CHAT_POLL_TIMEOUT"] = POLL_TIMEOUT
     return settings
 
 
@@ -172,8 +173,10 @@ class BareTarget(Target):
         while poll_port == port:
             poll_port = free_port(HOST)
         argv = [sys.executable, "-m", "bench.bare_server", "--host", HOST, "--port", str(port)]
-        argv += ["--poll-port", str(poll_port)]
-        self.settings["long-poll"] = f"twisted.web on {HOST}:{poll_port}"
+        argv += ["--poll-port", str(poll_port), "--poll-timeout", POLL_TIMEOUT]
+        self.settings["long-poll"] = (
+            f"twisted.web on {HOST}:{poll_port}, polls wait {POLL_TIMEOUT} s at most"
+        )
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO_ROOT)}
         log = workdir / "bare.log"
         with server_process(argv, host=HOST, port=port, log=log, cwd=REPO_ROOT, env=env) as popen:

@@ -8,7 +8,11 @@ them. The bare server's loopback test starts it as the bench does, on free ports
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,11 +28,13 @@ from bench.recorder import Recorder
 from bench.report import table, verdict_lines
 from bench.results import Flow, Join, Memory, Paired, TargetResult, run_json
 from bench.run import reference_stages, websocket_stages
+from bench.servers import server_process
 from bench.stats import Latency, percentile, summarize
 from bench.targets import BareTarget, Running, StageTarget, chat_process, stage_settings
 from bench.verdicts import judged_stages, verdicts
 from bench.wsload import Swarm
-from harness.stages import CHATSERVER, DJANGO, Process
+from harness.processes import free_port
+from harness.stages import CHATSERVER, DJANGO, REPO_ROOT, Process
 from harness.stages import STAGES as REGISTRY
 
 STAGES = ["part2", "part3"]
@@ -109,6 +115,16 @@ def flow(delivered: int, seconds: float, p99: float, expected: int | None = None
     return Flow(100, 10, None, expected or delivered, delivered, seconds, latency)
 
 
+def polls(
+    p99: float, cpu_us: float | None, delivered: int = 1000, expected: int | None = None
+) -> Flow:
+    """A long-poll flow: its p99, and the server's CPU per answer (None: not measured)."""
+    made = flow(delivered, 1.0, p99, expected)
+    if cpu_us is not None:
+        made.answers, made.server_cpu_s = 1000, cpu_us * 1000 / 1e6
+    return made
+
+
 def target(name: str, kind: str, join: float, rate: float, **more: object) -> TargetResult:
     result = TargetResult(name, name, kind)
     result.join = Join(clients=100, concurrency=50, seconds=join)
@@ -129,8 +145,8 @@ def by_goal(found: list, goal: str, who: str, versus: str | None = None) -> obje
 
 def test_each_goal_is_judged_from_this_runs_ratios() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
-    good = target("part3", "stage", join=1.4, rate=950, longpoll=flow(1000, 1.0, 25.0))
-    good.paired = Paired(Join(100, 50, 1.0), flow(1000, 1.0, 50.0), flow(1000, 1.0, 20.0))
+    good = target("part3", "stage", join=1.4, rate=950, longpoll=polls(25.0, 150))
+    good.paired = Paired(Join(100, 50, 1.0), flow(1000, 1.0, 50.0), polls(20.0, 120))
     slow = target("part2", "stage", join=2.0, rate=800)
     peer = target("channels-memory", "channels", join=3.0, rate=40)
     found = verdicts([bare, slow, good, peer])
@@ -140,8 +156,10 @@ def test_each_goal_is_judged_from_this_runs_ratios() -> None:
     assert by_goal(found, "join_vs_bare", "part2").word == "not met"
     assert by_goal(found, "burst_vs_bare", "part3").ratio == 0.95
     assert by_goal(found, "burst_vs_bare", "part2").word == "not met"
+    assert by_goal(found, "longpoll_cpu_vs_bare", "part3").ratio == 1.25
+    assert by_goal(found, "longpoll_cpu_vs_bare", "part3").word == "met"
     assert by_goal(found, "longpoll_vs_bare", "part3").ratio == 1.25
-    assert by_goal(found, "longpoll_vs_bare", "part3").word == "met"
+    assert by_goal(found, "longpoll_vs_bare", "part3").word == "for reference"
     assert by_goal(found, "longpoll_vs_websocket", "part3").ratio == 2.5
     assert by_goal(found, "longpoll_vs_websocket", "part3").word == "for reference"
     assert by_goal(found, "burst_vs_channels", "part3", "channels-memory").ratio == 23.75
@@ -186,24 +204,27 @@ def test_a_burst_that_loses_messages_misses_its_goals_however_fast() -> None:
     assert "lost 10 of 1000" in verdict.note
 
 
-def test_the_long_poll_goal_is_met_against_bare_twisted_web_measured_alongside() -> None:
+def test_the_long_poll_goal_is_cpu_per_answer_against_bare_twisted_web_alongside() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
-    bare.longpoll = flow(1000, 1.0, 10.0)  # its own column: never what a stage is held to
-    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=flow(1000, 1.0, 300.0))
-    ours.paired = Paired(longpoll=flow(1000, 1.0, 240.0))  # saturated alike: 1.25x
-    goal = by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3")
+    bare.longpoll = polls(10.0, 50)  # its own column: never what a stage is held to
+    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=polls(300.0, 150))
+    ours.paired = Paired(longpoll=polls(100.0, 120))  # 1.25x the work, 3x the wait
+    found = verdicts([bare, ours])
+    goal = by_goal(found, "longpoll_cpu_vs_bare", "part3")
     assert (goal.versus, goal.ratio, goal.word) == ("bare alongside", 1.25, "met")
     assert goal.wanted == "<= 1.5x"
-    ours.paired = Paired(longpoll=flow(1000, 1.0, 150.0))
-    assert by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3").word == "not met"
-    ours.paired = Paired(longpoll=flow(1000, 1.0, 200.0))  # exactly 1.5x
-    assert by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3").word == "met"
+    waits = by_goal(found, "longpoll_vs_bare", "part3")
+    assert (waits.ratio, waits.met, waits.word) == (3.0, None, "for reference")
+    ours.paired = Paired(longpoll=polls(300.0, 90))
+    assert by_goal(verdicts([bare, ours]), "longpoll_cpu_vs_bare", "part3").word == "not met"
+    ours.paired = Paired(longpoll=polls(300.0, 100))  # exactly 1.5x
+    assert by_goal(verdicts([bare, ours]), "longpoll_cpu_vs_bare", "part3").word == "met"
 
 
 def test_long_poll_against_websocket_is_for_reference_whatever_the_ratio() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
-    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=flow(1000, 1.0, 300.0))
-    ours.paired = Paired(longpoll=flow(1000, 1.0, 250.0))
+    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=polls(300.0, 150))
+    ours.paired = Paired(longpoll=polls(250.0, 140))
     found = verdicts([bare, ours])
     reference = by_goal(found, "longpoll_vs_websocket", "part3")
     assert (reference.ratio, reference.met, reference.word) == (30.0, None, "for reference")
@@ -216,29 +237,34 @@ def test_long_poll_against_websocket_is_for_reference_whatever_the_ratio() -> No
 
 def test_a_long_poll_flow_that_loses_messages_misses_its_goal_however_fast() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
-    lossy = target("part3", "stage", join=1.0, rate=1000, longpoll=flow(990, 1.0, 5.0, 1000))
-    lossy.paired = Paired(longpoll=flow(1000, 1.0, 50.0))
+    lossy = target("part3", "stage", join=1.0, rate=1000, longpoll=polls(5.0, 50, 990, 1000))
+    lossy.paired = Paired(longpoll=polls(50.0, 100))
     found = verdicts([bare, lossy])
-    goal = by_goal(found, "longpoll_vs_bare", "part3")
-    assert (goal.ratio, goal.word) == (0.1, "not met")
+    goal = by_goal(found, "longpoll_cpu_vs_bare", "part3")
+    assert (goal.ratio, goal.word) == (0.5, "not met")
     assert "lost 10 of 1000 long-poll deliveries" in goal.note
     assert by_goal(found, "longpoll_vs_websocket", "part3").word == "for reference"
 
 
 def test_a_long_poll_without_bare_alongside_is_not_measured() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
-    bare.longpoll = flow(1000, 1.0, 10.0)
-    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=flow(1000, 1.0, 12.0))
+    bare.longpoll = polls(10.0, 100)
+    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=polls(12.0, 120))
     for paired in (None, Paired(join=Join(100, 50, 1.0))):
         ours.paired = paired
-        goal = by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3")
+        goal = by_goal(verdicts([bare, ours]), "longpoll_cpu_vs_bare", "part3")
         assert (goal.ratio, goal.met, goal.word) == (None, None, "not measured")
+    ours.paired = Paired(longpoll=polls(10.0, None))  # no answers counted: no CPU figure
+    goal = by_goal(verdicts([bare, ours]), "longpoll_cpu_vs_bare", "part3")
+    assert goal.word == "not measured"
     nothing = Paired(longpoll=flow(0, 0.0, 1.0, 1000))
     nothing.longpoll.latency = None  # type: ignore[union-attr]
     ours.paired = nothing
-    assert by_goal(verdicts([bare, ours]), "longpoll_vs_bare", "part3").word == "not measured"
+    found = verdicts([bare, ours])
+    assert by_goal(found, "longpoll_cpu_vs_bare", "part3").word == "not measured"
+    assert by_goal(found, "longpoll_vs_bare", "part3").ratio is None
     ours.paired = None
-    assert not [v for v in verdicts([ours]) if v.goal == "longpoll_vs_bare"], "no bare run"
+    assert not [v for v in verdicts([ours]) if v.goal.startswith("longpoll_cpu")], "no bare"
 
 
 def test_server_cpu_per_long_poll_answer_is_in_microseconds() -> None:
@@ -523,6 +549,26 @@ def test_a_long_poll_flow_counts_its_answers_and_the_server_cpu_they_cost(
     assert measured.server_cpu_s is not None and measured.server_cpu_s >= 0
 
 
+def test_the_bare_long_poll_times_out_and_forbids_caching_as_every_one_must(
+    tmp_path: Path,
+) -> None:
+    host, port, poll_port = "127.0.0.1", free_port("127.0.0.1"), free_port("127.0.0.1")
+    argv = [sys.executable, "-m", "bench.bare_server", "--port", str(port)]
+    argv += ["--poll-port", str(poll_port), "--poll-timeout", "0.5"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    log = tmp_path / "bare.log"
+    with server_process(argv, host=host, port=port, log=log, cwd=REPO_ROOT, env=env):
+        client = http.client.HTTPConnection(host, poll_port, timeout=10)
+        started = time.monotonic()
+        client.request("GET", "/rooms/quiet/messages?after=0")
+        answer = client.getresponse()
+        waited = time.monotonic() - started
+        assert (answer.status, json.loads(answer.read())) == (200, {"cursor": 0, "messages": []})
+        assert 0.4 <= waited < 5, f"a quiet poll was answered after {waited:.2f} s, not 0.5"
+        assert answer.getheader("Cache-Control") == "no-store"
+        client.close()
+
+
 async def one_long_poll_run(bare: Running, options: Options) -> Flow:
     polls = LongPolls(bare, "counted", options)
     await polls.start()
@@ -570,24 +616,26 @@ def test_the_chart_shows_the_targets_that_ran_and_marks_each_goal(tmp_path: Path
 
     options = parse(["--clients", "100"], STAGES)
     bare = target("bare", "bare", join=1.0, rate=1000)
-    good = target("part3", "stage", join=1.2, rate=950, longpoll=flow(1000, 1.0, 50.0))
-    good.paired = Paired(Join(100, 50, 1.0), flow(1000, 1.0, 50.0), flow(1000, 1.0, 25.0))
+    good = target("part3", "stage", join=1.2, rate=950, longpoll=polls(50.0, 200))
+    good.paired = Paired(Join(100, 50, 1.0), flow(1000, 1.0, 50.0), polls(25.0, 100))
     skipped = TargetResult("channels-redis", "Channels + Redis", "channels", skipped="no redis")
     results = [bare, good, skipped]
     found = verdicts(results)
     figure = chart.figure_for(results, found, options, "2026-01-01 00:00:00", 2)
-    burst, latency, *_ = figure.axes
+    burst, latency, _join, _memory, _goals, cpu = figure.axes
     assert [label.get_text() for label in burst.get_xticklabels()] == ["bare", "part3"]
+    assert [label.get_text() for label in cpu.get_xticklabels()] == ["part3"], "long-polls only"
     texts = [text.get_text() for axes in figure.axes for text in axes.texts]
     assert any(text.startswith("\u2713 part3: join storm") for text in texts), texts
-    twisted_web = "\u2717 part3: long-poll p99 vs bare twisted.web alongside 2x"
+    twisted_web = "\u2717 part3: long-poll CPU per answer vs bare twisted.web alongside 2x"
     assert any(text.startswith(twisted_web) for text in texts), texts
-    assert not [text for text in texts if "WebSocket p99" in text], "for reference: no goal"
-    # Over part3's long-poll bar: bare twisted.web's p99 (grey), and the goal (dashed red).
+    assert not [text for text in texts if "p99" in text], "p99 ratios are for reference"
+    # Over part3's long-poll bar: bare twisted.web's p99 (grey), for reference.
     marks = {(tuple(line.get_ydata()), line.get_linestyle()) for line in latency.get_lines()}
-    assert {((25.0, 25.0), "-"), ((37.5, 37.5), "--")} <= marks, marks
-    legend = latency.get_legend()
-    assert "goal: 1.5 x bare long-poll p99" in [text.get_text() for text in legend.get_texts()]
+    assert ((25.0, 25.0), "-") in marks, marks
+    # Over its CPU bar: bare twisted.web's CPU per answer (grey) and the goal (dashed red).
+    marks = {(tuple(line.get_ydata()), line.get_linestyle()) for line in cpu.get_lines()}
+    assert {((100.0, 100.0), "-"), ((150.0, 150.0), "--")} <= marks, marks
     chart.draw(results, found, options, "2026-01-01 00:00:00", 2, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
