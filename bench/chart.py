@@ -20,7 +20,15 @@ from matplotlib.ticker import FuncFormatter
 
 from .options import Options
 from .results import Flow, TargetResult
-from .verdicts import BURST, GOALS_FROM, JOIN, LONGPOLL, Verdict, bare_alongside
+from .verdicts import (
+    BURST,
+    GOAL_CLIENTS,
+    GOALS_FROM,
+    JOIN,
+    LONGPOLL,
+    Verdict,
+    bare_alongside,
+)
 
 COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a"}
 STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]
@@ -225,7 +233,7 @@ def pretty(wanted: str) -> str:
     return wanted.replace("<=", "\u2264").replace(">=", "\u2265")
 
 
-def goals_panel(axes: Axes, found: Sequence[Verdict]) -> None:
+def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
     """The verdicts on our stages, one line each, marked met or not met."""
     axes.axis("off")
     judged = [verdict for verdict in found if verdict.word != "for reference"]
@@ -234,7 +242,13 @@ def goals_panel(axes: Axes, found: Sequence[Verdict]) -> None:
         fontweight="bold",
     )  # fmt: skip
     if not judged:
-        axes.text(0, 0.8, "none judged: a goal needs bare or Channels, and a stage", color=INK)
+        why = (
+            f"none judged: the goals are set for {GOAL_CLIENTS} clients, and this run had "
+            f"{clients}; the grey lines are the bare server, measured alongside"
+            if clients < GOAL_CLIENTS
+            else "none judged: a goal needs bare or Channels, and a stage"
+        )
+        axes.text(0, 0.8, why, color=INK)
         return
     rows = (len(judged) + 1) // 2
     lines = [
@@ -299,7 +313,7 @@ def figure_for(
     grid = figure.add_gridspec(len(rows) + 1, 2, height_ratios=[*rows, goals_height])
     burst, latency = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
     join, memory = figure.add_subplot(grid[1, 0]), figure.add_subplot(grid[1, 1])
-    goals_panel(figure.add_subplot(grid[len(rows), :]), found)
+    goals_panel(figure.add_subplot(grid[len(rows), :]), found, options.clients)
     charts: tuple[Axes, ...] = (burst, latency, join, memory)
     if polled:
         cpu = figure.add_subplot(grid[2, :])

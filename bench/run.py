@@ -25,7 +25,7 @@ from .options import Options, parse
 from .results import TargetResult, run_json, write_json
 from .servers import ServerError
 from .targets import Running, Target, all_targets
-from .verdicts import GOALS_FROM, Verdict, judged_stages, verdicts
+from .verdicts import GOAL_CLIENTS, GOALS_FROM, Verdict, judged_stages, verdicts
 
 
 def say(text: str) -> None:
@@ -128,7 +128,21 @@ def save(
     chart.draw(results, found, options, started, os.cpu_count() or 1, folder / "chart.png")
 
 
-def goals_note(results: list[TargetResult], judged: set[str]) -> str:
+def judged_here(options: Options) -> set[str]:
+    """The stages this run's goals hold for: from GOALS_FROM on, and none at all when the
+    crowd is smaller than the one the goals are set for."""
+    if options.clients < GOAL_CLIENTS:
+        return set()
+    return judged_stages({name: stage.parent for name, stage in STAGES.items()})
+
+
+def goals_note(results: list[TargetResult], judged: set[str], options: Options) -> str:
+    if options.clients < GOAL_CLIENTS:
+        return (
+            f"  The goals are set for {GOAL_CLIENTS} clients and this run had "
+            f"{options.clients}: every ratio is for reference. Judge them with "
+            f"nox -s bench -- --clients {GOAL_CLIENTS}."
+        )
     earlier = [t.name for t in results if t.kind == "stage" and t.name not in judged]
     if not earlier:
         return ""
@@ -147,7 +161,7 @@ def summary(
     lines += [f"skipped: {t.label}: {t.skipped}" for t in results if t.skipped]
     lines.append("Goals, as ratios of this run's figures:")
     lines += report.verdict_lines(found) or ["  (none: a goal needs bare or Channels, and a stage)"]
-    lines += [note for note in [goals_note(results, judged)] if note]
+    lines += [note for note in [goals_note(results, judged, options)] if note]
     return "\n".join(lines)
 
 
@@ -177,7 +191,7 @@ def main(argv: Sequence[str]) -> int:
             else:
                 result, _ = run_target(target, options, workdir, yardstick)
             results.append(result)
-    judged = judged_stages({name: stage.parent for name, stage in STAGES.items()})
+    judged = judged_here(options)
     found = verdicts(results, judged)
     save(folder, results, found, options, started)
 

@@ -27,7 +27,7 @@ from bench.pollload import HttpConnection
 from bench.recorder import Recorder
 from bench.report import table, verdict_lines
 from bench.results import Flow, Join, Memory, Paired, TargetResult, run_json
-from bench.run import reference_stages, websocket_stages
+from bench.run import goals_note, judged_here, reference_stages, websocket_stages
 from bench.servers import server_process
 from bench.stats import Latency, percentile, summarize
 from bench.targets import BareTarget, Running, StageTarget, chat_process, stage_settings
@@ -609,6 +609,17 @@ async def parked_polls_answered(bare: Running) -> None:
 
 
 # -- the chart and the command line ------------------------------------------------------------
+
+
+def test_goals_are_judged_only_for_the_crowd_they_are_set_for() -> None:
+    small, full = parse([], STAGES), parse(["--clients", "1000"], STAGES)
+    assert small.clients < 1000 and judged_here(small) == set()
+    assert {"part3", "auth", "history"} <= judged_here(full) and "part2" not in judged_here(full)
+    ours = target("part3", "stage", join=3.0, rate=100)
+    found = verdicts([target("bare", "bare", join=1.0, rate=1000), ours], judged_here(small))
+    assert {verdict.word for verdict in found} == {"for reference"}, found
+    assert "--clients 1000" in goals_note([ours], judged_here(small), small)
+    assert goals_note([ours], judged_here(full), full) == ""
 
 
 def test_the_chart_shows_the_targets_that_ran_and_marks_each_goal(tmp_path: Path) -> None:
