@@ -388,7 +388,7 @@ def test_sizes_default_to_a_short_run_and_quick_is_shorter() -> None:
     assert default.fanout_messages == 10 and quick.fanout_messages == 10
     assert parse(["--seconds", "2"], STAGES).fanout_messages == 20
     assert quick.clients < default.clients and quick.deadline < default.deadline
-    assert default_burst(1000) == 40 and default_burst(10) == 400 and default_burst(10**6) == 20
+    assert default_burst(1000) == 100 and default_burst(10) == 200 and default_burst(10**6) == 20
     assert parse(["--results", "elsewhere"], STAGES).results == Path("elsewhere")
 
 
