@@ -98,12 +98,6 @@ class ChatServerProtocol(WebSocketServerProtocol):
             return
         config = self.factory.config
         self.room = self.factory.join(self, self.room_id)
-        log.info(
-            "{peer} joined room {room} ({count} here)",
-            peer=self.peer,
-            room=self.room.id,
-            count=len(self.room.clients),
-        )
         self.send_json(messages.welcome(self.room.id, config))
 
     def onMessage(self, payload, isBinary):
@@ -133,7 +127,6 @@ class ChatServerProtocol(WebSocketServerProtocol):
 
     def onClose(self, wasClean, code, reason):
         if self.room is not None:
-            log.info("{peer} left room {room}", peer=self.peer, room=self.room.id)
             self.leave_room()
 
     def leave_room(self):

@@ -71,12 +71,6 @@ class ChatServerProtocol(WebSocketServerProtocol):
         config = self.factory.config
         self.room = self.factory.join(self, self.room_id)
         self.bucket = TokenBucket(config.rate, config.burst, self.factory.clock.seconds())
-        log.info(
-            "{peer} joined room {room} ({count} here)",
-            peer=self.peer,
-            room=self.room.id,
-            count=len(self.room.clients),
-        )
         self.send_json(messages.welcome(self.room.id, config))
 
     def onMessage(self, payload, isBinary):
@@ -105,7 +99,6 @@ class ChatServerProtocol(WebSocketServerProtocol):
 
     def onClose(self, wasClean, code, reason):
         if self.room is not None:
-            log.info("{peer} left room {room}", peer=self.peer, room=self.room.id)
             self.leave_room()
 
     def leave_room(self):

@@ -65,12 +65,6 @@ class ChatServerProtocol:
         config = self.factory.config
         self.room = self.factory.join(self, self.room_id)
         self.bucket = TokenBucket(config.rate, config.burst, self.factory.clock.seconds())
-        log.info(
-            "{peer} joined room {room} ({count} here)",
-            peer=self.peer,
-            room=self.room.id,
-            count=len(self.room.clients),
-        )
         self.send_json(messages.welcome(self.room.id, config))
         self.keepalive.start(config.ping_interval, now=False)
 
@@ -138,7 +132,6 @@ class ChatServerProtocol:
     def connectionLost(self, reason):
         self.stop_pinging()
         if self.room is not None:
-            log.info("{peer} left room {room}", peer=self.peer, room=self.room.id)
             self.leave_room()
 
     def leave_room(self):
