@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import psutil
 
+from .collector import collector_paused
 from .options import Options
 from .pollflow import LongPolls
 from .recorder import Recorder
@@ -43,8 +44,10 @@ async def flow(
     recorder = Recorder(receivers)
     swarm.recorder = recorder
     try:
-        await swarm.send(recorder, messages, rate)
-        await recorder.settle(quiet=options.quiet, deadline=time.perf_counter() + options.deadline)
+        with collector_paused():
+            await swarm.send(recorder, messages, rate)
+            deadline = time.perf_counter() + options.deadline
+            await recorder.settle(quiet=options.quiet, deadline=deadline)
     finally:
         swarm.recorder = None
     return recorder.flow(rate)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from .collector import collector_paused
 from .load import cpu_seconds
 from .options import Options
 from .pollload import PollSwarm
@@ -42,8 +43,10 @@ class LongPolls:
         recorder = Recorder(options.clients)
         polls.recorder = recorder
         retries, answers, cpu = polls.retries, polls.answers, cpu_seconds(self.pids)
-        await self.sender.send(recorder, options.fanout_messages, options.rate)
-        await recorder.settle(quiet=options.quiet, deadline=time.perf_counter() + options.deadline)
+        with collector_paused():
+            await self.sender.send(recorder, options.fanout_messages, options.rate)
+            deadline = time.perf_counter() + options.deadline
+            await recorder.settle(quiet=options.quiet, deadline=deadline)
         polls.recorder = None
         await polls.all_asking(options.quiet)  # the last answers' next polls are the flow's
         spent = cpu_seconds(self.pids) - cpu

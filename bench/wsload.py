@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
 from .adapters import Adapter
+from .collector import collector_paused
 from .recorder import Recorder
 from .results import Join
 
@@ -75,10 +76,11 @@ class Swarm:
             self.readers.append(asyncio.create_task(self._read(len(self.connections), connection)))
             self.connections.append(connection)
 
-        started = time.perf_counter()
-        tries = [asyncio.create_task(one()) for _ in range(self.size)]
-        done, pending = await asyncio.wait(tries, timeout=deadline)
-        took = time.perf_counter() - started
+        with collector_paused():
+            started = time.perf_counter()
+            tries = [asyncio.create_task(one()) for _ in range(self.size)]
+            done, pending = await asyncio.wait(tries, timeout=deadline)
+            took = time.perf_counter() - started
         for task in pending:
             task.cancel()
         problems = [task.exception() for task in done if task.exception() is not None]

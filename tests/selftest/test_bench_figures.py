@@ -20,6 +20,7 @@ from websockets.asyncio.client import connect
 
 from bench import measure
 from bench.adapters import BareAdapter, ChannelsAdapter, StageAdapter, sequence_in, text_for
+from bench.collector import collector_paused
 from bench.measure import Pair, flows, repeated
 from bench.options import Options, chosen_targets, default_burst, parse
 from bench.pollflow import LongPolls
@@ -609,6 +610,22 @@ async def parked_polls_answered(bare: Running) -> None:
 
 
 # -- the chart and the command line ------------------------------------------------------------
+
+
+def test_the_cycle_collector_is_off_while_a_timed_part_runs_and_back_after() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled(), "a collection pause would land inside the figure"
+    assert gc.isenabled(), "left off, the client's memory would grow for the whole run"
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled(), "it was off before: it stays off"
+    finally:
+        gc.enable()
 
 
 def test_goals_are_judged_only_for_the_crowd_they_are_set_for() -> None:
