@@ -28,6 +28,8 @@ from .verdicts import (
     LONGPOLL,
     Verdict,
     bare_alongside,
+    bare_longpoll,
+    cpu_per_answer,
 )
 
 COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a"}
@@ -152,9 +154,7 @@ def percentile_of(flow: Flow | None, name: str) -> float | None:
     return value
 
 
-def latency_panel(
-    axes: Axes, targets: Sequence[TargetResult], options: Options, judged: Collection[str]
-) -> None:
+def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options) -> None:
     """p50 and p99 of the steady fan-out per target, and the long-poll p99 beside them,
     with the bare twisted.web long-poll p99 measured alongside marked over it (for
     reference: the long-poll goal is on CPU per answer, in a panel of its own)."""
@@ -169,7 +169,7 @@ def latency_panel(
     marked = False
     for position, target in zip(positions, targets, strict=True):
         # The bare long-poll p99 as a grey line over the long-poll bar.
-        bare = percentile_of(target.paired.longpoll if target.paired else None, "p99")
+        bare = percentile_of(bare_longpoll(target), "p99")
         if target.longpoll is None or not bare:
             continue
         span = [position + width / 2, position + 3 * width / 2]
@@ -338,7 +338,7 @@ def figure_for(
     burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
     judged = {verdict.target for verdict in found if verdict.word != "for reference"}
     goal_marks(burst, targets, burst_rate, BURST.limit, f"goal from {GOALS_FROM} on", judged)
-    latency_panel(latency, targets, options, judged)
+    latency_panel(latency, targets, options)
     panel(
         join,
         targets,
@@ -358,17 +358,17 @@ def figure_for(
     )
     if polled:
 
-        def cpu_per_answer(target: TargetResult) -> float | None:
-            return None if target.longpoll is None else target.longpoll.cpu_us_per_answer
+        def cpu_of(target: TargetResult) -> float | None:
+            return cpu_per_answer(target.longpoll)
 
         panel(
             cpu,
             polled,
-            cpu_per_answer,
+            cpu_of,
             f"Long-poll at {options.rate:g} msg/s: server CPU per answer (lower is better)",
             "\u00b5s",
         )
-        goal_marks(cpu, polled, cpu_per_answer, LONGPOLL.limit, "goal", judged)
+        goal_marks(cpu, polled, cpu_of, LONGPOLL.limit, "goal", judged)
     for axes in charts:
         for label in axes.get_xticklabels():
             label.set_horizontalalignment("right")  # rotated names end under their bars

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from .options import Options
 from .results import Flow, TargetResult
-from .verdicts import Verdict
+from .verdicts import Verdict, bare_longpoll, cpu_per_answer, p99
 
 Cell = Callable[[TargetResult], str]
 
@@ -61,16 +61,13 @@ def rows(options: Options) -> list[tuple[str, Cell]]:
     def cpu(pick: Callable[[TargetResult], Flow | None]) -> Cell:
         def shown(target: TargetResult) -> str:
             found = pick(target)
-            return "-" if found is None else number(found.cpu_us_per_answer, 0)
+            return "-" if found is None else number(cpu_per_answer(found), 0)
 
         return shown
 
-    def bare_longpoll(target: TargetResult) -> Flow | None:
-        return None if target.paired is None else target.paired.longpoll
-
     def bare_p99(target: TargetResult) -> str:
-        found = bare_longpoll(target)
-        return "-" if found is None or found.latency is None else number(found.latency.p99)
+        found = p99(bare_longpoll(target))
+        return "-" if found is None else number(found)
 
     rate = f"{options.rate:g}/s"
     longpoll = f"long-poll fan-out {rate}"

@@ -36,9 +36,14 @@ def websocket_stages() -> dict[str, Stage]:
     return {name: stage for name, stage in STAGES.items() if "websocket" in stage.features}
 
 
+def goal_stages() -> set[str]:
+    """The stages the goals hold for: GOALS_FROM and every stage built on it."""
+    return judged_stages({name: stage.parent for name, stage in STAGES.items()})
+
+
 def reference_stages(stages: dict[str, Stage]) -> list[str]:
     """The stages that no goal judges (part2): left out of the run unless asked for."""
-    judged = judged_stages({name: stage.parent for name, stage in STAGES.items()})
+    judged = goal_stages()
     return [name for name in stages if name not in judged]
 
 
@@ -131,9 +136,7 @@ def save(
 def judged_here(options: Options) -> set[str]:
     """The stages this run's goals hold for: from GOALS_FROM on, and none at all when the
     crowd is smaller than the one the goals are set for."""
-    if options.clients < GOAL_CLIENTS:
-        return set()
-    return judged_stages({name: stage.parent for name, stage in STAGES.items()})
+    return goal_stages() if options.clients >= GOAL_CLIENTS else set()
 
 
 def goals_note(results: list[TargetResult], judged: set[str], options: Options) -> str:
