@@ -397,13 +397,17 @@ def test_an_ssl_endpoint_serves_https_and_wss_by_itself(
         plain.stop_process("django")
         listen = f"ssl:{port}:interface=127.0.0.1:privateKey={key}:certKey={certificate}"
         env = {**plain.env_for(plain.process("django"), port), "CHAT_LISTEN": listen}
-        with subprocess.Popen(
-            plain.argv(plain.process("django")),
-            cwd=plain.stage_dir,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ) as secure:
+        log_path = tmp_path / "secure.log"
+        with (
+            log_path.open("wb") as log,
+            subprocess.Popen(
+                plain.argv(plain.process("django")),
+                cwd=plain.stage_dir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ) as secure,
+        ):
             try:
                 url = f"https://127.0.0.1:{port}/chats/{room}/"
 
@@ -423,14 +427,23 @@ def test_an_ssl_endpoint_serves_https_and_wss_by_itself(
                     timeout=max(waits.MAX_WAIT, READY_TIMEOUT),
                 )
                 assert b'id="message_list"' in page
-                with chat_connection(
-                    f"wss://127.0.0.1:{port}/ws/{room}",
-                    origin=f"https://localhost:{port}",
-                    timeout=waits.MAX_WAIT,
-                    ssl=trusted,
-                    headers=plain.credentials(),
-                ) as chat:
-                    welcome = chat.receive("the welcome over wss://")
+                try:
+                    # The first handshake of a new process does one-time work (its first
+                    # session and room lookups in threads): as long as starting may take.
+                    with chat_connection(
+                        f"wss://127.0.0.1:{port}/ws/{room}",
+                        origin=f"https://localhost:{port}",
+                        timeout=max(waits.MAX_WAIT, READY_TIMEOUT),
+                        ssl=trusted,
+                        headers=plain.credentials(),
+                    ) as chat:
+                        welcome = chat.receive("the welcome over wss://")
+                except TimeoutError as problem:
+                    raise AssertionError(
+                        f"The page came over https://, but the WebSocket at wss://127.0.0.1:"
+                        f"{port}/ws/{room} was not opened ({problem}). The server's last "
+                        f"lines:\n{tail(log_path.read_text(errors='replace'))}"
+                    ) from None
             finally:
                 secure.send_signal(signal.SIGINT)
     assert welcome.get("type") == "welcome", (
