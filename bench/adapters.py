@@ -7,8 +7,9 @@ receiver can tell which message arrived and when it was sent, whatever JSON wrap
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 FILLER = "the quick brown fox jumps over the lazy dog"
 """Text after the number, so a message is about as long as a line of chat."""
@@ -74,17 +75,31 @@ class StageAdapter:
 
 
 class BareAdapter:
-    """The bare Autobahn server: it sends a welcome, then echoes every frame to the room
-    as it came. We send frames shaped like our stages' broadcasts, so both cost a client
-    the same to read."""
+    """The bare server: it sends a welcome, then echoes every frame to the room as it came.
+    We send frames shaped like our stages' broadcasts, so both cost a client the same to
+    read: ``like``, a broadcast a stage sent, with the number and text of each message put
+    in (by default, one with only a type, an id and a text)."""
 
     waits_for_welcome = True
+
+    def __init__(self, like: Mapping[str, Any] | None = None) -> None:
+        self.like = dict(like or {"type": "message"})
 
     def path(self, room: str) -> str:
         return f"/ws/{room}"
 
     def outgoing(self, sequence: int) -> str:
-        return json.dumps({"type": "message", "id": sequence, "text": text_for(sequence)})
+        return json.dumps({**self.like, "id": sequence, "text": text_for(sequence)})
+
+    def shaped_like(self, frame: str | bytes | None) -> BareAdapter:
+        """This adapter, sending frames shaped like ``frame`` when it is one of our
+        broadcasts (a Channels message is not: the bare server's clients could not read it)."""
+        if frame is None:
+            return self
+        message = json.loads(frame)
+        if message.get("type") != "message":
+            return self
+        return BareAdapter(message)
 
     def incoming(self, frame: str | bytes) -> Received:
         return typed_message(frame)

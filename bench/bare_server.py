@@ -14,7 +14,13 @@ the same encoded answer, as in part3, and there is no access log. It does what e
 long-poll server must, and no more: a poll waits --poll-timeout seconds at most (proxies
 cut quiet requests), and an answer says Cache-Control: no-store (news only once).
 
-    python -m bench.bare_server --port 9000 --poll-port 9001
+With --twisted-port, it also serves the same broadcast on Twisted's own
+twisted.web.websocket: the ceiling for the stage built on that module,
+whose cost is the module's (it frames every copy of a broadcast for each client, where
+Autobahn's prepareMessage frames one for them all), not the stage's. A room's clients on
+either library hear only each other; the long-poll API hears them all.
+
+    python -m bench.bare_server --port 9000 --poll-port 9001 --twisted-port 9002
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from autobahn.websocket.types import ConnectionRequest
 from twisted.internet import endpoints, task
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
+from twisted.web.websocket import WebSocketResource, WebSocketTransport
 
 WELCOME = b'{"type": "welcome"}'
 POLL_PATH = re.compile(rb"/rooms/([^/]+)/messages")
@@ -42,6 +50,8 @@ class Room:
 
     def __init__(self) -> None:
         self.clients: set[BroadcastProtocol] = set()
+        self.twisted_clients: set[TwistedBroadcast] = set()
+        """Its clients on twisted.web.websocket, who get what they send among themselves."""
         self.messages: list[Any] = []
         self.polls: dict[Request, tuple[int, IDelayedCall]] = {}
         """Each parked poll, its cursor and its timeout."""
@@ -106,6 +116,50 @@ class BroadcastFactory(WebSocketServerFactory):
         self.rooms: defaultdict[str, Room] = defaultdict(Room)
 
 
+class TwistedBroadcast:
+    """The same broadcast on twisted.web.websocket: one for every client."""
+
+    transport: WebSocketTransport | None = None
+
+    def __init__(self, room: Room) -> None:
+        self.room = room
+
+    def negotiationStarted(self, transport: WebSocketTransport) -> None:
+        self.transport = transport
+
+    def negotiationFinished(self) -> None:
+        self.room.twisted_clients.add(self)
+        self.send(WELCOME.decode())
+
+    def textMessageReceived(self, message: str) -> None:
+        for client in self.room.twisted_clients:
+            client.send(message)
+        self.room.said(message.encode())
+
+    def bytesMessageReceived(self, data: bytes | bytearray) -> None:
+        """The bench sends text frames only."""
+
+    def pongReceived(self, payload: bytes) -> None:
+        """No pings are sent."""
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.room.twisted_clients.discard(self)
+
+    def send(self, text: str) -> None:
+        assert self.transport is not None
+        self.transport.sendTextMessage(text)
+
+
+class TwistedBroadcastFactory:
+    """Makes a TwistedBroadcast for each WebSocket request to /ws/<room>."""
+
+    def __init__(self, rooms: defaultdict[str, Room]) -> None:
+        self.rooms = rooms
+
+    def buildProtocol(self, request: Request) -> TwistedBroadcast:
+        return TwistedBroadcast(self.rooms[request.path.removeprefix(b"/ws/").decode()])
+
+
 class Polls(Resource):
     """GET /rooms/<room>/messages[?after=<cursor>], answered now or parked in the room."""
 
@@ -143,14 +197,35 @@ class QuietSite(Site):
         """No access log line: our stages write one only for a refusal."""
 
 
+class RoomSockets(WebSocketResource):
+    """/ws/<room>: a leaf, so that it answers every path below /ws/ (buildProtocol reads the
+    room from the path)."""
+
+    isLeaf = True
+
+
+def twisted_site(rooms: defaultdict[str, Room]) -> Site:
+    root = Resource()
+    root.putChild(b"ws", RoomSockets(TwistedBroadcastFactory(rooms)))
+    return QuietSite(root)
+
+
 def serve(
-    reactor: IReactorTime, host: str, port: int, poll_port: int | None, poll_timeout: float
+    reactor: IReactorTime,
+    host: str,
+    port: int,
+    poll_port: int | None,
+    poll_timeout: float,
+    twisted_port: int | None,
 ) -> Deferred[None]:
     """Listen (with Twisted's usual backlog of 50, as twistd does) until stopped."""
     factory = BroadcastFactory()
     if poll_port is not None:
         site = QuietSite(Polls(factory.rooms, reactor, poll_timeout))
         endpoints.TCP4ServerEndpoint(reactor, poll_port, interface=host).listen(site)
+    if twisted_port is not None:
+        endpoint = endpoints.TCP4ServerEndpoint(reactor, twisted_port, interface=host)
+        endpoint.listen(twisted_site(factory.rooms))
     endpoints.TCP4ServerEndpoint(reactor, port, interface=host).listen(factory)
     return Deferred()  # never fires: Ctrl-C or SIGTERM stops the reactor
 
@@ -163,8 +238,12 @@ def main() -> None:
     parser.add_argument(
         "--poll-timeout", type=float, default=25.0, help="most seconds a poll waits (25)"
     )
+    parser.add_argument(
+        "--twisted-port", type=int, help="serve the broadcast on twisted.web.websocket here too"
+    )
     options = parser.parse_args()
-    task.react(serve, (options.host, options.port, options.poll_port, options.poll_timeout))
+    arguments = (options.poll_port, options.poll_timeout, options.twisted_port)
+    task.react(serve, (options.host, options.port, *arguments))
 
 
 if __name__ == "__main__":

@@ -238,8 +238,8 @@ def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
     axes.axis("off")
     judged = [verdict for verdict in found if verdict.word != "for reference"]
     axes.set_title(
-        "Goals, as ratios of this run's figures", loc="left", fontsize=11, color=INK,
-        fontweight="bold",
+        "Goals, as ratios of this run's figures (runs taken in turns with bare: the median "
+        "of the turns' ratios)", loc="left", fontsize=11, color=INK, fontweight="bold",
     )  # fmt: skip
     if not judged:
         why = (
@@ -383,7 +383,8 @@ def figure_for(
     figure.text(
         0.01,
         0.005,
-        "grey: bare Autobahn broadcast (the yardstick)   blue: our stages   "
+        "grey: bare broadcast (the yardstick; Autobahn, or twisted.web.websocket beside that "
+        "stage)   blue: our stages   "
         "orange: Django Channels + Daphne" + load_words(targets, cpus),
         fontsize=9,
         color="#5f6368",

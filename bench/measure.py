@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import psutil
 
+from .adapters import BareAdapter
 from .collector import collector_paused
 from .options import Options
 from .pollflow import LongPolls
@@ -157,7 +159,7 @@ async def measure(
         if pair is not None:
             joined = await pair.crowd.join(options.join_concurrency, options.deadline)
             if joined.failed:
-                say(f"bare alongside: {joined.failed} clients could not join: {joined.first_error}")
+                say(f"{pair.words}: {joined.failed} clients could not join: {joined.first_error}")
 
         async def burst() -> Flow:
             ours = await flow(swarm, options.clients, options.burst_messages, None, options)
@@ -196,6 +198,8 @@ async def flows(
     rate = options.rate
     result.fanout = await flow(swarm, options.clients, options.fanout_messages, rate, options)
     say(f"fan-out at {rate:g}/s: {latency_words(result.fanout)}")
+    if pair is not None:
+        pair.shape_like(swarm.sample)
     if not running.longpoll:
         return
     polls = LongPolls(running, poll_room, options)
@@ -233,6 +237,7 @@ class Pair:
         self.yardstick = yardstick
         self.name = name
         self.options = options
+        self.words = f"bare {yardstick.websockets} alongside"
         crowd_url = yardstick.ws_url(f"{name}-crowd")
         self.crowd = Swarm(crowd_url, yardstick.adapter, yardstick.origin, options.clients)
         self.storms: list[Join] = []
@@ -251,7 +256,15 @@ class Pair:
         finally:
             await swarm.close()
         seconds = self.storms[-1].seconds
-        say(f"  bare alongside: {'failed' if seconds is None else f'{seconds:.2f} s'}")
+        say(f"  {self.words}: {'failed' if seconds is None else f'{seconds:.2f} s'}")
+
+    def shape_like(self, frame: str | bytes | None) -> None:
+        """From now on, send the bare server frames shaped like ``frame``, a broadcast of
+        the target's: the bare server's then cost the client as much to read."""
+        adapter = self.yardstick.adapter
+        if isinstance(adapter, BareAdapter):
+            self.yardstick = replace(self.yardstick, adapter=adapter.shaped_like(frame))
+            self.crowd.adapter = self.yardstick.adapter
 
     async def burst(self) -> None:
         options = self.options
@@ -271,6 +284,7 @@ class Pair:
 
     def result(self, say: Say) -> Paired:
         paired = Paired(
+            websockets=self.yardstick.websockets,
             join=Join.median_of(self.storms) if self.storms else None,
             burst=Flow.median_of(self.bursts, deliveries, higher_is_better=True)
             if self.bursts
@@ -283,7 +297,7 @@ class Pair:
             else f"{paired.join.seconds:.2f} s"
         )
         burst = "-" if paired.burst is None else f"{paired.burst.deliveries_per_s or 0:,.0f}"
-        say(f"bare alongside: join storm median {join}, burst {burst} deliveries/s")
+        say(f"{self.words}: join storm median {join}, burst {burst} deliveries/s")
         return paired
 
 

@@ -16,8 +16,12 @@ from typing import Any
 
 from .stats import Latency
 
-SCHEMA = 2
+SCHEMA = 3
 """Raised when the JSON's shape changes, so that readers of older files can tell."""
+
+AUTOBAHN = "Autobahn"
+TWISTED_WEBSOCKET = "twisted.web.websocket"
+"""The two WebSocket libraries of our stages; the bare server serves a broadcast on each."""
 
 
 @dataclass
@@ -167,9 +171,14 @@ class Paired:
     join: Join | None = None
     burst: Flow | None = None
     longpoll: Flow | None = None
+    websockets: str = AUTOBAHN
+    """The library the bare server's WebSockets ran on: the target's own, so that a goal
+    measures what the target adds to its library, not what one library costs more than
+    another."""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "websockets": self.websockets,
             "join": None if self.join is None else asdict(self.join),
             "burst": None if self.burst is None else self.burst.to_json(),
             "longpoll": None if self.longpoll is None else self.longpoll.to_json(),

@@ -89,7 +89,9 @@ def run_target(
     workdir.mkdir(parents=True)
     clock = time.monotonic()
     kept = None
-    alongside = yardstick if target.kind in ("stage", "channels") else None
+    alongside = None
+    if yardstick is not None and target.kind in ("stage", "channels"):
+        alongside = yardstick.on(target.websockets)
     try:
         with ExitStack() as stack:
             running = stack.enter_context(target.running(workdir))

@@ -11,7 +11,7 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import people
@@ -20,6 +20,7 @@ from harness.stages import REPO_ROOT, Stage
 
 from .adapters import Adapter, BareAdapter, ChannelsAdapter, StageAdapter
 from .options import BARE, CHANNELS_REDIS, Options
+from .results import AUTOBAHN, TWISTED_WEBSOCKET
 from .servers import redis_installed, redis_server, server_process
 
 HOST = "127.0.0.1"
@@ -54,6 +55,17 @@ class Running:
     too, not another program's."""
     poll_port: int | None = None
     """Where the long-poll API listens, when not on ``port`` (the bare server's)."""
+    websockets: str = AUTOBAHN
+    """The library that serves the WebSockets on ``port``."""
+    twisted_port: int | None = None
+    """The bare server's: where it serves the same broadcast on twisted.web.websocket."""
+
+    def on(self, library: str) -> Running:
+        """The bare server, as the yardstick of a target whose WebSockets run on ``library``:
+        the broadcast on that library, where it serves one."""
+        if library == TWISTED_WEBSOCKET and self.twisted_port is not None:
+            return replace(self, port=self.twisted_port, websockets=library)
+        return self
 
     def ws_url(self, room: str) -> str:
         return f"ws://{self.host}:{self.port}{self.adapter.path(room)}"
@@ -69,6 +81,8 @@ class Target(ABC):
 
     kind: str
     """"stage" (ours), "bare" or "channels"."""
+    websockets = AUTOBAHN
+    """The library that serves its WebSockets (Daphne's is Autobahn too)."""
 
     def __init__(self, name: str, label: str, settings: dict[str, str]) -> None:
         self.name = name
@@ -114,6 +128,8 @@ class StageTarget(Target):
     def __init__(self, stage: Stage, options: Options) -> None:
         super().__init__(stage.name, stage.name, stage_settings(stage, options))
         self.stage = stage
+        if "twisted_websocket" in stage.features:
+            self.websockets = TWISTED_WEBSOCKET
         self.rooms = options.rooms
 
     @contextmanager
@@ -169,20 +185,39 @@ class BareTarget(Target):
 
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:
-        port, poll_port = free_port(HOST), free_port(HOST)
-        while poll_port == port:
-            poll_port = free_port(HOST)
+        port, poll_port, twisted_port = free_ports(3)
         argv = [sys.executable, "-m", "bench.bare_server", "--host", HOST, "--port", str(port)]
         argv += ["--poll-port", str(poll_port), "--poll-timeout", POLL_TIMEOUT]
+        argv += ["--twisted-port", str(twisted_port)]
         self.settings["long-poll"] = (
             f"twisted.web on {HOST}:{poll_port}, polls wait {POLL_TIMEOUT} s at most"
         )
+        self.settings[TWISTED_WEBSOCKET] = f"the same broadcast on {HOST}:{twisted_port}"
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO_ROOT)}
         log = workdir / "bare.log"
         with server_process(argv, host=HOST, port=port, log=log, cwd=REPO_ROOT, env=env) as popen:
             origin = f"http://{HOST}:{port}"
             rooms = room_names(self.rooms)
-            yield Running(port, origin, BareAdapter(), popen.pid, rooms, poll_port=poll_port)
+            adapter = BareAdapter()
+            yield Running(
+                port,
+                origin,
+                adapter,
+                popen.pid,
+                rooms,
+                poll_port=poll_port,
+                twisted_port=twisted_port,
+            )
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port(HOST)
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 class ChannelsTarget(Target):

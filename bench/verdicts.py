@@ -8,11 +8,12 @@ verdict, and so is one ratio no goal judges (long-poll p99 against WebSocket p99
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .results import Flow, TargetResult
+from .results import AUTOBAHN, Flow, TargetResult
 
 BARE = "bare"
 
@@ -81,6 +82,10 @@ times the wait from one run to the next, so the p99 ratios are shown for referen
 LONGPOLL_P99 = Goal("longpoll_vs_bare", "long-poll p99 vs bare twisted.web alongside", None)
 LONGPOLL_VS_WEBSOCKET = Goal("longpoll_vs_websocket", "long-poll p99 vs WebSocket p99", None)
 CHANNELS = Goal("burst_vs_channels", "burst deliveries/s vs Channels", 20, at_most=False)
+LIBRARY = Goal("burst_vs_bare_autobahn", "burst deliveries/s vs bare Autobahn", None)
+"""A stage on another WebSocket library than Autobahn is judged against the bare server's
+broadcast on its own library; how it compares with Autobahn's is shown for reference: that
+is the libraries' difference, which no change to the stage can close."""
 GOALS = (JOIN, BURST, LONGPOLL, CHANNELS)
 
 
@@ -124,6 +129,32 @@ def ratio_of_shares(
         return None
     assert top is not None
     return round((top / top_base) / (bottom / bottom_base), 2)
+
+
+def ratio_in_turns(ours: Sequence[float | None], theirs: Sequence[float | None]) -> float | None:
+    """The median of the turns' ratios, ours[i] / theirs[i], each pair measured one right
+    after the other; None unless every turn has both figures.
+
+    A moment when the machine is busier slows both runs of a turn alike, or spoils that one
+    turn's ratio only; the ratio of the two medians would let one side's slow run and the
+    other's quick one, taken minutes apart, decide it."""
+    if not ours or len(ours) != len(theirs):
+        return None
+    ratios = [ratio(top, bottom) for top, bottom in zip(ours, theirs, strict=True)]
+    if any(value is None for value in ratios):
+        return None
+    return round(statistics.median(value for value in ratios if value is not None), 2)
+
+
+def turns_words(ours: Sequence[float | None], theirs: Sequence[float | None]) -> str:
+    ratios = [ratio(top, bottom) for top, bottom in zip(ours, theirs, strict=True)]
+    return "median of the turns: " + ", ".join(f"{value:g}" for value in ratios if value)
+
+
+def runs_of(goal: Goal, target: TargetResult) -> list[float | None]:
+    """The figure of each run behind ``goal``, in the order they ran."""
+    found = target.join if goal is JOIN else target.burst
+    return [] if found is None else list(found.runs)
 
 
 def join_seconds(target: TargetResult) -> float | None:
@@ -171,14 +202,30 @@ def lost_words(name: str, what: str, flow: Flow | None) -> str:
 BARE_ALONGSIDE = "bare alongside"
 
 
+def alongside_words(target: TargetResult) -> str:
+    """ "bare alongside", or with the library named when it is not Autobahn."""
+    if target.paired is None or target.paired.websockets == AUTOBAHN:
+        return BARE_ALONGSIDE
+    return f"bare {target.paired.websockets} alongside"
+
+
 def bare_alongside(target: TargetResult) -> TargetResult | None:
     """The bare server's figures measured in turn with ``target``'s, as a TargetResult."""
     paired = target.paired
     if paired is None:
         return None
-    found = TargetResult(BARE, "bare Autobahn", "bare")
+    found = TargetResult(BARE, f"bare {paired.websockets}", "bare")
     found.join, found.burst, found.longpoll = paired.join, paired.burst, paired.longpoll
     return found
+
+
+def same_library(one: TargetResult, other: TargetResult) -> bool:
+    """Whether the bare server measured alongside each ran on the same WebSocket library."""
+    return (
+        one.paired is not None
+        and other.paired is not None
+        and one.paired.websockets == other.paired.websockets
+    )
 
 
 def verdicts(
@@ -224,12 +271,21 @@ def verdicts(
         # The bare server measured alongside the target, where it was; else its own run.
         yardstick = bare_alongside(target) or bare
         assert yardstick is not None
-        versus = BARE_ALONGSIDE if yardstick is not bare else BARE
+        versus = alongside_words(target) if yardstick is not bare else BARE
         for goal, figure in compared:
             note = lost_note(target) if goal is BURST else ""
             value = ratio(figure(target), figure(yardstick))
-            title = goal.title + (" alongside" if versus == BARE_ALONGSIDE else "")
+            if yardstick is not bare:  # taken in turns: compare turn by turn
+                ours, theirs = runs_of(goal, target), runs_of(goal, yardstick)
+                in_turns = ratio_in_turns(ours, theirs)
+                if in_turns is not None and len(ours) > 1:
+                    value = in_turns
+                    note = "; ".join(words for words in (turns_words(ours, theirs), note) if words)
+            title = goal.title.removesuffix(" vs bare") + f" vs {versus}"
             judge(goal, target, versus, value, note, title)
+        if bare is not None and alongside_words(target) != BARE_ALONGSIDE:
+            value = ratio(burst_rate(target), burst_rate(bare))
+            judge(LIBRARY, target, BARE, value, lost_note(target))
     for target in targets:
         if target.longpoll is None:
             continue
@@ -249,7 +305,7 @@ def verdicts(
             value = ratio(burst_rate(target), burst_rate(peer))
             title = f"burst deliveries/s vs {peer.label}"
             ours, theirs = bare_alongside(target), bare_alongside(peer)
-            if ours is not None and theirs is not None:
+            if ours is not None and theirs is not None and same_library(target, peer):
                 # Each measured in turns with the bare server, perhaps on a machine busier
                 # at one time than the other: compare each as a share of the bare server's.
                 value = ratio_of_shares(

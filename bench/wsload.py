@@ -46,6 +46,8 @@ class Swarm:
         self.connections: list[ClientConnection] = []
         self.readers: list[asyncio.Task[None]] = []
         self.recorder: Recorder | None = None
+        self.sample: str | bytes | None = None
+        """A message frame as the target sent it, once one has arrived."""
 
     async def _open(self) -> ClientConnection:
         connection = await connect(
@@ -104,6 +106,7 @@ class Swarm:
                 got = self.adapter.incoming(frame)
                 if got.kind == "message":
                     recorder.arrived(index, got.sequence, now)
+                    self.sample = frame
                 elif got.kind == "error":
                     recorder.refused += 1
         except ConnectionClosed:

@@ -27,7 +27,7 @@ from bench.pollflow import LongPolls
 from bench.pollload import HttpConnection
 from bench.recorder import Recorder
 from bench.report import table, verdict_lines
-from bench.results import Flow, Join, Memory, Paired, TargetResult, run_json
+from bench.results import TWISTED_WEBSOCKET, Flow, Join, Memory, Paired, TargetResult, run_json
 from bench.run import goals_note, judged_here, reference_stages, websocket_stages
 from bench.servers import server_process
 from bench.stats import Latency, percentile, summarize
@@ -97,6 +97,22 @@ def test_messages_carry_their_number_in_every_format() -> None:
     peer = ChannelsAdapter()
     assert peer.incoming(peer.outgoing(9)).sequence == 9
     assert peer.path("crowd") == "/ws/chat/crowd/"
+
+
+def test_the_bare_server_is_sent_frames_shaped_like_the_stage_s_broadcasts() -> None:
+    broadcast = json.dumps(
+        {"type": "message", "id": 41, "room": 3, "author": "visitor", "text": text_for(41),
+         "sent": "2026-11-30T06:00:00.000Z"}
+    )  # fmt: skip
+    bare = BareAdapter().shaped_like(broadcast)
+    sent = bare.outgoing(7)
+    assert len(sent) == len(broadcast.replace("41", "7")), "as long as the stage's"
+    assert list(json.loads(sent)) == list(json.loads(broadcast)), "the same keys, in order"
+    assert bare.incoming(sent).sequence == 7, "the bare server echoes it: still readable"
+    unshaped = BareAdapter()
+    assert json.loads(unshaped.outgoing(7)) == {"type": "message", "id": 7, "text": text_for(7)}
+    assert unshaped.shaped_like(ChannelsAdapter().outgoing(7)) is unshaped
+    assert unshaped.shaped_like(None) is unshaped
 
 
 def test_several_join_storms_give_their_median_or_their_failure() -> None:
@@ -182,6 +198,23 @@ def test_a_stage_is_compared_with_the_bare_server_measured_alongside_it() -> Non
     assert by_goal(verdicts([bare, alone]), "join_vs_bare", "part3").ratio == 3.0
 
 
+def test_runs_taken_in_turns_are_compared_turn_by_turn() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    ours = target("part3", "stage", join=0.6, rate=600)
+    ours.join.runs = [0.6, 0.5, 0.7]  # the second turn came in a quiet moment, for both
+    ours.burst.runs = [600.0, 900.0, 450.0]
+    ours.paired = Paired(Join(100, 50, 0.4, runs=[0.4, 0.4, 0.5]), flow(700, 1.0, 50.0))
+    ours.paired.burst.runs = [700.0, 1000.0, 500.0]
+    found = verdicts([bare, ours])
+    join = by_goal(found, "join_vs_bare", "part3")
+    assert join.ratio == 1.4, "the median of 1.5, 1.25 and 1.4, not 0.6 / 0.4"
+    assert join.note == "median of the turns: 1.5, 1.25, 1.4"
+    burst = by_goal(found, "burst_vs_bare", "part3")
+    assert (burst.ratio, burst.word) == (0.9, "met"), "the median of 0.86, 0.9 and 0.9"
+    ours.paired.burst.runs = [700.0, 1000.0]  # not taken in turns: the medians' ratio
+    assert by_goal(verdicts([bare, ours]), "burst_vs_bare", "part3").ratio == 0.86
+
+
 def test_stage_and_channels_measured_at_different_times_meet_through_bare() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
     ours = target("part3", "stage", join=1.0, rate=500)  # a busy moment: bare got 500 too
@@ -195,6 +228,25 @@ def test_stage_and_channels_measured_at_different_times_meet_through_bare() -> N
     assert by_goal(verdicts([bare, ours, peer]), "burst_vs_channels", "part3").ratio == 21.32
     peer.paired = None
     assert by_goal(verdicts([bare, ours, peer]), "burst_vs_channels", "part3").ratio == 10.0
+
+
+def test_a_stage_on_twisted_web_websocket_is_judged_against_the_bare_broadcast_on_it() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    ours = target("twisted_websocket", "stage", join=1.2, rate=760)
+    ours.paired = Paired(Join(100, 50, 1.0), flow(800, 1.0, 50.0), websockets=TWISTED_WEBSOCKET)
+    peer = target("channels-memory", "channels", join=3.0, rate=40)
+    peer.paired = Paired(burst=flow(500, 1.0, 50.0))  # on Autobahn: no share to compare
+    found = verdicts([bare, ours, peer])
+    burst = by_goal(found, "burst_vs_bare", "twisted_websocket")
+    assert (burst.ratio, burst.word) == (0.95, "met")
+    assert burst.versus == "bare twisted.web.websocket alongside" and burst.versus in burst.title
+    assert by_goal(found, "join_vs_bare", "twisted_websocket").ratio == 1.2
+    library = by_goal(found, "burst_vs_bare_autobahn", "twisted_websocket")
+    assert (library.ratio, library.word) == (0.76, "for reference")
+    channels = by_goal(found, "burst_vs_channels", "twisted_websocket")
+    assert channels.ratio == 19.0 and "through" not in channels.title
+    part3 = target("part3", "stage", join=1.2, rate=760, paired=Paired(burst=flow(800, 1, 50)))
+    assert not [v for v in verdicts([bare, part3]) if v.goal == "burst_vs_bare_autobahn"]
 
 
 def test_a_burst_that_loses_messages_misses_its_goals_however_fast() -> None:
@@ -339,7 +391,7 @@ def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
         verdicts=[v.to_json() for v in found],
     )
     data = json.loads(json.dumps(data))  # plain JSON all the way down
-    assert data["schema"] == 2
+    assert data["schema"] == 3
     assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
     part3 = data["targets"]["part3"]
     assert set(part3) == {
@@ -386,6 +438,9 @@ def test_sizes_default_to_a_short_run_and_quick_is_shorter() -> None:
     quick = parse(["--quick"], STAGES)
     assert default.clients == 200 and default.burst_messages == 200
     assert (default.repeats, quick.repeats) == (3, 1)
+    assert (default.join_storms, quick.join_storms) == (3, 3)
+    judged = parse(["--clients", "1000"], STAGES)
+    assert (judged.repeats, judged.join_storms) == (5, 5), "where the goals are judged"
     assert default.fanout_messages == 10 and quick.fanout_messages == 10
     assert parse(["--seconds", "2"], STAGES).fanout_messages == 20
     assert quick.clients < default.clients and quick.deadline < default.deadline
@@ -532,11 +587,22 @@ def test_stages_run_with_debug_off_and_a_secret_key_made_for_the_run() -> None:
     assert shown["DJANGO_DEBUG"] == "0" and shown["DJANGO_SECRET_KEY"] == "(made for this run)"
 
 
+@pytest.mark.parametrize("library", ["Autobahn", TWISTED_WEBSOCKET])
 def test_the_bare_server_answers_a_parked_poll_with_a_frame_sent_in_its_room(
-    tmp_path: Path,
+    tmp_path: Path, library: str
 ) -> None:
     with BareTarget(parse(["--clients", "1"], STAGES)).running(tmp_path) as bare:
-        asyncio.run(parked_polls_answered(bare))
+        asyncio.run(parked_polls_answered(bare.on(library)))
+
+
+def test_the_bare_server_broadcasts_on_twisted_web_websocket_too(tmp_path: Path) -> None:
+    options = parse(["--quick", "--clients", "3"], STAGES)
+    with BareTarget(options).running(tmp_path) as bare:
+        twisted = bare.on(TWISTED_WEBSOCKET)
+        assert twisted.port != bare.port and twisted.websockets == TWISTED_WEBSOCKET
+        assert bare.on("Autobahn") is bare
+        measured = asyncio.run(one_burst(twisted, options, messages=5))
+    assert (measured.expected, measured.delivered) == (15, 15)
 
 
 def test_a_long_poll_flow_counts_its_answers_and_the_server_cpu_they_cost(
@@ -568,6 +634,16 @@ def test_the_bare_long_poll_times_out_and_forbids_caching_as_every_one_must(
         assert 0.4 <= waited < 5, f"a quiet poll was answered after {waited:.2f} s, not 0.5"
         assert answer.getheader("Cache-Control") == "no-store"
         client.close()
+
+
+async def one_burst(running: Running, options: Options, messages: int) -> Flow:
+    swarm = Swarm(running.ws_url("burst"), running.adapter, running.origin, options.clients)
+    try:
+        joined = await swarm.join(options.join_concurrency, 10)
+        assert joined.failed == 0, joined.first_error
+        return await measure.flow(swarm, options.clients, messages, None, options)
+    finally:
+        await swarm.close()
 
 
 async def one_long_poll_run(bare: Running, options: Options) -> Flow:
