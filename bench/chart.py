@@ -383,8 +383,7 @@ def figure_for(
     figure.text(
         0.01,
         0.005,
-        "grey: bare broadcast (the yardstick; Autobahn, or twisted.web.websocket beside that "
-        "stage)   blue: our stages   "
+        "grey: bare broadcast (the yardstick)   blue: our stages   "
         "orange: Django Channels + Daphne" + load_words(targets, cpus),
         fontsize=9,
         color="#5f6368",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
 import psutil
@@ -128,7 +128,9 @@ async def measure(
         running.ws_url(crowd_room), running.adapter, running.origin, options.clients,
         running.headers,
     )  # fmt: skip
-    pair = Pair(yardstick, result.name, options) if yardstick is not None else None
+    pair = None
+    if yardstick is not None:
+        pair = Pair(yardstick, result.name, options, running.headers)
     try:
         warmed = await warm.join(options.join_concurrency, options.deadline)
         if warmed.failed:
@@ -233,13 +235,25 @@ class Pair:
     """The bare server's join storms, bursts and long-polls, measured in turn with a
     target's."""
 
-    def __init__(self, yardstick: Running, name: str, options: Options) -> None:
-        self.yardstick = yardstick
+    def __init__(
+        self,
+        yardstick: Running,
+        name: str,
+        options: Options,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """``headers``: the target's, a logged-in page's cookies say: sent to the bare
+        server too, which ignores them, so that both handshakes and polls are as long to
+        write and to read."""
+        self.yardstick = replace(yardstick, headers=dict(headers or {}))
         self.name = name
         self.options = options
         self.words = f"bare {yardstick.websockets} alongside"
+        yardstick = self.yardstick
         crowd_url = yardstick.ws_url(f"{name}-crowd")
-        self.crowd = Swarm(crowd_url, yardstick.adapter, yardstick.origin, options.clients)
+        self.crowd = Swarm(
+            crowd_url, yardstick.adapter, yardstick.origin, options.clients, yardstick.headers
+        )
         self.storms: list[Join] = []
         self.bursts: list[Flow] = []
         self.longpolls: list[Flow] = []
@@ -248,7 +262,7 @@ class Pair:
         room = f"{self.name}-storm{len(self.storms) + 1}"
         swarm = Swarm(
             self.yardstick.ws_url(room), self.yardstick.adapter, self.yardstick.origin,
-            self.options.clients,
+            self.options.clients, self.yardstick.headers,
         )  # fmt: skip
         await asyncio.sleep(SETTLE)
         try:

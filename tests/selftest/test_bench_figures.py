@@ -494,6 +494,17 @@ def test_a_flow_runs_as_often_as_asked_unless_one_run_is_long_enough() -> None:
     assert runs_of([1.0, 6.0, 1.0]) == [1.0, 6.0], "a run of 5 s or more is not repeated"
 
 
+def test_the_bare_server_gets_the_target_s_headers_with_every_handshake_and_poll() -> None:
+    options = parse(["--clients", "2"], STAGES)
+    bare = Running(2, None, BareAdapter(), 22, [], poll_port=3)
+    cookies = {"Cookie": "sessionid=abc; csrftoken=def", "X-CSRFToken": "def"}
+    pair = Pair(bare, "auth", options, cookies)
+    assert pair.crowd.headers == cookies
+    assert pair.long_polls().sender.headers == cookies
+    assert bare.headers == {}, "the bare server's own run is left as it was"
+    assert Pair(bare, "part3", options).crowd.headers == {}
+
+
 def test_bare_twisted_web_long_polls_take_turns_with_a_stage_s(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
