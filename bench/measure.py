@@ -2,8 +2,8 @@
 fan-out at a steady rate and (where the target long-polls) long-poll fan-out, then burst.
 
 Each flow a goal judges (long-poll, burst) runs ``options.repeats`` times and the median run
-is kept: on a machine that other programs share, one run in three may be hit by a pause
-that says nothing about the server. A run that lasts LONG_ENOUGH seconds averages such
+is kept: on a machine that other programs share, any one run may be hit by a pause that
+says nothing about the server. A run that lasts LONG_ENOUGH seconds averages such
 pauses out, and is not repeated. The WebSocket fan-out, which no goal judges, runs once.
 """
 
@@ -21,7 +21,7 @@ from .collector import collector_paused
 from .options import Options
 from .pollflow import LongPolls
 from .recorder import Recorder
-from .results import Flow, Join, Memory, Paired, TargetResult
+from .results import Flow, Join, Memory, Paired, TargetResult, bare_alongside_words
 from .targets import Running
 from .wsload import Swarm
 
@@ -245,11 +245,10 @@ class Pair:
         """``headers``: the target's, a logged-in page's cookies say: sent to the bare
         server too, which ignores them, so that both handshakes and polls are as long to
         write and to read."""
-        self.yardstick = replace(yardstick, headers=dict(headers or {}))
+        self.yardstick = yardstick = replace(yardstick, headers=dict(headers or {}))
         self.name = name
         self.options = options
-        self.words = f"bare {yardstick.websockets} alongside"
-        yardstick = self.yardstick
+        self.words = bare_alongside_words(yardstick.websockets)
         crowd_url = yardstick.ws_url(f"{name}-crowd")
         self.crowd = Swarm(
             crowd_url, yardstick.adapter, yardstick.origin, options.clients, yardstick.headers

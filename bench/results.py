@@ -22,6 +22,13 @@ SCHEMA = 3
 AUTOBAHN = "Autobahn"
 TWISTED_WEBSOCKET = "twisted.web.websocket"
 """The two WebSocket libraries of our stages; the bare server serves a broadcast on each."""
+BARE_ALONGSIDE = "bare alongside"
+
+
+def bare_alongside_words(websockets: str) -> str:
+    """How the bare server measured in turns with a target is named: "bare alongside", with
+    its WebSocket library when that is not Autobahn."""
+    return BARE_ALONGSIDE if websockets == AUTOBAHN else f"bare {websockets} alongside"
 
 
 @dataclass

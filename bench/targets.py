@@ -198,16 +198,10 @@ class BareTarget(Target):
         with server_process(argv, host=HOST, port=port, log=log, cwd=REPO_ROOT, env=env) as popen:
             origin = f"http://{HOST}:{port}"
             rooms = room_names(self.rooms)
-            adapter = BareAdapter()
             yield Running(
-                port,
-                origin,
-                adapter,
-                popen.pid,
-                rooms,
-                poll_port=poll_port,
+                port, origin, BareAdapter(), popen.pid, rooms, poll_port=poll_port,
                 twisted_port=twisted_port,
-            )
+            )  # fmt: skip
 
 
 def free_ports(count: int) -> list[int]:

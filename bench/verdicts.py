@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .results import AUTOBAHN, Flow, TargetResult
+from .results import AUTOBAHN, BARE_ALONGSIDE, Flow, TargetResult, bare_alongside_words
 
 BARE = "bare"
 
@@ -131,24 +131,17 @@ def ratio_of_shares(
     return round((top / top_base) / (bottom / bottom_base), 2)
 
 
-def ratio_in_turns(ours: Sequence[float | None], theirs: Sequence[float | None]) -> float | None:
-    """The median of the turns' ratios, ours[i] / theirs[i], each pair measured one right
-    after the other; None unless every turn has both figures.
+def turn_ratios(ours: Sequence[float | None], theirs: Sequence[float | None]) -> list[float]:
+    """Each turn's ratio, ours[i] / theirs[i], the two runs measured one right after the
+    other; none at all unless every turn has both figures.
 
-    A moment when the machine is busier slows both runs of a turn alike, or spoils that one
-    turn's ratio only; the ratio of the two medians would let one side's slow run and the
-    other's quick one, taken minutes apart, decide it."""
-    if not ours or len(ours) != len(theirs):
-        return None
+    The goals take their median: a moment when the machine is busier slows both runs of a
+    turn alike, or spoils that one turn's ratio only, where the ratio of the two medians
+    would let one side's slow run and the other's quick one, minutes apart, decide it."""
+    if len(ours) != len(theirs):
+        return []
     ratios = [ratio(top, bottom) for top, bottom in zip(ours, theirs, strict=True)]
-    if any(value is None for value in ratios):
-        return None
-    return round(statistics.median(value for value in ratios if value is not None), 2)
-
-
-def turns_words(ours: Sequence[float | None], theirs: Sequence[float | None]) -> str:
-    ratios = [ratio(top, bottom) for top, bottom in zip(ours, theirs, strict=True)]
-    return "median of the turns: " + ", ".join(f"{value:g}" for value in ratios if value)
+    return [value for value in ratios if value is not None] if None not in ratios else []
 
 
 def runs_of(goal: Goal, target: TargetResult) -> list[float | None]:
@@ -199,14 +192,9 @@ def lost_words(name: str, what: str, flow: Flow | None) -> str:
     return f"{name} lost {flow.runs_lost} {what} deliveries in {len(flow.runs)} runs"
 
 
-BARE_ALONGSIDE = "bare alongside"
-
-
 def alongside_words(target: TargetResult) -> str:
     """ "bare alongside", or with the library named when it is not Autobahn."""
-    if target.paired is None or target.paired.websockets == AUTOBAHN:
-        return BARE_ALONGSIDE
-    return f"bare {target.paired.websockets} alongside"
+    return bare_alongside_words(AUTOBAHN if target.paired is None else target.paired.websockets)
 
 
 def bare_alongside(target: TargetResult) -> TargetResult | None:
@@ -275,15 +263,18 @@ def verdicts(
         for goal, figure in compared:
             note = lost_note(target) if goal is BURST else ""
             value = ratio(figure(target), figure(yardstick))
-            if yardstick is not bare:  # taken in turns: compare turn by turn
-                ours, theirs = runs_of(goal, target), runs_of(goal, yardstick)
-                in_turns = ratio_in_turns(ours, theirs)
-                if in_turns is not None and len(ours) > 1:
-                    value = in_turns
-                    note = "; ".join(words for words in (turns_words(ours, theirs), note) if words)
+            turns = (
+                []
+                if yardstick is bare
+                else turn_ratios(runs_of(goal, target), runs_of(goal, yardstick))
+            )
+            if len(turns) > 1:  # taken in turns with the target's: compared turn by turn
+                value = round(statistics.median(turns), 2)
+                words = "median of the turns: " + ", ".join(f"{turn:g}" for turn in turns)
+                note = "; ".join(part for part in (words, note) if part)
             title = goal.title.removesuffix(" vs bare") + f" vs {versus}"
             judge(goal, target, versus, value, note, title)
-        if bare is not None and alongside_words(target) != BARE_ALONGSIDE:
+        if bare is not None and target.paired is not None and target.paired.websockets != AUTOBAHN:
             value = ratio(burst_rate(target), burst_rate(bare))
             judge(LIBRARY, target, BARE, value, lost_note(target))
     for target in targets:

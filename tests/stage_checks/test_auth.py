@@ -10,7 +10,7 @@ connections the moment it logs out.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -221,53 +221,58 @@ class SlowPeople(FakePeople):
             answer.chainDeferred(later)
 
 
+@pytest.fixture
+def slow_people(chatserver_code: SimpleNamespace) -> SlowPeople:
+    return SlowPeople(chatserver_code)
+
+
+@pytest.fixture
+def slow_server(chatserver_code: SimpleNamespace, slow_people: SlowPeople) -> Iterator[Server]:
+    """The chat server in this process, asking ``slow_people`` whose session it is."""
+    made = Server(chatserver_code, people=slow_people)
+    yield made
+    made.stop()
+
+
 def test_polls_that_come_while_django_is_asked_wait_for_the_same_answer(
-    chatserver_code: SimpleNamespace,
+    slow_server: Server, slow_people: SlowPeople
 ) -> None:
-    people = SlowPeople(chatserver_code)
-    server = Server(chatserver_code, people=people)
-    try:
-        polls = [server.http.get("/rooms/1/messages", headers=server.alice) for _ in range(3)]
-        polls[1].disconnect()  # one of them goes away before Django answers
-        assert people.asked == 1, (
-            f"Three polls with Alice's cookie, sent before Django had answered the first, "
-            f"asked {people.asked} times. Let the others wait for the first one's answer, "
-            "as find_room does for rooms: a crowd whose answer has just expired would "
-            "otherwise ask all at once."
+    server, people = slow_server, slow_people
+    polls = [server.http.get("/rooms/1/messages", headers=server.alice) for _ in range(3)]
+    polls[1].disconnect()  # one of them goes away before Django answers
+    assert people.asked == 1, (
+        f"Three polls with Alice's cookie, sent before Django had answered the first, "
+        f"asked {people.asked} times. Let the others wait for the first one's answer, "
+        "as find_room does for rooms: a crowd whose answer has just expired would "
+        "otherwise ask all at once."
+    )
+    people.answer_all()
+    for number in (0, 2):
+        answer = polls[number].answered(f"poll {number + 1} of Alice's three")
+        assert answer.status == 200, (
+            f"Poll {number + 1} of three, which waited for the same answer, was "
+            f"answered {answer.status} {answer.body!r}, not 200; the one that went away "
+            "must not take the others' answer with it."
         )
-        people.answer_all()
-        for number in (0, 2):
-            answer = polls[number].answered(f"poll {number + 1} of Alice's three")
-            assert answer.status == 200, (
-                f"Poll {number + 1} of three, which waited for the same answer, was "
-                f"answered {answer.status} {answer.body!r}, not 200; the one that went away "
-                "must not take the others' answer with it."
-            )
-    finally:
-        server.stop()
 
 
 def test_an_answer_asked_for_before_a_logout_is_not_remembered_after_it(
-    chatserver_code: SimpleNamespace,
+    slow_server: Server, slow_people: SlowPeople
 ) -> None:
-    people = SlowPeople(chatserver_code)
-    server = Server(chatserver_code, people=people)
-    try:
-        asking = server.http.get("/rooms/1/messages", headers=server.alice)
-        server.factory.session_ended(ALICE.session_key)  # she logs out meanwhile
-        people.answer_all()  # Django had read her session before the logout
-        asking.answered("the poll Alice sent before she logged out")
-        server.people.log_out(ALICE)
-        after = server.http.get("/rooms/1/messages", headers=server.alice)
-        people.answer_all()
-        answer = after.answered("Alice's poll after she logged out")
-        assert answer.status == 403 and answer.json().get("code") == "logged_out", (
-            f"After Alice logged out, her poll was answered {answer.status} {answer.body!r}. "
-            "A session lookup that was under way when she logged out came back afterwards "
-            "and was remembered: keep only answers asked for since the last logout."
-        )
-    finally:
-        server.stop()
+    server, people = slow_server, slow_people
+    asking = server.http.get("/rooms/1/messages", headers=server.alice)
+    server.factory.session_ended(ALICE.session_key)  # she logs out meanwhile
+    people.answer_all()  # Django had read her session before the logout
+    asking.answered("the poll Alice sent before she logged out")
+    server.people.log_out(ALICE)
+    after = server.http.get("/rooms/1/messages", headers=server.alice)
+    people.answer_all()
+    answer = after.answered("Alice's poll after she logged out")
+    assert answer.status == 403 and answer.json().get("code") == "logged_out", (
+        f"After Alice logged out, her poll was answered {answer.status} {answer.body!r}. "
+        "A session lookup that was under way when she logged out came back afterwards "
+        "and was remembered: keep only answers asked for since the last logout."
+    )
 
 
 def test_the_rate_limit_counts_per_person_not_per_connection(chatserver_code: Any) -> None:
