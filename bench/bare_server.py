@@ -2,7 +2,8 @@
 
 It does the least a room chat can do: a client in /ws/<room> gets a welcome frame, and
 every frame it sends goes, as it came, to everyone in that room, itself included. No
-database, no checks, no limits; the same Twisted listening port as the stages.
+database, no checks, no limits; Autobahn's factory listening on a port of its own, with
+Twisted's usual backlog.
 
 With --poll-port, the same process also serves the least long-poll API twisted.web
 allows, on the same rooms: GET /rooms/<room>/messages answers at once with the room's
@@ -14,13 +15,20 @@ the same encoded answer, as in part3, and there is no access log. It does what e
 long-poll server must, and no more: a poll waits --poll-timeout seconds at most (proxies
 cut quiet requests), and an answer says Cache-Control: no-store (news only once).
 
+With --web-port, it also serves the same broadcast the way our stages serve theirs:
+Autobahn's WebSocketResource at /ws/ in a twisted.web Site, so that twisted.web reads each
+handshake's request before Autobahn reads it again. A stage shares its port with its
+long-poll API (and single_process with Django's pages), and pays for that on every
+handshake; this is the ceiling for a server that does. Its clients and those on --port
+share the rooms.
+
 With --twisted-port, it also serves the same broadcast on Twisted's own
 twisted.web.websocket: the ceiling for the stage built on that module,
 whose cost is the module's (it frames every copy of a broadcast for each client, where
 Autobahn's prepareMessage frames one for them all), not the stage's. A room's clients on
 either library hear only each other; the long-poll API hears them all.
 
-    python -m bench.bare_server --port 9000 --poll-port 9001 --twisted-port 9002
+    python -m bench.bare_server --port 9000 --poll-port 9001 --web-port 9002 --twisted-port 9003
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from autobahn.twisted.resource import WebSocketResource as AutobahnResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionRequest
 from twisted.internet import endpoints, task
@@ -204,6 +213,13 @@ class RoomSockets(WebSocketResource):
     isLeaf = True
 
 
+def web_site(factory: BroadcastFactory) -> Site:
+    """/ws/<room> served as our stages serve it (AutobahnResource is a leaf too)."""
+    root = Resource()
+    root.putChild(b"ws", AutobahnResource(factory))
+    return QuietSite(root)
+
+
 def twisted_site(rooms: defaultdict[str, Room]) -> Site:
     root = Resource()
     root.putChild(b"ws", RoomSockets(TwistedBroadcastFactory(rooms)))
@@ -216,6 +232,7 @@ def serve(
     port: int,
     poll_port: int | None,
     poll_timeout: float,
+    web_port: int | None,
     twisted_port: int | None,
 ) -> Deferred[None]:
     """Listen (with Twisted's usual backlog of 50, as twistd does) until stopped."""
@@ -223,6 +240,9 @@ def serve(
     if poll_port is not None:
         site = QuietSite(Polls(factory.rooms, reactor, poll_timeout))
         endpoints.TCP4ServerEndpoint(reactor, poll_port, interface=host).listen(site)
+    if web_port is not None:
+        endpoint = endpoints.TCP4ServerEndpoint(reactor, web_port, interface=host)
+        endpoint.listen(web_site(factory))
     if twisted_port is not None:
         endpoint = endpoints.TCP4ServerEndpoint(reactor, twisted_port, interface=host)
         endpoint.listen(twisted_site(factory.rooms))
@@ -239,10 +259,13 @@ def main() -> None:
         "--poll-timeout", type=float, default=25.0, help="most seconds a poll waits (25)"
     )
     parser.add_argument(
+        "--web-port", type=int, help="serve the broadcast in a twisted.web Site here too"
+    )
+    parser.add_argument(
         "--twisted-port", type=int, help="serve the broadcast on twisted.web.websocket here too"
     )
     options = parser.parse_args()
-    arguments = (options.poll_port, options.poll_timeout, options.twisted_port)
+    arguments = (options.poll_port, options.poll_timeout, options.web_port, options.twisted_port)
     task.react(serve, (options.host, options.port, *arguments))
 
 

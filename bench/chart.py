@@ -33,6 +33,8 @@ from .verdicts import (
 )
 
 COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a"}
+ALONGSIDE = "#5f6368"
+"""The bare server measured alongside a target: darker than its own bars, to show on them."""
 STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]
 INK = "#202124"
 GOAL = "#d93025"
@@ -103,9 +105,10 @@ def goal_marks(
 ) -> None:
     """The goal for each judged stage's bar, from the bare server measured alongside it: a
     grey line at the bare server's figure and a dashed red one at the goal (the grey line
-    alone for a stage shown for reference). Without any such pairing, one line across the
-    panel at ``factor`` times the bare column."""
-    paired = [(i, t) for i, t in enumerate(targets) if t.kind == "stage" and t.paired]
+    alone for a stage shown for reference). On the bare column's own bar, the grey line is
+    its broadcast served in twisted.web: the difference is what that hosting costs. Without
+    any such pairing, one line across the panel at ``factor`` times the bare column."""
+    paired = [(i, t) for i, t in enumerate(targets) if t.kind in ("stage", "bare") and t.paired]
     if not paired:
         ceiling = bare_figure(targets, figure)
         goal_line(axes, ceiling and factor * ceiling, f"{words}: {factor:g} x bare")
@@ -116,12 +119,12 @@ def goal_marks(
         if not value:
             continue
         left, right = position - 0.4, position + 0.4
-        axes.plot([left, right], [value, value], color=COLOURS["bare"], lw=2.5)
+        axes.plot([left, right], [value, value], color=ALONGSIDE, lw=2.5)
         if target.name in judged:
             goal = factor * value
             axes.plot([left, right], [goal, goal], color=GOAL, ls="--", lw=1.2)
     axes.annotate(
-        f"grey: bare alongside; dashed: {words}, {factor:g} x it",
+        f"grey lines: bare served alike, alongside; dashed: {words}, {factor:g} x it",
         (1, 1),
         xycoords="axes fraction",
         xytext=(-2, -2),

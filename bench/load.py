@@ -38,7 +38,7 @@ class OtherLoad:
     cores other programs kept busy meanwhile, on average."""
 
     def __init__(self, pids: Iterable[int]) -> None:
-        self.pids = (psutil.Process().pid, *pids)
+        self.pids = {psutil.Process().pid, *pids}  # each counted once
         self.started = time.monotonic()
         self.busy = busy_seconds()
         self.ours = cpu_seconds(self.pids)

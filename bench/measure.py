@@ -109,11 +109,12 @@ async def measure(
 ) -> None:
     """Fill ``result`` in, saying what happens as it goes; stops at the first failure.
 
-    ``yardstick``, when given, is the bare server, still running: its join storms and
-    bursts, and its twisted.web long-polls where the target long-polls, are measured in
-    turn with the target's own, so that the two are compared on a machine in the same
-    state (``result.paired``), and two targets measured at different times can be
-    compared through it.
+    ``yardstick``, when given, is the bare server, still running, serving its broadcast
+    the way the target serves its WebSockets (for the bare server itself: in twisted.web):
+    its join storms and bursts, and its twisted.web long-polls where the target
+    long-polls, are measured in turn with the target's own, so that the two are compared
+    on a machine in the same state (``result.paired``), and two targets measured at
+    different times can be compared through it.
     """
     warm_room, poll_room, crowd_room, *more_rooms = running.rooms
     # The warm-up: clients in a room of their own, which stay until the end. They make

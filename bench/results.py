@@ -16,19 +16,24 @@ from typing import Any
 
 from .stats import Latency
 
-SCHEMA = 3
+SCHEMA = 4
 """Raised when the JSON's shape changes, so that readers of older files can tell."""
 
 AUTOBAHN = "Autobahn"
+"""Autobahn's factory listening on a port of its own: the bare server's main port."""
+AUTOBAHN_IN_TWISTED_WEB = "Autobahn in twisted.web"
+"""Autobahn's WebSocketResource in a twisted.web Site, as our stages serve their WebSockets
+(the port is shared with the long-poll API, and in single_process with Django's pages), and
+as Daphne serves Channels': twisted.web parses every handshake before Autobahn does."""
 TWISTED_WEBSOCKET = "twisted.web.websocket"
-"""The two WebSocket libraries of our stages; the bare server serves a broadcast on each."""
+"""Twisted's own WebSocket module, the twisted_websocket stage's."""
 BARE_ALONGSIDE = "bare alongside"
 
 
-def bare_alongside_words(websockets: str) -> str:
-    """How the bare server measured in turns with a target is named: "bare alongside", with
-    its WebSocket library when that is not Autobahn."""
-    return BARE_ALONGSIDE if websockets == AUTOBAHN else f"bare {websockets} alongside"
+def bare_alongside_words(served: str) -> str:
+    """How the bare server measured in turns with a target is named: "bare alongside" when
+    it serves its broadcast as most targets do (AUTOBAHN_IN_TWISTED_WEB), else with how."""
+    return BARE_ALONGSIDE if served == AUTOBAHN_IN_TWISTED_WEB else f"bare {served} alongside"
 
 
 @dataclass
@@ -173,15 +178,17 @@ class Paired:
     """The bare server's figures, measured in turn with a target's own: its join storms,
     bursts and (where the target long-polls) its twisted.web long-polls, taken one after
     the other with the target's, on the same busy or idle machine. The goals compare a
-    stage with these rather than with the bare column."""
+    stage with these rather than with the bare column. The bare column has them too: its
+    broadcast in twisted.web, in turns with the one on its own port, shows what the
+    hosting costs."""
 
     join: Join | None = None
     burst: Flow | None = None
     longpoll: Flow | None = None
-    websockets: str = AUTOBAHN
-    """The library the bare server's WebSockets ran on: the target's own, so that a goal
-    measures what the target adds to its library, not what one library costs more than
-    another."""
+    websockets: str = AUTOBAHN_IN_TWISTED_WEB
+    """How the bare server's WebSockets were served: as the target serves its own (the same
+    library, under the same web server), so that a goal measures what the target adds, not
+    what one library or one way of hosting it costs more than another."""
 
     def to_json(self) -> dict[str, Any]:
         return {

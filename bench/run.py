@@ -22,7 +22,7 @@ from . import chart, report
 from .load import OtherLoad
 from .measure import measure
 from .options import Options, parse
-from .results import TargetResult, run_json, write_json
+from .results import AUTOBAHN_IN_TWISTED_WEB, TargetResult, run_json, write_json
 from .servers import ServerError
 from .targets import Running, Target, all_targets
 from .verdicts import GOAL_CLIENTS, GOALS_FROM, Verdict, judged_stages, verdicts
@@ -74,7 +74,8 @@ def run_target(
 ) -> tuple[TargetResult, Running | None]:
     """Start ``target``, measure it and stop it, or, with ``keep``, leave it running until
     ``keep`` closes and return it as well. ``yardstick``: the bare server, still running,
-    to measure in turn with a stage (see measure)."""
+    to measure in turn with a stage (see measure). The bare server itself is measured in
+    turn with its own broadcast served in twisted.web: what hosting it there costs."""
     result = TargetResult(target.name, target.label, target.kind, target.shown_settings())
     result.skipped = target.available()
     if result.skipped is not None:
@@ -96,6 +97,9 @@ def run_target(
         with ExitStack() as stack:
             running = stack.enter_context(target.running(workdir))
             result.settings = target.shown_settings()
+            if target.kind == "bare":
+                alongside = running.on(AUTOBAHN_IN_TWISTED_WEB)
+                progress("its broadcast in twisted.web, as bare alongside, takes turns with it")
             ours = (running.pid, *running.helpers, *([alongside.pid] if alongside else []))
             others = OtherLoad(ours)
             try:

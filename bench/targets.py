@@ -20,7 +20,7 @@ from harness.stages import REPO_ROOT, Stage
 
 from .adapters import Adapter, BareAdapter, ChannelsAdapter, StageAdapter
 from .options import BARE, CHANNELS_REDIS, Options
-from .results import AUTOBAHN, TWISTED_WEBSOCKET
+from .results import AUTOBAHN, AUTOBAHN_IN_TWISTED_WEB, TWISTED_WEBSOCKET
 from .servers import redis_installed, redis_server, server_process
 
 HOST = "127.0.0.1"
@@ -55,17 +55,19 @@ class Running:
     too, not another program's."""
     poll_port: int | None = None
     """Where the long-poll API listens, when not on ``port`` (the bare server's)."""
-    websockets: str = AUTOBAHN
-    """The library that serves the WebSockets on ``port``."""
+    websockets: str = AUTOBAHN_IN_TWISTED_WEB
+    """How the WebSockets on ``port`` are served (see results.AUTOBAHN and its siblings)."""
+    web_port: int | None = None
+    """The bare server's: where it serves the same broadcast in a twisted.web Site."""
     twisted_port: int | None = None
     """The bare server's: where it serves the same broadcast on twisted.web.websocket."""
 
-    def on(self, library: str) -> Running:
-        """The bare server, as the yardstick of a target whose WebSockets run on ``library``:
-        the broadcast on that library, where it serves one."""
-        if library == TWISTED_WEBSOCKET and self.twisted_port is not None:
-            return replace(self, port=self.twisted_port, websockets=library)
-        return self
+    def on(self, served: str) -> Running:
+        """The bare server, as the yardstick of a target whose WebSockets are served as
+        ``served`` says: its broadcast served that way, where it serves one."""
+        ports = {AUTOBAHN_IN_TWISTED_WEB: self.web_port, TWISTED_WEBSOCKET: self.twisted_port}
+        port = ports.get(served)
+        return self if port is None else replace(self, port=port, websockets=served)
 
     def ws_url(self, room: str) -> str:
         return f"ws://{self.host}:{self.port}{self.adapter.path(room)}"
@@ -81,8 +83,10 @@ class Target(ABC):
 
     kind: str
     """"stage" (ours), "bare" or "channels"."""
-    websockets = AUTOBAHN
-    """The library that serves its WebSockets (Daphne's is Autobahn too)."""
+    websockets = AUTOBAHN_IN_TWISTED_WEB
+    """How its WebSockets are served: our stages mount Autobahn's WebSocketResource in a
+    twisted.web Site, and Daphne hands Autobahn the connections its twisted.web HTTP
+    server has upgraded."""
 
     def __init__(self, name: str, label: str, settings: dict[str, str]) -> None:
         self.name = name
@@ -178,6 +182,7 @@ def chat_process(stage: Stage) -> str:
 
 class BareTarget(Target):
     kind = "bare"
+    websockets = AUTOBAHN
 
     def __init__(self, options: Options) -> None:
         super().__init__(BARE, "bare Autobahn", {"limits": "none"})
@@ -185,13 +190,14 @@ class BareTarget(Target):
 
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:
-        port, poll_port, twisted_port = free_ports(3)
+        port, poll_port, web_port, twisted_port = free_ports(4)
         argv = [sys.executable, "-m", "bench.bare_server", "--host", HOST, "--port", str(port)]
         argv += ["--poll-port", str(poll_port), "--poll-timeout", POLL_TIMEOUT]
-        argv += ["--twisted-port", str(twisted_port)]
+        argv += ["--web-port", str(web_port), "--twisted-port", str(twisted_port)]
         self.settings["long-poll"] = (
             f"twisted.web on {HOST}:{poll_port}, polls wait {POLL_TIMEOUT} s at most"
         )
+        self.settings[AUTOBAHN_IN_TWISTED_WEB] = f"the same broadcast on {HOST}:{web_port}"
         self.settings[TWISTED_WEBSOCKET] = f"the same broadcast on {HOST}:{twisted_port}"
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO_ROOT)}
         log = workdir / "bare.log"
@@ -200,7 +206,7 @@ class BareTarget(Target):
             rooms = room_names(self.rooms)
             yield Running(
                 port, origin, BareAdapter(), popen.pid, rooms, poll_port=poll_port,
-                twisted_port=twisted_port,
+                websockets=AUTOBAHN, web_port=web_port, twisted_port=twisted_port,
             )  # fmt: skip
 
 

@@ -13,7 +13,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .results import AUTOBAHN, BARE_ALONGSIDE, Flow, TargetResult, bare_alongside_words
+from .results import (
+    AUTOBAHN_IN_TWISTED_WEB,
+    BARE_ALONGSIDE,
+    TWISTED_WEBSOCKET,
+    Flow,
+    TargetResult,
+    bare_alongside_words,
+)
 
 BARE = "bare"
 
@@ -66,6 +73,16 @@ class Goal:
 
 
 JOIN = Goal("join_vs_bare", "join storm time vs bare", 1.5, at_most=True)
+"""Against the bare broadcast served as the stage serves its own: Autobahn in twisted.web
+for most stages. A handshake that twisted.web reads before Autobahn reads it again costs
+about 1.3 to 1.5 times one that Autobahn reads alone (HOSTING), which no change to a
+stage's own code can win back; what the goal holds down is what the stage adds."""
+OWN_PORT = Goal("join_vs_bare_own_port", "join storm time vs bare Autobahn on its own port", None)
+"""The same join storms against the bare column's, Autobahn listening on a port of its own:
+for reference, since the two were measured at different times."""
+HOSTING = Goal("twisted_web_hosting", "join storm time in twisted.web vs on its own port", None)
+"""The bare server's own broadcast, served in twisted.web and on a port of its own, taken in
+turns: what hosting the WebSockets in a twisted.web Site costs on this machine."""
 BURST = Goal("burst_vs_bare", "burst deliveries/s vs bare", 0.9, at_most=False)
 LONGPOLL = Goal(
     "longpoll_cpu_vs_bare",
@@ -146,8 +163,23 @@ def turn_ratios(ours: Sequence[float | None], theirs: Sequence[float | None]) ->
 
 def runs_of(goal: Goal, target: TargetResult) -> list[float | None]:
     """The figure of each run behind ``goal``, in the order they ran."""
-    found = target.join if goal is JOIN else target.burst
+    found = target.join if figure_of(goal) is join_seconds else target.burst
     return [] if found is None else list(found.runs)
+
+
+def in_turns(goal: Goal, ours: TargetResult, theirs: TargetResult) -> tuple[float | None, str]:
+    """The ratio of ``ours`` to ``theirs``, taken in turns, by ``goal``'s figure, and a note:
+    the median of the turns' ratios when there were turns, else the plain ratio."""
+    turns = turn_ratios(runs_of(goal, ours), runs_of(goal, theirs))
+    if len(turns) < 2:
+        return ratio(figure_of(goal)(ours), figure_of(goal)(theirs)), ""
+    words = "median of the turns: " + ", ".join(f"{turn:g}" for turn in turns)
+    return round(statistics.median(turns), 2), words
+
+
+def figure_of(goal: Goal) -> Callable[[TargetResult], float | None]:
+    """The figure a join or burst goal compares."""
+    return join_seconds if goal in (JOIN, HOSTING, OWN_PORT) else burst_rate
 
 
 def join_seconds(target: TargetResult) -> float | None:
@@ -193,8 +225,9 @@ def lost_words(name: str, what: str, flow: Flow | None) -> str:
 
 
 def alongside_words(target: TargetResult) -> str:
-    """ "bare alongside", or with the library named when it is not Autobahn."""
-    return bare_alongside_words(AUTOBAHN if target.paired is None else target.paired.websockets)
+    """ "bare alongside", or with how it was served when that is not as our stages do."""
+    served = AUTOBAHN_IN_TWISTED_WEB if target.paired is None else target.paired.websockets
+    return bare_alongside_words(served)
 
 
 def bare_alongside(target: TargetResult) -> TargetResult | None:
@@ -208,7 +241,7 @@ def bare_alongside(target: TargetResult) -> TargetResult | None:
 
 
 def same_library(one: TargetResult, other: TargetResult) -> bool:
-    """Whether the bare server measured alongside each ran on the same WebSocket library."""
+    """Whether the bare server measured alongside each was served the same way."""
     return (
         one.paired is not None
         and other.paired is not None
@@ -249,34 +282,32 @@ def verdicts(
             )
         )
 
-    compared: list[tuple[Goal, Callable[[TargetResult], float | None]]] = [
-        (JOIN, join_seconds),
-        (BURST, burst_rate),
-    ]
     for target in targets:
         if target.kind == "bare" or (bare is None and target.paired is None):
             continue
         # The bare server measured alongside the target, where it was; else its own run.
-        yardstick = bare_alongside(target) or bare
-        assert yardstick is not None
-        versus = alongside_words(target) if yardstick is not bare else BARE
-        for goal, figure in compared:
-            note = lost_note(target) if goal is BURST else ""
-            value = ratio(figure(target), figure(yardstick))
-            turns = (
-                []
-                if yardstick is bare
-                else turn_ratios(runs_of(goal, target), runs_of(goal, yardstick))
-            )
-            if len(turns) > 1:  # taken in turns with the target's: compared turn by turn
-                value = round(statistics.median(turns), 2)
-                words = "median of the turns: " + ", ".join(f"{turn:g}" for turn in turns)
-                note = "; ".join(part for part in (words, note) if part)
+        alongside = bare_alongside(target)
+        versus = alongside_words(target) if alongside is not None else BARE
+        for goal in (JOIN, BURST):
+            if alongside is not None:
+                value, note = in_turns(goal, target, alongside)
+            else:
+                assert bare is not None
+                value, note = ratio(figure_of(goal)(target), figure_of(goal)(bare)), ""
+            if goal is BURST:
+                note = "; ".join(part for part in (note, lost_note(target)) if part)
             title = goal.title.removesuffix(" vs bare") + f" vs {versus}"
             judge(goal, target, versus, value, note, title)
-        if bare is not None and target.paired is not None and target.paired.websockets != AUTOBAHN:
+        if bare is None or alongside is None or target.kind != "stage":
+            continue
+        judge(OWN_PORT, target, BARE, ratio(join_seconds(target), join_seconds(bare)))
+        if target.paired is not None and target.paired.websockets == TWISTED_WEBSOCKET:
             value = ratio(burst_rate(target), burst_rate(bare))
             judge(LIBRARY, target, BARE, value, lost_note(target))
+    hosted = None if bare is None else bare_alongside(bare)
+    if bare is not None and hosted is not None:
+        value, note = in_turns(HOSTING, hosted, bare)
+        judge(HOSTING, bare, BARE, value, note)
     for target in targets:
         if target.longpoll is None:
             continue

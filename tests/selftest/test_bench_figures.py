@@ -27,8 +27,18 @@ from bench.pollflow import LongPolls
 from bench.pollload import HttpConnection
 from bench.recorder import Recorder
 from bench.report import table, verdict_lines
-from bench.results import TWISTED_WEBSOCKET, Flow, Join, Memory, Paired, TargetResult, run_json
-from bench.run import goals_note, judged_here, reference_stages, websocket_stages
+from bench.results import (
+    AUTOBAHN,
+    AUTOBAHN_IN_TWISTED_WEB,
+    TWISTED_WEBSOCKET,
+    Flow,
+    Join,
+    Memory,
+    Paired,
+    TargetResult,
+    run_json,
+)
+from bench.run import goals_note, judged_here, reference_stages, run_target, websocket_stages
 from bench.servers import server_process
 from bench.stats import Latency, percentile, summarize
 from bench.targets import BareTarget, Running, StageTarget, chat_process, stage_settings
@@ -194,8 +204,26 @@ def test_a_stage_is_compared_with_the_bare_server_measured_alongside_it() -> Non
     assert (join.versus, join.ratio, join.word) == ("bare alongside", 1.2, "met")
     assert by_goal(found, "burst_vs_bare", "part3").ratio == 1.11
     assert "alongside" in join.title
+    own_port = by_goal(found, "join_vs_bare_own_port", "part3")
+    assert (own_port.ratio, own_port.word) == (3.0, "for reference")
     alone = target("part3", "stage", join=3.0, rate=500)
     assert by_goal(verdicts([bare, alone]), "join_vs_bare", "part3").ratio == 3.0
+
+
+def test_the_bare_server_shows_what_hosting_it_in_twisted_web_costs() -> None:
+    bare = target("bare", "bare", join=0.5, rate=1000)
+    bare.join.runs = [0.4, 0.5, 0.4]
+    bare.paired = Paired(Join(100, 50, 0.6, runs=[0.6, 0.6, 0.56]), flow(990, 1.0, 50.0))
+    ours = target("part3", "stage", join=0.7, rate=950)
+    ours.paired = Paired(Join(100, 50, 0.6), flow(1000, 1.0, 50.0))
+    found = verdicts([bare, ours], judged={"part3"})
+    hosting = by_goal(found, "twisted_web_hosting", "bare")
+    assert (hosting.ratio, hosting.word) == (1.4, "for reference"), "median of 1.5, 1.2, 1.4"
+    assert hosting.note == "median of the turns: 1.5, 1.2, 1.4"
+    join = by_goal(found, "join_vs_bare", "part3")
+    assert (join.ratio, join.word) == (1.17, "met"), "judged against the hosted broadcast"
+    assert by_goal(found, "join_vs_bare_own_port", "part3").ratio == 1.4
+    assert [v.goal for v in found if v.target == "bare"] == ["twisted_web_hosting"]
 
 
 def test_runs_taken_in_turns_are_compared_turn_by_turn() -> None:
@@ -391,7 +419,7 @@ def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
         verdicts=[v.to_json() for v in found],
     )
     data = json.loads(json.dumps(data))  # plain JSON all the way down
-    assert data["schema"] == 3
+    assert data["schema"] == 4
     assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
     part3 = data["targets"]["part3"]
     assert set(part3) == {
@@ -598,22 +626,50 @@ def test_stages_run_with_debug_off_and_a_secret_key_made_for_the_run() -> None:
     assert shown["DJANGO_DEBUG"] == "0" and shown["DJANGO_SECRET_KEY"] == "(made for this run)"
 
 
-@pytest.mark.parametrize("library", ["Autobahn", TWISTED_WEBSOCKET])
+@pytest.mark.parametrize("served", [AUTOBAHN, AUTOBAHN_IN_TWISTED_WEB, TWISTED_WEBSOCKET])
 def test_the_bare_server_answers_a_parked_poll_with_a_frame_sent_in_its_room(
-    tmp_path: Path, library: str
+    tmp_path: Path, served: str
 ) -> None:
     with BareTarget(parse(["--clients", "1"], STAGES)).running(tmp_path) as bare:
-        asyncio.run(parked_polls_answered(bare.on(library)))
+        asyncio.run(parked_polls_answered(bare.on(served)))
 
 
-def test_the_bare_server_broadcasts_on_twisted_web_websocket_too(tmp_path: Path) -> None:
+@pytest.mark.parametrize("served", [AUTOBAHN_IN_TWISTED_WEB, TWISTED_WEBSOCKET])
+def test_the_bare_server_broadcasts_in_twisted_web_too(tmp_path: Path, served: str) -> None:
     options = parse(["--quick", "--clients", "3"], STAGES)
     with BareTarget(options).running(tmp_path) as bare:
-        twisted = bare.on(TWISTED_WEBSOCKET)
-        assert twisted.port != bare.port and twisted.websockets == TWISTED_WEBSOCKET
-        assert bare.on("Autobahn") is bare
-        measured = asyncio.run(one_burst(twisted, options, messages=5))
+        hosted = bare.on(served)
+        assert hosted.port != bare.port and hosted.websockets == served
+        assert bare.on(AUTOBAHN) is bare and bare.websockets == AUTOBAHN
+        measured = asyncio.run(one_burst(hosted, options, messages=5))
+        # twisted.web has no resource for this path; Autobahn alone has no paths at all,
+        # and answers any plain GET with its status page.
+        assert plain_get(bare.host, hosted.port, "/elsewhere")[0] == 404
+        status, page = plain_get(bare.host, bare.port, "/elsewhere")
+        assert status == 200 and b"Autobahn" in page
     assert (measured.expected, measured.delivered) == (15, 15)
+
+
+def test_the_bare_server_takes_turns_with_its_own_broadcast_in_twisted_web(tmp_path: Path) -> None:
+    options = parse(["--quick", "--clients", "4", "--join-storms", "2"], STAGES)
+    result, kept = run_target(BareTarget(options), options, tmp_path / "bare")
+    assert result.error is None and kept is None
+    assert result.join is not None and len(result.join.runs) == 2
+    paired = result.paired
+    assert paired is not None and paired.websockets == AUTOBAHN_IN_TWISTED_WEB
+    assert paired.join is not None and len(paired.join.runs) == 2, "a storm after each of bare's"
+    assert paired.burst is not None and paired.burst.delivered == paired.burst.expected > 0
+    assert by_goal(verdicts([result]), "twisted_web_hosting", "bare").ratio is not None
+
+
+def plain_get(host: str, port: int, path: str) -> tuple[int, bytes]:
+    client = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        client.request("GET", path)
+        answer = client.getresponse()
+        return answer.status, answer.read()
+    finally:
+        client.close()
 
 
 def test_a_long_poll_flow_counts_its_answers_and_the_server_cpu_they_cost(
