@@ -3,7 +3,9 @@
 Every ratio is taken from figures of the same run on the same machine, so the noise of a
 busy laptop mostly cancels out. Goals apply to our stages from GOALS_FROM on; the same
 ratios for earlier stages and for the Channels peer are printed for reference, with no
-verdict, and so is one ratio no goal judges (long-poll p99 against WebSocket p99).
+verdict, and so are the ratios no goal judges: long-poll p99 against WebSocket p99, join
+storms against bare Autobahn on its own port, and what serving the bare broadcast through
+twisted.web costs its join storms.
 """
 
 from __future__ import annotations
