@@ -122,6 +122,13 @@ def headers_of(request):
     }
 
 
+def cookie_of(request):
+    """A twisted.web request's Cookie header as headers_of gives it, or None: all it takes to
+    look a session up in KnownSessions."""
+    values = request.requestHeaders.getRawHeaders(b"cookie")
+    return None if values is None else ", ".join(value.decode("latin-1") for value in values)
+
+
 class KnownSessions:
     """Whose session each cookie carries, as Django said lately: asked once, not every time.
 
@@ -152,18 +159,25 @@ class KnownSessions:
         cookie = headers.get("cookie")
         if posting or cookie is None:
             return self.ask(headers, secure, posting)
-        now = self.clock.seconds()
-        if cookie in self.known:
-            person, asked = self.known[cookie]
-            if now - asked < self.recheck:
-                return succeed(person)
+        person = self.recent(cookie)
+        if person is not None:
+            return succeed(person)
         answer = Deferred()
         waiting = self.asking.setdefault(cookie, [])
         waiting.append(answer)
         if len(waiting) == 1:  # the first to ask: the only one who asks Django
+            asked = self.clock.seconds()
             lookup = self.ask(headers, secure, posting)
-            lookup.addBoth(self.answered, cookie, now, self.logouts)
+            lookup.addBoth(self.answered, cookie, asked, self.logouts)
         return answer
+
+    def recent(self, cookie):
+        """The Person whose session the Cookie header `cookie` carries, if Django said so
+        less than CHAT_SESSION_RECHECK seconds ago; None if it did not, or longer ago."""
+        found = self.known.get(cookie)
+        if found is None or self.clock.seconds() - found[1] >= self.recheck:
+            return None
+        return found[0]
 
     def answered(self, result, cookie, asked, logouts):
         """Give Django's answer to everyone waiting for it, and keep it if it is a yes that
