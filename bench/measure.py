@@ -21,7 +21,15 @@ from .collector import collector_paused
 from .options import Options
 from .pollflow import LongPolls
 from .recorder import Recorder
-from .results import Flow, Join, Memory, Paired, TargetResult, bare_alongside_words
+from .results import (
+    AUTOBAHN_IN_TWISTED_WEB,
+    Flow,
+    Join,
+    Memory,
+    Paired,
+    TargetResult,
+    bare_alongside_words,
+)
 from .targets import Running
 from .wsload import Swarm
 
@@ -106,6 +114,7 @@ async def measure(
     options: Options,
     say: Say,
     yardstick: Running | None = None,
+    common: Running | None = None,
 ) -> None:
     """Fill ``result`` in, saying what happens as it goes; stops at the first failure.
 
@@ -114,7 +123,9 @@ async def measure(
     its join storms and bursts, and its twisted.web long-polls where the target
     long-polls, are measured in turn with the target's own, so that the two are compared
     on a machine in the same state (``result.paired``), and two targets measured at
-    different times can be compared through it.
+    different times can be compared through it. ``common``, for a target served otherwise
+    than Autobahn in twisted.web, is the bare server's broadcast served that way: its bursts
+    take their turns too, so that the target can be compared with Autobahn's targets.
     """
     warm_room, poll_room, crowd_room, *more_rooms = running.rooms
     # The warm-up: clients in a room of their own, which stay until the end. They make
@@ -131,7 +142,7 @@ async def measure(
     )  # fmt: skip
     pair = None
     if yardstick is not None:
-        pair = Pair(yardstick, result.name, options, running.headers)
+        pair = Pair(yardstick, result.name, options, running.headers, common)
     try:
         warmed = await warm.join(options.join_concurrency, options.deadline)
         if warmed.failed:
@@ -160,9 +171,7 @@ async def measure(
 
         await asyncio.sleep(SETTLE)
         if pair is not None:
-            joined = await pair.crowd.join(options.join_concurrency, options.deadline)
-            if joined.failed:
-                say(f"{pair.words}: {joined.failed} clients could not join: {joined.first_error}")
+            await pair.join_crowds(say)
 
         async def burst() -> Flow:
             ours = await flow(swarm, options.clients, options.burst_messages, None, options)
@@ -178,7 +187,7 @@ async def measure(
         await swarm.close()
         await warm.close()
         if pair is not None:
-            await pair.crowd.close()
+            await pair.close_crowds()
     if result.join is not None and result.join.seconds is not None and more_rooms:
         result.join = await more_storms(running, result.join, more_rooms, options, say, pair)
     if pair is not None:
@@ -242,21 +251,40 @@ class Pair:
         name: str,
         options: Options,
         headers: Mapping[str, str] | None = None,
+        common: Running | None = None,
     ) -> None:
         """``headers``: the target's, a logged-in page's cookies say: sent to the bare
         server too, which ignores them, so that both handshakes and polls are as long to
-        write and to read."""
+        write and to read. ``common``: see measure."""
         self.yardstick = yardstick = replace(yardstick, headers=dict(headers or {}))
         self.name = name
         self.options = options
         self.words = bare_alongside_words(yardstick.websockets)
-        crowd_url = yardstick.ws_url(f"{name}-crowd")
-        self.crowd = Swarm(
-            crowd_url, yardstick.adapter, yardstick.origin, options.clients, yardstick.headers
-        )
+        self.crowd = self.crowd_on(yardstick, "crowd")
+        self.common_crowd = None if common is None else self.crowd_on(common, "common")
         self.storms: list[Join] = []
         self.bursts: list[Flow] = []
+        self.common_bursts: list[Flow] = []
         self.longpolls: list[Flow] = []
+
+    def crowd_on(self, served: Running, room: str) -> Swarm:
+        url = served.ws_url(f"{self.name}-{room}")
+        headers = self.yardstick.headers
+        return Swarm(url, served.adapter, served.origin, self.options.clients, headers)
+
+    def crowds(self) -> list[Swarm]:
+        return [crowd for crowd in (self.crowd, self.common_crowd) if crowd is not None]
+
+    async def join_crowds(self, say: Say) -> None:
+        """The crowds the bursts go to, in rooms of their own."""
+        for crowd in self.crowds():
+            joined = await crowd.join(self.options.join_concurrency, self.options.deadline)
+            if joined.failed:
+                say(f"{self.words}: {joined.failed} clients could not join: {joined.first_error}")
+
+    async def close_crowds(self) -> None:
+        for crowd in self.crowds():
+            await crowd.close()
 
     async def storm(self, say: Say) -> None:
         room = f"{self.name}-storm{len(self.storms) + 1}"
@@ -278,13 +306,18 @@ class Pair:
         adapter = self.yardstick.adapter
         if isinstance(adapter, BareAdapter):
             self.yardstick = replace(self.yardstick, adapter=adapter.shaped_like(frame))
-            self.crowd.adapter = self.yardstick.adapter
+            for crowd in self.crowds():
+                crowd.adapter = self.yardstick.adapter
 
     async def burst(self) -> None:
+        """One burst to the crowd, and then, where there is one, to the common crowd."""
         options = self.options
-        self.bursts.append(
-            await flow(self.crowd, options.clients, options.burst_messages, None, options)
-        )
+        messages = options.burst_messages
+        self.bursts.append(await flow(self.crowd, options.clients, messages, None, options))
+        if self.common_crowd is not None:
+            await asyncio.sleep(SETTLE)
+            common = await flow(self.common_crowd, options.clients, messages, None, options)
+            self.common_bursts.append(common)
 
     def long_polls(self) -> LongPolls:
         """The bare twisted.web long-poll flow, as many clients at the same rate; its runs
@@ -297,13 +330,15 @@ class Pair:
         return Flow.median_of(self.longpolls, p99, higher_is_better=False)
 
     def result(self, say: Say) -> Paired:
+        def median(bursts: list[Flow]) -> Flow | None:
+            return Flow.median_of(bursts, deliveries, higher_is_better=True) if bursts else None
+
         paired = Paired(
             websockets=self.yardstick.websockets,
             join=Join.median_of(self.storms) if self.storms else None,
-            burst=Flow.median_of(self.bursts, deliveries, higher_is_better=True)
-            if self.bursts
-            else None,
+            burst=median(self.bursts),
             longpoll=self.longpoll(),
+            common_burst=median(self.common_bursts),
         )
         join = (
             "-"
@@ -312,6 +347,10 @@ class Pair:
         )
         burst = "-" if paired.burst is None else f"{paired.burst.deliveries_per_s or 0:,.0f}"
         say(f"{self.words}: join storm median {join}, burst {burst} deliveries/s")
+        if paired.common_burst is not None:
+            common = paired.common_burst.deliveries_per_s or 0
+            words = bare_alongside_words(AUTOBAHN_IN_TWISTED_WEB)
+            say(f"  and {words} (Autobahn in twisted.web): burst {common:,.0f} deliveries/s")
         return paired
 
 

@@ -189,6 +189,10 @@ class Paired:
     """How the bare server's WebSockets were served: as the target serves its own (the same
     library, under the same web server), so that a goal measures what the target adds, not
     what one library or one way of hosting it costs more than another."""
+    common_burst: Flow | None = None
+    """For a target served otherwise (twisted.web.websocket): the bursts of the bare
+    broadcast served as most targets are (AUTOBAHN_IN_TWISTED_WEB), each right after one of
+    ``burst``, so that the target can be compared with them (Channels, say) through it."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -196,6 +200,7 @@ class Paired:
             "join": None if self.join is None else asdict(self.join),
             "burst": None if self.burst is None else self.burst.to_json(),
             "longpoll": None if self.longpoll is None else self.longpoll.to_json(),
+            "common_burst": None if self.common_burst is None else self.common_burst.to_json(),
         }
 
 

@@ -90,9 +90,11 @@ def run_target(
     workdir.mkdir(parents=True)
     clock = time.monotonic()
     kept = None
-    alongside = None
+    alongside = common = None
     if yardstick is not None and target.kind in ("stage", "channels"):
         alongside = yardstick.on(target.websockets)
+        if alongside.websockets != AUTOBAHN_IN_TWISTED_WEB:
+            common = yardstick.on(AUTOBAHN_IN_TWISTED_WEB)
     try:
         with ExitStack() as stack:
             running = stack.enter_context(target.running(workdir))
@@ -103,7 +105,7 @@ def run_target(
             ours = (running.pid, *running.helpers, *([alongside.pid] if alongside else []))
             others = OtherLoad(ours)
             try:
-                asyncio.run(measure(running, result, options, progress, alongside))
+                asyncio.run(measure(running, result, options, progress, alongside, common))
             finally:
                 result.other_load = others.cores()
                 progress(report.other_load_words(result.other_load, os.cpu_count() or 1))

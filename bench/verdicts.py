@@ -104,7 +104,9 @@ CHANNELS = Goal("burst_vs_channels", "burst deliveries/s vs Channels", 20, at_mo
 LIBRARY = Goal("burst_vs_bare_autobahn", "burst deliveries/s vs bare Autobahn", None)
 """A stage on another WebSocket library than Autobahn is judged against the bare server's
 broadcast on its own library; how it compares with Autobahn's is shown for reference: that
-is the libraries' difference, which no change to the stage can close."""
+is the libraries' difference, which no change to the stage can close. Where the bare
+server's Autobahn broadcast took turns with it (Paired.common_burst), against that."""
+LIBRARY_ALONGSIDE = "burst deliveries/s vs bare Autobahn in twisted.web, alongside"
 GOALS = (JOIN, BURST, LONGPOLL, CHANNELS)
 
 
@@ -242,13 +244,26 @@ def bare_alongside(target: TargetResult) -> TargetResult | None:
     return found
 
 
-def same_library(one: TargetResult, other: TargetResult) -> bool:
-    """Whether the bare server measured alongside each was served the same way."""
-    return (
-        one.paired is not None
-        and other.paired is not None
-        and one.paired.websockets == other.paired.websockets
-    )
+def bare_burst(target: TargetResult, served: str | None) -> Flow | None:
+    """The bare server's burst measured in turns with ``target``'s, its broadcast served as
+    ``served`` says: as the target serves its own, or, for a target served otherwise than
+    Autobahn in twisted.web, that way too (Paired.common_burst); None if it was not."""
+    paired = target.paired
+    if paired is None or served is None:
+        return None
+    if paired.websockets == served:
+        return paired.burst
+    return paired.common_burst if served == AUTOBAHN_IN_TWISTED_WEB else None
+
+
+def common_alongside(target: TargetResult) -> TargetResult | None:
+    """The bursts of Paired.common_burst, as a TargetResult, where there are any."""
+    paired = target.paired
+    if paired is None or paired.common_burst is None:
+        return None
+    found = TargetResult(BARE, f"bare {AUTOBAHN_IN_TWISTED_WEB}", "bare")
+    found.burst = paired.common_burst
+    return found
 
 
 def verdicts(
@@ -304,8 +319,14 @@ def verdicts(
             continue
         judge(OWN_PORT, target, BARE, ratio(join_seconds(target), join_seconds(bare)))
         if target.paired is not None and target.paired.websockets == TWISTED_WEBSOCKET:
-            value = ratio(burst_rate(target), burst_rate(bare))
-            judge(LIBRARY, target, BARE, value, lost_note(target))
+            common = common_alongside(target)
+            if common is not None:  # taken in turns with the target's bursts
+                value, note = in_turns(LIBRARY, target, common)
+                note = "; ".join(part for part in (note, lost_note(target)) if part)
+                judge(LIBRARY, target, BARE_ALONGSIDE, value, note, LIBRARY_ALONGSIDE)
+            else:
+                value = ratio(burst_rate(target), burst_rate(bare))
+                judge(LIBRARY, target, BARE, value, lost_note(target))
     hosted = None if bare is None else bare_alongside(bare)
     if bare is not None and hosted is not None:
         value, note = in_turns(HOSTING, hosted, bare)
@@ -328,13 +349,15 @@ def verdicts(
         for peer in peers:
             value = ratio(burst_rate(target), burst_rate(peer))
             title = f"burst deliveries/s vs {peer.label}"
-            ours, theirs = bare_alongside(target), bare_alongside(peer)
-            if ours is not None and theirs is not None and same_library(target, peer):
-                # Each measured in turns with the bare server, perhaps on a machine busier
-                # at one time than the other: compare each as a share of the bare server's.
+            served = None if peer.paired is None else peer.paired.websockets
+            ours, theirs = bare_burst(target, served), bare_burst(peer, served)
+            if ours is not None and theirs is not None:
+                # Each measured in turns with the same bare broadcast, perhaps on a machine
+                # busier at one time than the other: compare each as a share of the bare's.
                 value = ratio_of_shares(
-                    burst_rate(target), burst_rate(ours), burst_rate(peer), burst_rate(theirs)
-                )
+                    burst_rate(target), ours.deliveries_per_s, burst_rate(peer),
+                    theirs.deliveries_per_s,
+                )  # fmt: skip
                 title += ", each vs bare alongside"
             notes = [note for note in (lost_note(target), lost_note(peer)) if note]
             judge(CHANNELS, target, peer.name, value, "; ".join(notes), title)

@@ -277,6 +277,24 @@ def test_a_stage_on_twisted_web_websocket_is_judged_against_the_bare_broadcast_o
     assert not [v for v in verdicts([bare, part3]) if v.goal == "burst_vs_bare_autobahn"]
 
 
+def test_a_stage_on_another_library_meets_channels_through_bare_autobahn_alongside() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)  # a quiet moment, long before
+    ours = target("twisted_websocket", "stage", join=1.2, rate=380)  # a busy one
+    ours.burst.runs = [380.0, 300.0, 420.0]
+    ours.paired = Paired(Join(100, 50, 1.0), flow(400, 1.0, 50.0), websockets=TWISTED_WEBSOCKET)
+    ours.paired.common_burst = flow(500, 1.0, 50.0)  # Autobahn's, right after each of ours
+    ours.paired.common_burst.runs = [500.0, 500.0, 500.0]
+    peer = target("channels-memory", "channels", join=3.0, rate=30)  # a quiet moment too
+    peer.paired = Paired(burst=flow(1000, 1.0, 50.0))
+    found = verdicts([bare, ours, peer])
+    library = by_goal(found, "burst_vs_bare_autobahn", "twisted_websocket")
+    assert (library.ratio, library.word) == (0.76, "for reference"), "median of 0.76, 0.6, 0.84"
+    assert "alongside" in library.title and library.note.startswith("median of the turns")
+    channels = by_goal(found, "burst_vs_channels", "twisted_websocket")
+    assert channels.ratio == 25.33, "0.76 of bare Autobahn against 0.03 of it, not 380 / 30"
+    assert (channels.word, "each vs bare alongside" in channels.title) == ("met", True)
+
+
 def test_a_burst_that_loses_messages_misses_its_goals_however_fast() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
     lossy = target("part3", "stage", join=1.0, rate=990, burst=flow(990, 1.0, 5.0, 1000))
@@ -660,6 +678,32 @@ def test_the_bare_server_takes_turns_with_its_own_broadcast_in_twisted_web(tmp_p
     assert paired.join is not None and len(paired.join.runs) == 2, "a storm after each of bare's"
     assert paired.burst is not None and paired.burst.delivered == paired.burst.expected > 0
     assert by_goal(verdicts([result]), "twisted_web_hosting", "bare").ratio is not None
+
+
+def test_a_stage_on_another_library_has_bursts_of_bare_autobahn_in_turns_too(
+    tmp_path: Path,
+) -> None:
+    options = parse(["--quick", "--clients", "3"], STAGES)
+
+    async def two_turns(bare: Running) -> Paired:
+        common = bare.on(AUTOBAHN_IN_TWISTED_WEB)
+        pair = Pair(bare.on(TWISTED_WEBSOCKET), "twisted_websocket", options, common=common)
+        try:
+            await pair.join_crowds(lambda words: pytest.fail(words))
+            for _ in range(2):
+                await pair.burst()
+        finally:
+            await pair.close_crowds()
+        return pair.result(lambda _: None)
+
+    with BareTarget(options).running(tmp_path) as bare:
+        paired = asyncio.run(two_turns(bare))
+    assert paired.websockets == TWISTED_WEBSOCKET
+    assert paired.burst is not None and paired.common_burst is not None
+    assert len(paired.burst.runs) == len(paired.common_burst.runs) == 2
+    assert paired.common_burst.delivered == paired.common_burst.expected > 0
+    data = run_json(started="", options={}, machine={}, targets=[], verdicts=[])
+    assert data["schema"] == 4 and paired.to_json()["common_burst"]["delivered"] > 0
 
 
 def plain_get(host: str, port: int, path: str) -> tuple[int, bytes]:
