@@ -349,8 +349,7 @@ class Pair:
         say(f"{self.words}: join storm median {join}, burst {burst} deliveries/s")
         if paired.common_burst is not None:
             common = paired.common_burst.deliveries_per_s or 0
-            words = bare_alongside_words(AUTOBAHN_IN_TWISTED_WEB)
-            say(f"  and {words} (Autobahn in twisted.web): burst {common:,.0f} deliveries/s")
+            say(f"  and bare {AUTOBAHN_IN_TWISTED_WEB} alongside: burst {common:,.0f} deliveries/s")
         return paired
 
 

@@ -74,8 +74,7 @@ def run_target(
 ) -> tuple[TargetResult, Running | None]:
     """Start ``target``, measure it and stop it, or, with ``keep``, leave it running until
     ``keep`` closes and return it as well. ``yardstick``: the bare server, still running,
-    to measure in turn with a stage (see measure). The bare server itself is measured in
-    turn with its own broadcast served in twisted.web: what hosting it there costs."""
+    to measure in turn with the target (see measure and take_turns_with)."""
     result = TargetResult(target.name, target.label, target.kind, target.shown_settings())
     result.skipped = target.available()
     if result.skipped is not None:
@@ -90,18 +89,14 @@ def run_target(
     workdir.mkdir(parents=True)
     clock = time.monotonic()
     kept = None
-    alongside = common = None
-    if yardstick is not None and target.kind in ("stage", "channels"):
-        alongside = yardstick.on(target.websockets)
-        if alongside.websockets != AUTOBAHN_IN_TWISTED_WEB:
-            common = yardstick.on(AUTOBAHN_IN_TWISTED_WEB)
     try:
         with ExitStack() as stack:
             running = stack.enter_context(target.running(workdir))
             result.settings = target.shown_settings()
-            if target.kind == "bare":
-                alongside = running.on(AUTOBAHN_IN_TWISTED_WEB)
-                progress("its broadcast in twisted.web, as bare alongside, takes turns with it")
+            bare = running if target.kind == "bare" else yardstick
+            alongside, common = (None, None) if bare is None else take_turns_with(target, bare)
+            if alongside is not None:
+                progress(f"takes turns with the bare broadcast served as {alongside.websockets}")
             ours = (running.pid, *running.helpers, *([alongside.pid] if alongside else []))
             others = OtherLoad(ours)
             try:
@@ -120,6 +115,16 @@ def run_target(
         progress(f"stopped: {result.error}")
     progress(f"done in {time.monotonic() - clock:.0f} s")
     return result, kept
+
+
+def take_turns_with(target: Target, bare: Running) -> tuple[Running, Running | None]:
+    """The bare broadcast ``target`` is measured in turns with: served as the target serves
+    its own WebSockets (the bare server's own, on a port of its own, in twisted.web: what
+    that hosting costs); and, for a target served otherwise than Autobahn in twisted.web,
+    that one too, for its bursts (see measure)."""
+    served = AUTOBAHN_IN_TWISTED_WEB if target.kind == "bare" else target.websockets
+    common = None if served == AUTOBAHN_IN_TWISTED_WEB else bare.on(AUTOBAHN_IN_TWISTED_WEB)
+    return bare.on(served), common
 
 
 def save(

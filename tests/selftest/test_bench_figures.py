@@ -38,7 +38,14 @@ from bench.results import (
     TargetResult,
     run_json,
 )
-from bench.run import goals_note, judged_here, reference_stages, run_target, websocket_stages
+from bench.run import (
+    goals_note,
+    judged_here,
+    reference_stages,
+    run_target,
+    take_turns_with,
+    websocket_stages,
+)
 from bench.servers import server_process
 from bench.stats import Latency, percentile, summarize
 from bench.targets import BareTarget, Running, StageTarget, chat_process, stage_settings
@@ -704,6 +711,22 @@ def test_a_stage_on_another_library_has_bursts_of_bare_autobahn_in_turns_too(
     assert paired.common_burst.delivered == paired.common_burst.expected > 0
     data = run_json(started="", options={}, machine={}, targets=[], verdicts=[])
     assert data["schema"] == 4 and paired.to_json()["common_burst"]["delivered"] > 0
+
+
+def test_each_target_takes_turns_with_the_bare_broadcast_served_as_it_serves_its_own() -> None:
+    options = parse(["--clients", "2"], [*STAGES, "twisted_websocket"])
+    bare = Running(1, None, BareAdapter(), 11, [], websockets=AUTOBAHN, web_port=2, twisted_port=3)
+    part3 = StageTarget(REGISTRY["part3"], options)
+    twisted = StageTarget(REGISTRY["twisted_websocket"], options)
+    served = {
+        name: (alongside.port, common and common.port)
+        for name, (alongside, common) in (
+            ("part3", take_turns_with(part3, bare)),
+            ("twisted_websocket", take_turns_with(twisted, bare)),
+            ("bare", take_turns_with(BareTarget(options), bare)),
+        )
+    }
+    assert served == {"part3": (2, None), "twisted_websocket": (3, 2), "bare": (2, None)}
 
 
 def plain_get(host: str, port: int, path: str) -> tuple[int, bytes]:
