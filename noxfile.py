@@ -78,6 +78,16 @@ for _stage in STAGES.values():
 
 
 @nox.session
+def under_load(session: nox.Session) -> None:
+    """Check the newest stage with every core kept busy: the checks' answer must not change."""
+    install_stage(session, NEWEST, HARNESS_REQUIREMENTS)
+    session.run(
+        "pytest", "tests/stage_checks", "--stage", NEWEST.name, "--under-load", "--tb=short",
+        *session.posargs, env=NO_BYTECODE,
+    )  # fmt: skip
+
+
+@nox.session
 def harness(session: nox.Session) -> None:
     """Check the checks: copies of a stage with a mistake in them must fail in plain words."""
     install_every_stage(session, HARNESS_REQUIREMENTS, BENCH_REQUIREMENTS)

@@ -26,12 +26,21 @@ from types import ModuleType, SimpleNamespace
 import pytest
 
 from harness import waits
-from harness.artefacts import folder_for, run_folder, run_name, save_all
+from harness.artefacts import keep_evidence, run_name
 from harness.browser import BrowserPool, Browsers
+from harness.load import Burners
 from harness.preflight import Preparation, RootCause, prepare
-from harness.processes import PreparedDatabase, SiteWith, StageError, StageProcesses
+from harness.processes import (
+    PreparedDatabase,
+    SiteWith,
+    StageError,
+    StageProcesses,
+    let_children_hear_ctrl_c,
+)
 from harness.shared_site import SharedSite
-from harness.stages import FEATURES, REPO_ROOT, STAGES, Stage
+from harness.stages import FEATURES, REPO_ROOT, STAGES, Stage, chatserver_modules
+
+pytest_plugins = ["harness.watchdog"]
 
 FIRST_CHECK = "test_the_project_can_be_prepared"
 BROWSER_FIXTURES = frozenset({"browser", "browsers"})
@@ -40,6 +49,8 @@ SERVER_FIXTURES = frozenset({"site"}) | OWN_SERVER_FIXTURES
 PREPARATION = pytest.StashKey[Preparation]()
 RUN_NAME = pytest.StashKey[str]()
 """The name of this run's artefacts folder."""
+BURNERS = pytest.StashKey[Burners]()
+"""The busy processes of --under-load, if it was given."""
 
 sys.dont_write_bytecode = True  # importing a stage's code must not write into its folder
 
@@ -76,6 +87,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--max-wait", type=float, help="seconds a browser check waits for something to happen"
     )
     group.addoption(
+        "--under-load",
+        action="store_true",
+        help="keep every core busy while the checks run (one busy process per core), to see "
+        "that they give the same answer on a busy laptop",
+    )
+    group.addoption(
         "--quick",
         action="store_true",
         help="only the protocol checks and the loopback checks against the shared servers: "
@@ -88,6 +105,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--max-wait"):
         waits.set_max_wait(config.getoption("--max-wait"))
     config.stash[RUN_NAME] = run_name()
+    let_children_hear_ctrl_c()
+    if config.getoption("--under-load", default=False):
+        burners = Burners()
+        burners.start()
+        config.stash[BURNERS] = burners
+        config.add_cleanup(burners.stop)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -196,13 +219,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = []
     chosen = chosen_stage_of(config)
-    if chosen is None:
-        return None
-    whose = "reference snapshot" if chosen.is_reference else "your folder"
-    features = ", ".join(sorted(chosen.stage.features))
-    return f"stage {chosen.stage.name} ({features}) from {chosen.path} ({whose})"
+    if chosen is not None:
+        whose = "reference snapshot" if chosen.is_reference else "your folder"
+        features = ", ".join(sorted(chosen.stage.features))
+        lines.append(f"stage {chosen.stage.name} ({features}) from {chosen.path} ({whose})")
+    if BURNERS in config.stash:
+        lines.append(config.stash[BURNERS].describe())
+    return lines
 
 
 @pytest.hookimpl(wrapper=True)
@@ -213,9 +239,8 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed and report.when in ("setup", "call"):
         things = list(getattr(item, "funcargs", {}).values())
-        run = run_folder(item.config.getoption("--artefacts"), item.config.stash[RUN_NAME])
-        folder = folder_for(run, item.nodeid)
-        saved = save_all(things, folder)
+        root, run = item.config.getoption("--artefacts"), item.config.stash[RUN_NAME]
+        saved = keep_evidence(things, root, run, item.nodeid)
         if saved:
             listing = "\n".join(f"  {path}" for path in saved)
             report.sections.append(("artefacts", f"saved for you to look at:\n{listing}"))
@@ -239,8 +264,15 @@ def stage_features(chosen_stage: ChosenStage) -> frozenset[str]:
 
 
 @pytest.fixture(scope="session")
-def import_from_stage(chosen_stage: ChosenStage) -> Iterator[Callable[[str], ModuleType]]:
-    """Import the stage's own code in this process: ``import_from_stage("chatserver.protocol")``."""
+def import_from_stage(
+    chosen_stage: ChosenStage, root_cause: RootCause
+) -> Iterator[Callable[[str], ModuleType]]:
+    """Import the stage's own code in this process: ``import_from_stage("chatserver.protocol")``.
+
+    If the stage could not be prepared (its code does not even import, say), that is said once
+    and every check that would import it is skipped.
+    """
+    root_cause.stop_here()
     sys.path.insert(0, str(chosen_stage.path))
 
     def load(name: str) -> ModuleType:
@@ -263,14 +295,8 @@ def chatserver_code(
 ) -> SimpleNamespace:
     """The stage's chatserver package, imported into this process: the modules its features
     call for (``chatserver_code.factory`` is chatserver.factory)."""
-    names = ["config", "factory", "messages", "protocol", "resource"]
-    if "longpoll" in stage_features:
-        names += ["longpoll", "web"]
-    if "auth" in stage_features:
-        names.append("people")
-    if "history" in stage_features:
-        names.append("store")
-    return SimpleNamespace(**{name: import_from_stage(f"chatserver.{name}") for name in names})
+    modules = chatserver_modules(stage_features)
+    return SimpleNamespace(**{name.split(".")[-1]: import_from_stage(name) for name in modules})
 
 
 @pytest.fixture(scope="session")
@@ -335,6 +361,13 @@ def start_site(
     return site
 
 
+def stop_site(site: StageProcesses) -> None:
+    """Stop a stage's servers; fail in plain words if one had to be killed to stop it."""
+    site.stop()
+    if site.had_to_kill:
+        pytest.fail("\n\n".join(site.had_to_kill), pytrace=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -347,14 +380,21 @@ def shared_site(
     chosen = request.getfixturevalue("chosen_stage")
     shared = SharedSite(chosen.stage, chosen.path, database, tmp_path_factory.mktemp("site"))
     yield shared
-    shared.stop()
+    killed = shared.stop()
+    if killed:
+        pytest.fail("\n\n".join(killed), pytrace=False)
 
 
 @pytest.fixture
-def site(shared_site: SharedSite | None) -> StageProcesses:
+def site(shared_site: SharedSite | None) -> Iterator[StageProcesses]:
     """The stage's servers, shared by the checks, with a fresh database and an admin account."""
     assert shared_site is not None
-    return shared_site.ready()
+    running = shared_site.ready()
+    yield running
+    if running.had_to_kill:  # a check stopped one of them, and it would not end when asked
+        killed = "\n\n".join(running.had_to_kill)
+        running.had_to_kill.clear()
+        pytest.fail(killed, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -377,8 +417,10 @@ def site_with(
         started = start_site(chosen_stage, prepared_database, workdir, settings)
         try:
             yield started
-        finally:
-            started.stop()
+        except BaseException:
+            started.stop()  # the check's own failure comes first
+            raise
+        stop_site(started)
 
     return running
 
@@ -395,7 +437,7 @@ def empty_site(
         shared_site.ready()  # if those could not start, this is not the place to say it again
     running = start_site(chosen_stage, preparation.empty, tmp_path / "site")
     yield running
-    running.stop()
+    stop_site(running)
 
 
 @pytest.fixture

@@ -49,14 +49,18 @@ def run_folder(root: Path, name: str) -> Path:
 def folder_for(run: Path, test_id: str) -> Path:
     """A readable folder name for one check, e.g. test_chat.py-test_two_windows-part2."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_id.split("/")[-1]).strip("-")
-    folder = run / name
+    return run / name
+
+
+def keep_evidence(things: list[object], root: Path, run: str, test_id: str) -> list[Path]:
+    """Let each of ``things`` that has something to show save it, in this run's folder for
+    the check ``test_id``. A check with nothing to show leaves no folder behind."""
+    keepers = [thing for thing in things if isinstance(thing, LeavesArtefacts)]
+    if not keepers:
+        return []
+    folder = folder_for(run_folder(root, run), test_id)
     folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def save_all(things: list[object], folder: Path) -> list[Path]:
-    saved: list[Path] = []
-    for thing in things:
-        if isinstance(thing, LeavesArtefacts):
-            saved.extend(thing.save_artefacts(folder))
+    saved = [path for keeper in keepers for path in keeper.save_artefacts(folder)]
+    if not saved:
+        folder.rmdir()
     return saved

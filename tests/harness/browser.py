@@ -19,6 +19,9 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+WARM_UP_LIMIT = 180.0
+"""Seconds to wait for the browsers started in the background (Selenium bounds each start
+itself; this only keeps the wait for them bounded too)."""
 
 # Quiet, reproducible, offline: no first-run UI, no background calls to the internet.
 CHROMIUM_FLAGS = (
@@ -105,7 +108,7 @@ class BrowserPool:
 
     def borrow(self) -> webdriver.Chrome:
         if not self.idle and self._warming is not None:
-            self._warming.join()
+            self._warming.join(WARM_UP_LIMIT)
         if self.idle:
             return self.idle.pop()
         return new_driver()
@@ -120,7 +123,7 @@ class BrowserPool:
 
     def close(self) -> None:
         if self._warming is not None:
-            self._warming.join()
+            self._warming.join(WARM_UP_LIMIT)
         for driver in self.idle:
             quit_quietly(driver)
         self.idle.clear()

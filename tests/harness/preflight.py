@@ -1,7 +1,8 @@
 """Before any check runs: can the stage be prepared at all? Say so once, first.
 
-A project that cannot be prepared (a requirement missing, a system check error, a model
-change with no migration, a migration that fails) makes every later check fail for the same
+A project that cannot be prepared (a requirement missing, a file Python cannot read, a module
+not written yet, a system check error, a model change with no migration, a migration that
+fails) makes every later check fail for the same
 reason, each blaming its own file. So the harness asks these questions once per run, before
 the first check, and the first check that depends on the answer reports the problem in plain
 words; the others are not run. The questions about Django itself are asked by
@@ -21,7 +22,9 @@ import pytest
 from packaging.requirements import InvalidRequirement, Requirement
 
 from . import admin, people
+from .importable import import_problem, syntax_problem
 from .processes import PreparedDatabase, StageError, StageProcesses
+from .stages import chatserver_modules
 
 ROOMS = 60
 """Rooms made with the database, enough for a whole run of any stage's checks."""
@@ -73,11 +76,20 @@ class Preparation:
     problem: str | None = None
 
 
+def check_code(site: StageProcesses) -> None:
+    """Every Python file of the stage reads, and the chat server's modules import."""
+    modules = chatserver_modules(site.stage.features)
+    problem = syntax_problem(site.stage_dir) or import_problem(site.stage_dir, modules)
+    if problem is not None:
+        raise StageError(f"Your project's code cannot be loaded, so no check was run. {problem}")
+
+
 def prepare(site: StageProcesses) -> Preparation:
     """Check the stage can be prepared, then migrate a database with the admin account and
     ROOMS rooms in it."""
     try:
         check_requirements(site.stage_dir)
+        check_code(site)
         logins = people.EVERYONE if "auth" in site.stage.features else ()
         site.prepare(admin=(admin.USERNAME, admin.PASSWORD), rooms=ROOMS, logins=logins)
     except StageError as problem:

@@ -8,6 +8,7 @@ Python is told not to write bytecode caches.
 
 from __future__ import annotations
 
+import enum
 import os
 import shutil
 import signal
@@ -29,7 +30,10 @@ from . import people
 from .stages import Process, Stage
 
 READY_TIMEOUT = 30.0
-STOP_TIMEOUT = 5.0
+STOP_TIMEOUT = 10.0
+"""Seconds a process has to end after it is asked to, before it is killed: a stopping twistd
+answers its waiting polls, closes its sockets and joins its threads, all quick, but a busy
+laptop is slow at everything."""
 PORT_IN_USE = ("Address already in use", "CannotListenError", "That port is already in use")
 """What twistd and Django's runserver print when their port is taken."""
 PREPARE_PROJECT = Path(__file__).with_name("prepare_project.py")
@@ -45,8 +49,49 @@ class PreparedDatabase:
     """Logged-in sessions in it: username -> session key (see harness/people.py)."""
 
 
+class Answer(enum.Enum):
+    """How a starting process responded when the harness asked whether it is ready."""
+
+    NOT_LISTENING = "nothing listens on its port yet"
+    SILENT = "it takes connections but answers nothing"
+    ANSWERED = "it answered"
+
+
 class StageError(Exception):
     """Something about the stage itself is wrong; the message says what to check."""
+
+
+def let_children_hear_ctrl_c() -> None:
+    """Give SIGINT its usual meaning again in this process, and so in every process it starts.
+
+    A shell starts a background job (``nox -s part2 &``) with SIGINT ignored, and an ignored
+    signal stays ignored across ``exec``: every server the harness started would ignore it
+    too. Twisted then never installs its handler (it only does when Python's default one is
+    in place), so ``twistd`` would go on running after Ctrl-C's signal. Call this once, in the
+    main thread, before starting any server.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def end_process(popen: subprocess.Popen[bytes], signum: int | None, timeout: float) -> bool:
+    """Send ``signum`` (None: it was sent already), wait up to ``timeout`` seconds, then kill;
+    True if it had to be killed.
+
+    Every wait is bounded: even a process that ignores every signal it can is gone after
+    ``timeout`` plus a moment for SIGKILL, which no process can ignore.
+    """
+    if popen.poll() is not None:
+        return False
+    if signum is not None:
+        popen.send_signal(signum)
+    try:
+        popen.wait(timeout)
+        return False
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait(STOP_TIMEOUT)  # SIGKILL cannot be caught; only a hung kernel call delays it
+        return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -90,6 +135,8 @@ class StageProcesses:
         self.sessions: dict[str, str] = {}
         """Logged-in sessions in the database, by username (stages with logins)."""
         self._logs: dict[str, IO[bytes]] = {}
+        self.had_to_kill: list[str] = []
+        """For each process that did not end when asked and was killed: what to check."""
 
     # -- environment and commands -------------------------------------------------------
 
@@ -240,14 +287,14 @@ class StageProcesses:
         own = {name: value.format(**values) for name, value in process.env}
         return {**self.env, **own, **self._extra_env}
 
-    def _launch(self, process: Process) -> None:
+    def _launch(self, process: Process, env: Mapping[str, str] | None = None) -> None:
         log = self.log_path(process.name).open("ab")
         self._logs[process.name] = log
         port = self.ports[process.name]
         self._running[process.name] = subprocess.Popen(
             self.argv(process, port),
             cwd=self.stage_dir,
-            env=self.env_for(process, port),
+            env={**self.env_for(process, port), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -264,16 +311,28 @@ class StageProcesses:
                     f"was ready.{self._port_in_use_hint(process, log)} Its last lines:\n"
                     f"{tail(log)}"
                 )
-            if self._answers(process):
+            answer = self._answer(process)
+            if answer is Answer.ANSWERED:
                 return
             if time.monotonic() > deadline:
-                raise StageError(
-                    f"The {process.name} process did not answer on port "
-                    f"{self.ports[process.name]} within {READY_TIMEOUT:g} s. Does it take its "
-                    f"port from {process.port_env}? Its last lines:\n"
-                    f"{tail(self.log_text(process.name))}"
-                )
+                raise StageError(self._not_ready(process, answer))
             time.sleep(0.1)
+
+    def _not_ready(self, process: Process, answer: Answer) -> str:
+        port = self.ports[process.name]
+        last_lines = f" Its last lines:\n{tail(self.log_text(process.name))}"
+        if answer is Answer.SILENT:
+            return (
+                f"The {process.name} process listens on port {port} but did not answer "
+                f"GET {process.ready_path} within {READY_TIMEOUT:g} s: it took the connection "
+                "and then said nothing. Something keeps it from answering: a call that blocks "
+                "the reactor's thread (Django's ORM outside deferToThread, a sleep), or a page "
+                f"view that never returns.{last_lines}"
+            )
+        return (
+            f"The {process.name} process did not listen on port {port} within "
+            f"{READY_TIMEOUT:g} s. Does it take its port from {process.port_env}?{last_lines}"
+        )
 
     def _port_in_use_hint(self, process: Process, log: str) -> str:
         if not any(sign in log for sign in PORT_IN_USE):
@@ -285,35 +344,44 @@ class StageProcesses:
             "than a fixed one."
         )
 
-    def _answers(self, process: Process) -> bool:
+    def _answer(self, process: Process) -> Answer:
+        """Whether ``process`` answers its ready path yet, or listens without answering."""
         port = self.ports[process.name]
+        try:
+            connection = socket.create_connection((self.host, port), timeout=1)
+        except OSError:
+            return Answer.NOT_LISTENING
+        connection.close()
         if process.ready_path is None:
-            try:
-                socket.create_connection((self.host, port), timeout=1).close()
-            except OSError:
-                return False
-            return True
+            return Answer.ANSWERED
         try:
             with urllib.request.urlopen(self.url(process.name, process.ready_path), timeout=2):
-                return True
+                return Answer.ANSWERED
         except urllib.error.HTTPError:
-            return True  # it answered; whether the answer is right is for the checks to say
+            return Answer.ANSWERED  # it answered; whether the answer is right is for the checks
         except OSError:
-            return False
+            return Answer.SILENT
 
-    def stop_process(self, role: str, signum: int = signal.SIGINT) -> int | None:
-        """Stop one process with ``signum`` (Ctrl-C by default), leaving the others running.
+    def stop_process(self, role: str, signum: int = signal.SIGTERM) -> int | None:
+        """Stop one process with ``signum`` (SIGTERM by default), leaving the others running.
 
-        Returns its exit code: negative if it had to be killed, STOP_TIMEOUT after ``signum``;
-        None if it was not running.
+        Returns its exit code: -9 (SIGKILL) if it had to be killed, STOP_TIMEOUT after
+        ``signum`` (``had_to_kill`` then says so in words); None if it was not running.
         """
         return self._stop_one(self.process(role).name, signum=signum)
 
-    def start_process(self, role: str) -> None:
-        """Start one stopped process again on the same port."""
+    def start_process(self, role: str, env: Mapping[str, str] | None = None) -> None:
+        """Start one stopped process again on the same port, with ``env`` added to its
+        environment (an ``ssl:`` endpoint, say), and wait until it answers over plain HTTP.
+        """
         process = self.process(role)
-        self._launch(process)
+        self.launch_process(role, env)
         self._wait_until_ready(process)
+
+    def launch_process(self, role: str, env: Mapping[str, str] | None = None) -> None:
+        """Start one stopped process again on the same port, not waiting for it to answer:
+        for a process the caller knows better how to ask (over https, say)."""
+        self._launch(self.process(role), env)
 
     def pid(self, role: str) -> int | None:
         """The process id of the running process ``role`` (to measure it), or None."""
@@ -324,25 +392,28 @@ class StageProcesses:
         return all(popen.poll() is None for popen in self._running.values())
 
     def stop(self) -> None:
-        """Stop every process: all are asked at once, then each is waited for."""
+        """Stop every process: all are asked at once (SIGTERM), then each is waited for,
+        STOP_TIMEOUT at most, and killed if it has not ended by then."""
         for popen in self._running.values():
             if popen.poll() is None:
-                popen.send_signal(signal.SIGINT)
+                popen.send_signal(signal.SIGTERM)
         for name in list(self._running):
             self._stop_one(name, asked=True)
 
     def _stop_one(
-        self, name: str, *, asked: bool = False, signum: int = signal.SIGINT
+        self, name: str, *, asked: bool = False, signum: int = signal.SIGTERM
     ) -> int | None:
         popen = self._running.pop(name, None)
-        if popen is not None and popen.poll() is None:
-            if not asked:
-                popen.send_signal(signum)
-            try:
-                popen.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-                popen.wait()
+        if popen is not None:
+            killed = end_process(popen, None if asked else signum, STOP_TIMEOUT)
+            if killed and signum != signal.SIGKILL:
+                self.had_to_kill.append(
+                    f"The {name} process was still running {STOP_TIMEOUT:g} s after "
+                    f"{signal.Signals(signum).name} and had to be killed. A server must end "
+                    "when asked: check that every service's stopService in chatserver.tac "
+                    "finishes (a Deferred that never fires, or a thread nobody stops, keeps "
+                    f"twistd running). Its last lines:\n{tail(self.log_text(name))}"
+                )
         log = self._logs.pop(name, None)
         if log is not None:
             log.close()

@@ -1,4 +1,4 @@
-"""The message protocol's one rule for readers: pass over the types you do not know.
+"""The message protocol's one rule for readers: pass over the types and fields you do not know.
 
 Every stage's chat server speaks JSON objects with a ``type``. The checks read three of
 them (``welcome``, ``message``, ``error``), and from chapter 06 on two more: ``ack``, which
@@ -7,6 +7,10 @@ that resumes from an id older than the room keeps. A learner may add others, suc
 presence or typing notices, and the checks must not trip over them. So every client in the
 harness picks what it reads by type, and the only ordering rule it holds a server to is that
 a WebSocket's first message is its welcome.
+
+The same goes for fields: a learner may add one to any message (``"you"`` in the welcome, a
+colour in a chat message), so a check compares only the fields it knows (``known_fields``)
+and never requires an object to have exactly the fields it expects.
 
 An object without a ``type`` is kept: it is a mistake the checks should show, not an
 extension to pass over.
@@ -32,6 +36,23 @@ def message_fields(features: frozenset[str], ref: bool = False) -> set[str]:
     if ref:
         fields.add("ref")
     return fields
+
+
+def known_fields(actual: Any, expected: Any) -> Any:
+    """``actual`` with only the fields ``expected`` has, at every depth, for comparing with it.
+
+    ``known_fields(welcome, {"type": "welcome", "room": 1})`` is ``{"type": "welcome",
+    "room": 1}`` whatever else the welcome carries; a field ``expected`` has and ``actual``
+    lacks stays missing, so the comparison fails as it should. Lists of the same length are
+    compared item by item.
+    """
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return {
+            name: known_fields(actual[name], expected[name]) for name in expected if name in actual
+        }
+    if isinstance(actual, list) and isinstance(expected, list) and len(actual) == len(expected):
+        return [known_fields(got, due) for got, due in zip(actual, expected, strict=True)]
+    return actual
 
 
 def is_ignored(message: Any) -> bool:

@@ -42,7 +42,10 @@ class SharedSite:
         assert self.running is not None
         return self.running
 
-    def stop(self) -> None:
-        if self.running is not None:
-            self.running.stop()
-            self.running = None
+    def stop(self) -> list[str]:
+        """Stop the servers; for each that had to be killed, what to check."""
+        if self.running is None:
+            return []
+        self.running.stop()
+        killed, self.running = self.running.had_to_kill, None
+        return killed

@@ -209,6 +209,20 @@ NEWEST = [stage for stage in STAGES.values() if not stage.branch][-1]
 """The newest stage of the main line, which has every main-line check."""
 
 
+def chatserver_modules(features: frozenset[str]) -> list[str]:
+    """The modules of a stage's chatserver package that the checks import, by its features."""
+    if "websocket" not in features:
+        return []
+    names = ["config", "factory", "messages", "protocol", "resource"]
+    if "longpoll" in features:
+        names += ["longpoll", "web"]
+    if "auth" in features:
+        names.append("people")
+    if "history" in features:
+        names.append("store")
+    return [f"chatserver.{name}" for name in names]
+
+
 @dataclass(frozen=True)
 class Reading:
     """A chapter that builds no stage: the replay runs it, once, in an empty folder, and it

@@ -27,12 +27,19 @@ def edit(folder: Path, file: str, old: str, new: str) -> None:
 
 
 def run_checks(
-    stage: str, folder: Path, artefacts: Path, *extra: str
+    stage: str, folder: Path, artefacts: Path, *extra: str, in_the_background: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """The stage's checks against ``folder``, as ``nox -s STAGE -- --stage-dir`` runs them.
+
+    ``in_the_background``: started as a shell starts ``nox -s STAGE &``, with SIGINT ignored,
+    which every process started from there inherits.
+    """
     command = [
         sys.executable, "-m", "pytest", "tests/stage_checks", "-q",
         "--stage", stage, "--stage-dir", str(folder), "--artefacts", str(artefacts), *extra,
     ]  # fmt: skip
+    if in_the_background:
+        command = ["bash", "-c", '"$@" & wait $!', "bash", *command]
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 

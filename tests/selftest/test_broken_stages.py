@@ -176,6 +176,20 @@ STARTUP_MISTAKES = {
         broken=f"internet.TCPServer({PORT_HELD_BY_ANOTHER_PROGRAM},",
         message="Its port was already in use",
     ),
+    "a syntax error in the chat server": StartupMistake(
+        stage="part2",
+        file="chatserver/protocol.py",
+        correct="    def connectionMade(self):\n",
+        broken="    def connectionMade(self)\n",
+        message="chatserver/protocol.py, line",
+    ),
+    "a module not written yet": StartupMistake(
+        stage="part2",
+        file="chatserver/config.py",
+        correct="",  # the whole file: the learner is half way through chapter 02
+        broken="",
+        message="your folder has no chatserver/config.py",
+    ),
 }
 
 
@@ -206,6 +220,8 @@ def test_a_stage_that_cannot_start_is_reported_once_first(
     assert mistake.message in output.split("short test summary")[0], (
         f"the failure does not say {mistake.message!r}:\n{output}"
     )
+    empty = [p for p in (tmp_path / "artefacts").rglob("*") if p.is_dir() and not any(p.iterdir())]
+    assert not empty, f"the run left empty evidence folders: {empty}"
 
 
 def test_an_intact_copy_elsewhere_passes_and_is_left_as_it_was(tmp_path: Path) -> None:

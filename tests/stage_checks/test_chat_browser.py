@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -10,7 +11,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from harness import chat_page
 from harness.browser import Browsers
-from harness.processes import StageProcesses
+from harness.processes import SiteWith, StageProcesses
 from harness.waits import wait_for
 
 pytestmark = pytest.mark.needs("websocket")
@@ -124,33 +125,29 @@ def test_the_page_reconnects_after_the_chat_server_restarts(
     )
 
 
+REFUSING = {"CHAT_RATE": "0.001", "CHAT_BURST": "1"}
+"""One message, then one more every 1000 s: the second is refused however slowly it is typed."""
+
+
 @pytest.mark.needs("unacknowledged")  # from chapter 06 on, a refused message is sent again
 def test_a_message_the_server_refuses_comes_back_to_the_box(
-    site: StageProcesses, browsers: Browsers, new_room: Callable[[], int]
+    site_with: SiteWith, browsers: Browsers, tmp_path: Path
 ) -> None:
-    window = room_window(browsers, site, new_room())
-    # Twenty messages at once, more than the burst a connection may send (CHAT_BURST, 10):
-    # the server refuses the rest with rate_limited, and the page must not lose the text.
-    # Each Enter gets a turn of its own, as key presses do, a few milliseconds apart.
-    window.execute_async_script(
-        """
-        const done = arguments[arguments.length - 1];
-        const box = document.getElementById("inputbox");
-        for (let i = 1; i <= 20; i++) {
-            box.value = "flood " + i;
-            box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
-            await new Promise((resolve) => setTimeout(resolve, 0));
-        }
-        done();
-        """
-    )
-    error = wait_for(
-        lambda: (box := window.find_element(By.ID, "chat_error")).is_displayed() and box.text,
-        "Sending faster than the server allows showed no error. chat.js should show the "
-        "detail of every error object the server sends.",
-    )
-    kept = window.find_element(By.ID, "inputbox").get_attribute("value") or ""
-    assert kept.startswith("flood "), (
+    with site_with(tmp_path, REFUSING) as refusing:
+        window = room_window(browsers, refusing, refusing.new_room())
+        chat_page.send(window, "the one allowed")
+        chat_page.wait_for_message(
+            window, "the one allowed", "The first message never came back to its own window."
+        )
+        chat_page.send(window, "one too many")
+        error = wait_for(
+            lambda: (box := window.find_element(By.ID, "chat_error")).is_displayed() and box.text,
+            "With CHAT_BURST=1 and CHAT_RATE=0.001, a second message was refused "
+            "(rate_limited), but the page showed no error. chat.js should show the detail of "
+            "every error object the server sends.",
+        )
+        kept = window.find_element(By.ID, "inputbox").get_attribute("value") or ""
+    assert kept == "one too many", (
         "The server refused a message (rate_limited) but its text was gone from the input "
         f"box (box: {kept!r}, error: {error!r}). Give the last text sent back when an error "
         "arrives, so a refused message is never silently lost."

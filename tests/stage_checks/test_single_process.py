@@ -12,7 +12,6 @@ import json
 import select
 import signal
 import ssl
-import subprocess
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -32,7 +31,14 @@ from harness.browser import Browsers
 from harness.fakes import FakeDjango, chat_factory, chat_resource
 from harness.longpoll_client import LongPollClient
 from harness.memory_http import get
-from harness.processes import READY_TIMEOUT, SiteWith, StageProcesses, tail
+from harness.processes import (
+    READY_TIMEOUT,
+    STOP_TIMEOUT,
+    SiteWith,
+    StageError,
+    StageProcesses,
+    tail,
+)
 from harness.wsclient import chat_connection, django_origin, handshake_status, joined, room_url
 
 pytestmark = pytest.mark.needs("single_process")
@@ -270,7 +276,7 @@ def test_sigterm_answers_the_polls_says_goodbye_and_exits_0(
         messages = f"/rooms/{room}/messages"
         headers = {"Origin": django_origin(stopping), **stopping.credentials()}
         with (
-            closing(HTTPConnection(stopping.host, stopping.port("chatserver"))) as poll,
+            closing(HTTPConnection(stopping.host, stopping.port("chatserver"), timeout=30)) as poll,
             joined(stopping, elsewhere) as chat,
         ):
             poll.request("GET", messages, headers=headers)
@@ -337,7 +343,7 @@ def test_a_page_being_made_when_sigterm_comes_is_still_sent(
             status, body = answer.status, answer.read()
         except (ConnectionError, HTTPException) as problem:
             status, body = None, repr(problem).encode()
-        stopper.join()
+        stopper.join(2 * STOP_TIMEOUT)  # stop_process ends it, killing it if need be
     assert status == 200 and b"</html>" in body, (
         f"A page Django was still making when SIGTERM came was answered {status} {body[:80]!r}. "
         "twistd must wait for the page threads to finish their work before it exits: "
@@ -391,61 +397,52 @@ def test_an_ssl_endpoint_serves_https_and_wss_by_itself(
 ) -> None:
     key, certificate = self_signed_certificate(tmp_path)
     trusted = ssl.create_default_context(cafile=certificate)
-    with site_with(tmp_path / "site", {}) as plain:
-        room = plain.new_room()
-        port = plain.port("django")
-        plain.stop_process("django")
+    with site_with(tmp_path / "site", {}) as secure:
+        room = secure.new_room()
+        port = secure.port("django")
+        secure.stop_process("django")
         listen = f"ssl:{port}:interface=127.0.0.1:privateKey={key}:certKey={certificate}"
-        env = {**plain.env_for(plain.process("django"), port), "CHAT_LISTEN": listen}
-        log_path = tmp_path / "secure.log"
-        with (
-            log_path.open("wb") as log,
-            subprocess.Popen(
-                plain.argv(plain.process("django")),
-                cwd=plain.stage_dir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            ) as secure,
-        ):
+        secure.launch_process("django", {"CHAT_LISTEN": listen})
+        url = f"https://127.0.0.1:{port}/chats/{room}/"
+
+        def page_over_https() -> bytes | None:
+            if secure.pid("django") is None:
+                raise StageError(f"The process stopped before it served {url}")
+            logged_in = urllib.request.Request(url, headers=secure.credentials())
             try:
-                url = f"https://127.0.0.1:{port}/chats/{room}/"
+                with urllib.request.urlopen(logged_in, context=trusted, timeout=2) as answer:
+                    return answer.read()
+            except OSError:
+                return None  # not listening yet
 
-                def page_over_https() -> bytes | None:
-                    logged_in = urllib.request.Request(url, headers=plain.credentials())
-                    try:
-                        with urllib.request.urlopen(
-                            logged_in, context=trusted, timeout=2
-                        ) as answer:
-                            return answer.read()
-                    except OSError:
-                        return None  # not listening yet
-
-                page = waits.wait_for(
-                    page_over_https,
-                    f"the room page at {url} (CHAT_LISTEN={listen})",
-                    timeout=max(waits.MAX_WAIT, READY_TIMEOUT),
-                )
-                assert b'id="message_list"' in page
-                try:
-                    # The first handshake of a new process does one-time work (its first
-                    # session and room lookups in threads): as long as starting may take.
-                    with chat_connection(
-                        f"wss://127.0.0.1:{port}/ws/{room}",
-                        origin=f"https://localhost:{port}",
-                        timeout=max(waits.MAX_WAIT, READY_TIMEOUT),
-                        ssl=trusted,
-                        headers=plain.credentials(),
-                    ) as chat:
-                        welcome = chat.receive("the welcome over wss://")
-                except TimeoutError as problem:
-                    raise AssertionError(
-                        f"The page came over https://, but the WebSocket at wss://127.0.0.1:"
-                        f"{port}/ws/{room} was not opened ({problem}). The server's last "
-                        f"lines:\n{tail(log_path.read_text(errors='replace'))}"
-                    ) from None
-            finally:
-                secure.send_signal(signal.SIGINT)
+        try:
+            page = waits.wait_for(
+                page_over_https,
+                f"The room page at {url} never came (CHAT_LISTEN={listen})",
+                timeout=max(waits.MAX_WAIT, READY_TIMEOUT),
+            )
+        except (AssertionError, StageError) as problem:
+            raise AssertionError(
+                f"{problem}. The server's last lines:\n{tail(secure.log_text('django'))}"
+            ) from None
+        assert b'id="message_list"' in page
+        try:
+            # The first handshake of a new process does one-time work (its first session
+            # and room lookups in threads): as long as starting may take.
+            with chat_connection(
+                f"wss://127.0.0.1:{port}/ws/{room}",
+                origin=f"https://localhost:{port}",
+                timeout=max(waits.MAX_WAIT, READY_TIMEOUT),
+                ssl=trusted,
+                headers=secure.credentials(),
+            ) as chat:
+                welcome = chat.receive("the welcome over wss://")
+        except TimeoutError as problem:
+            raise AssertionError(
+                f"The page came over https://, but the WebSocket at wss://127.0.0.1:"
+                f"{port}/ws/{room} was not opened ({problem}). The server's last lines:\n"
+                f"{tail(secure.log_text('django'))}"
+            ) from None
     assert welcome.get("type") == "welcome", (
         f"Over wss:// the first message was {welcome}, not the welcome. With an ssl: endpoint "
         "the default allowed origins are https://localhost:<port> and https://127.0.0.1:<port>."
