@@ -29,7 +29,10 @@ from typing import IO
 from . import people
 from .stages import Process, Stage
 
-READY_TIMEOUT = 30.0
+READY_TIMEOUT = 120.0
+"""Seconds a starting process may take before it answers. Only a process that never will
+meets this limit (one listening on another port is told at once, below), so it is generous:
+Django's system checks alone can take half a minute on a laptop that is busy."""
 STOP_TIMEOUT = 10.0
 """Seconds a process has to end after it is asked to, before it is killed: a stopping twistd
 answers its waiting polls, closes its sockets and joins its threads, all quick, but a busy
@@ -314,13 +317,34 @@ class StageProcesses:
             answer = self._answer(process)
             if answer is Answer.ANSWERED:
                 return
-            if time.monotonic() > deadline:
-                raise StageError(self._not_ready(process, answer))
+            elsewhere = self._listens_elsewhere(process, popen.pid)
+            if time.monotonic() > deadline or elsewhere:
+                raise StageError(self._not_ready(process, answer, elsewhere))
             time.sleep(0.1)
 
-    def _not_ready(self, process: Process, answer: Answer) -> str:
+    def _listens_elsewhere(self, process: Process, pid: int) -> list[int]:
+        """The ports ``pid`` listens on, if none of them is the one it was given."""
+        try:
+            import psutil  # in the checks' requirements; `nox -s serve` may run without it
+        except ImportError:
+            return []
+        try:
+            connections = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return []
+        ports = sorted({c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN})
+        return [] if self.ports[process.name] in ports else ports
+
+    def _not_ready(self, process: Process, answer: Answer, elsewhere: list[int]) -> str:
         port = self.ports[process.name]
         last_lines = f" Its last lines:\n{tail(self.log_text(process.name))}"
+        if elsewhere:
+            listed = " and ".join(map(str, elsewhere))
+            return (
+                f"The {process.name} process listens on port {listed}, not on port {port}, "
+                f"the one {process.port_env} gives it. Read the port from {process.port_env} "
+                f"instead of a fixed one.{last_lines}"
+            )
         if answer is Answer.SILENT:
             return (
                 f"The {process.name} process listens on port {port} but did not answer "

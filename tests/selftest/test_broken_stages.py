@@ -171,6 +171,8 @@ class StartupMistake:
 
 
 PORT_HELD_BY_ANOTHER_PROGRAM = free_port()
+A_FIXED_PORT = free_port()
+"""A port nobody uses, written into a copy where CHAT_PORT's should be read."""
 
 STARTUP_MISTAKES = {
     "no migration yet": StartupMistake(
@@ -207,6 +209,13 @@ STARTUP_MISTAKES = {
         correct="internet.TCPServer(config.port,",
         broken=f"internet.TCPServer({PORT_HELD_BY_ANOTHER_PROGRAM},",
         message="Its port was already in use",
+    ),
+    "chat server on a fixed port": StartupMistake(
+        stage="part2",
+        file="chatserver.tac",
+        correct="internet.TCPServer(config.port,",
+        broken=f"internet.TCPServer({A_FIXED_PORT},",
+        message="not on port",
     ),
     "a syntax error in the chat server": StartupMistake(
         stage="part2",
