@@ -94,6 +94,23 @@ MISTAKES = {
         checks="closing_connection_does_not_break",
         message="catch that, and let the client leave its room",
     ),
+    "a resent ref not looked up before storing, on the real server": Mistake(
+        stage="history",
+        file="chatserver/store.py",
+        correct="found = Message.objects.filter(room_id__in=rooms, ref__in=refs)",
+        broken="found = Message.objects.none()",
+        checks="resent_ref_is_stored_once_on_the_real_server",
+        message='Meanwhile the chat server sent these errors, which say why: {"type": "error", '
+        '"code": "cannot_store"',
+    ),
+    "a resent ref not looked up before storing, under resuming clients": Mistake(
+        stage="history",
+        file="chatserver/store.py",
+        correct="found = Message.objects.filter(room_id__in=rooms, ref__in=refs)",
+        broken="found = Message.objects.none()",
+        checks="crash_loses_no_acknowledged",
+        message="which say why: to socket:",
+    ),
 }
 
 

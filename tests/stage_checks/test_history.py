@@ -452,14 +452,6 @@ def poster(site: StageProcesses, room: int, username: str = people.VISITOR) -> L
     )
 
 
-def receive_until(chat: Any, kind: str, what: str) -> JSON:
-    """The next message of type ``kind``, passing over the others."""
-    while True:
-        got = chat.receive(what)
-        if got.get("type") == kind:
-            return got
-
-
 def test_a_resent_ref_is_stored_once_on_the_real_server(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:
@@ -467,18 +459,18 @@ def test_a_resent_ref_is_stored_once_on_the_real_server(
     with joined(site, room, people.ALICE) as alice, joined(site, room, people.BOB) as bob:
         for _ in range(2):
             alice.send_json({"text": "once only", "ref": "real-ref-1"})
-        acks = [receive_until(alice, "ack", "an ack") for _ in range(2)]
+        acks = [alice.receive_until("ack", "an ack") for _ in range(2)]
         assert [(a["ref"], a["id"]) for a in acks] == [("real-ref-1", 1)] * 2, (
             f"Sending ref real-ref-1 twice should bring two acks for message 1: {acks}."
         )
         bob.send_json({"text": "bob after"})
-        got = [receive_until(bob, "message", f"message {n}")["text"] for n in (1, 2)]
+        got = [bob.receive_until("message", f"message {n}")["text"] for n in (1, 2)]
         assert got == ["once only", "bob after"], (
             f"Bob should have been sent Alice's message once, then his own; he got {got}."
         )
     with joined(site, room, people.ALICE) as alice:  # reconnected, sends it once more
         alice.send_json({"text": "once only", "ref": "real-ref-1"})
-        assert receive_until(alice, "ack", "an ack after reconnecting")["id"] == 1
+        assert alice.receive_until("ack", "an ack after reconnecting")["id"] == 1
     answer = poster(site, room, people.ALICE).send("once only", ref="real-ref-1")
     assert answer.status == 200 and answer.json()["id"] == 1, (
         f"A POST of a ref Alice sent before should get 200 and message 1: {answer.status} "
