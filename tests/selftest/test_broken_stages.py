@@ -94,6 +94,15 @@ MISTAKES = {
         checks="closing_connection_does_not_break",
         message="catch that, and let the client leave its room",
     ),
+    "a resent ref not looked up before storing": Mistake(
+        stage="history",
+        file="chatserver/store.py",
+        correct="found = Message.objects.filter(room_id__in=rooms, ref__in=refs)",
+        broken="found = Message.objects.none()",
+        checks="database_store_gives_ids",
+        message="should answer each draft with a pair (message, is_new); for a message sent "
+        "again under ref o1, stored before, and a new one, it answered [Rejected(",
+    ),
     "a resent ref not looked up before storing, on the real server": Mistake(
         stage="history",
         file="chatserver/store.py",

@@ -418,8 +418,15 @@ async def test_the_database_store_gives_ids_in_the_commit_and_works_in_a_thread(
                 draft(room, writer, "three", 1_800_000_011),
             ]
         )
+    stored = stored_pairs(stored, "three new messages in a new room")
     assert [(m["id"], new) for m, new in stored] == [(1, True), (2, True), (3, True)], (
         f"The first three messages in a new room should be stored as 1, 2, 3: {stored}."
+    )
+    again = stored_pairs(
+        again,
+        "a message sent again under ref o1, stored before, and a new one",
+        "A ref its author has used before in the room is no error: look the refs up before "
+        "storing anything, and answer such a draft with (the stored message, False).",
     )
     assert [(m["id"], m["text"], new) for m, new in again] == [
         (2, "one 1", False),
@@ -437,6 +444,18 @@ async def test_the_database_store_gives_ids_in_the_commit_and_works_in_a_thread(
     assert Message.objects.filter(room_id=room).count() == 4
     assert ChatRoom.objects.get(pk=room).last_seq == 4
     connections.close_all()
+
+
+def stored_pairs(outcomes: Any, drafts: str, hint: str = "") -> list[tuple[JSON, bool]]:
+    """MessageStore.save's answer for ``drafts`` (in words), checked to be what the chat
+    server unpacks: one (message, is_new) pair per draft. ``hint`` says what to check."""
+    listed = outcomes if isinstance(outcomes, list) else [outcomes]
+    odd = [o for o in listed if not (isinstance(o, tuple | list) and len(o) == 2)]
+    assert listed is outcomes and not odd, (
+        f"MessageStore.save should answer each draft with a pair (message, is_new); for "
+        f"{drafts}, it answered {outcomes!r}. {hint} (store.py)"
+    )
+    return [(message, is_new) for message, is_new in outcomes]
 
 
 # -- against the running server ---------------------------------------------------------------
