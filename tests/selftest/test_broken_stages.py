@@ -11,9 +11,13 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.remote.webdriver import WebDriver
 
+from harness import chat_page
 from harness.processes import free_port
 from harness.stages import NEWEST
 from selftest.copies import copy_stage, edit, files_in, run_checks
@@ -245,3 +249,50 @@ def test_an_intact_copy_elsewhere_passes_and_is_left_as_it_was(tmp_path: Path) -
     assert after == before, (
         f"the checks wrote into the stage folder: {sorted(set(after) - set(before))}"
     )
+
+
+# -- the harness's readers of a page that changes as they read it -----------------------------
+
+
+class ShownElement:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def get_attribute(self, name: str) -> str:
+        return self.text
+
+
+class ReplacedElement:
+    """An element the page replaced between its finding and its reading."""
+
+    def get_attribute(self, name: str) -> str:
+        raise StaleElementReferenceException("stale element reference: element is not attached")
+
+
+class ChangingPage:
+    """A browser window whose message list is replaced while it is read, the first
+    ``changes`` times, as the history page replaces its "sending…" lines."""
+
+    def __init__(self, changes: int) -> None:
+        self.changes = changes
+        self.reads = 0
+
+    def find_elements(self, by: str, selector: str) -> list[object]:
+        self.reads += 1
+        if self.reads <= self.changes:
+            return [ShownElement("before"), ReplacedElement()]
+        return [ShownElement("one"), ShownElement("two")]
+
+
+def test_a_list_replaced_while_it_is_read_is_read_again() -> None:
+    page = ChangingPage(changes=3)
+    assert chat_page.messages(cast(WebDriver, page)) == ["one", "two"]
+    assert page.reads == 4
+
+
+def test_a_list_replaced_at_every_read_fails_in_plain_words() -> None:
+    page = ChangingPage(changes=10**6)
+    replaced = re.escape("replaced its '#message_list li .text' elements")
+    with pytest.raises(AssertionError, match=replaced):
+        chat_page.messages(cast(WebDriver, page))
+    assert page.reads == chat_page.STALE_READS

@@ -781,14 +781,12 @@ def test_prune_messages_keeps_the_latest_and_resuming_clients_are_told(
 
 
 def shown_ids(driver: WebDriver) -> list[int]:
-    items = driver.find_elements(By.CSS_SELECTOR, "#message_list li[data-id]")
-    return [int(item.get_attribute("data-id") or 0) for item in items]
+    return [int(i or 0) for i in chat_page.read_all(driver, "#message_list li[data-id]", "data-id")]
 
 
 def sending(driver: WebDriver) -> list[str]:
     """The texts shown as "sending…": typed here, not yet stored."""
-    items = driver.find_elements(By.CSS_SELECTOR, "#message_list li.sending .text")
-    return [item.get_attribute("textContent") or "" for item in items]
+    return chat_page.read_all(driver, "#message_list li.sending .text")
 
 
 def shows(driver: WebDriver, texts: list[str], still_sending: list[str]) -> bool:
