@@ -98,6 +98,24 @@ MISTAKES = {
         checks="closing_connection_does_not_break",
         message="catch that, and let the client leave its room",
     ),
+    "a room loaded after a restart starts from 0": Mistake(
+        stage="history",
+        file="chatserver/factory.py",
+        correct="loading.addCallback(lambda found: Room(room_id, self.config.history, *found))",
+        broken="loading.addCallback(lambda found: Room(room_id, self.config.history, "
+        "latest=found[1]))",
+        checks="first_poll_after_a_restart",
+        message="(store.latest), not from 0",
+    ),
+    "a room loaded after a restart starts from 0, on the real server": Mistake(
+        stage="history",
+        file="chatserver/factory.py",
+        correct="loading.addCallback(lambda found: Room(room_id, self.config.history, *found))",
+        broken="loading.addCallback(lambda found: Room(room_id, self.config.history, "
+        "latest=found[1]))",
+        checks="ids_carry_on_after_a_restart",
+        message="A room loaded after a restart starts from the last id in the database, not 0",
+    ),
     "a resent ref not looked up before storing": Mistake(
         stage="history",
         file="chatserver/store.py",

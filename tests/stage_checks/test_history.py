@@ -374,6 +374,35 @@ def test_ids_carry_on_from_the_database_after_a_restart(
     assert ids(answer["messages"]) == [4] and answer["missed"] is False
 
 
+def test_a_first_poll_after_a_restart_starts_from_the_last_stored_id(
+    make_server: Callable[..., Server],
+) -> None:
+    before = make_server()
+    before.say(3)
+    before.stop()
+    after = make_server(store=before.store)  # a new process, the same database
+    first = after.http.get("/rooms/1/messages", headers=after.alice)
+    answer = first.answered("the answer to a first poll (no after) just after a restart").json()
+    assert (answer.get("cursor"), ids(answer.get("messages", []))) == (3, []), (
+        f"Just after a restart, a first poll (no ?after=) in a room whose last stored "
+        f"message is 3 should be answered at once with no messages and cursor 3, where a "
+        f"newcomer starts; it was answered {answer}. A room the server loads after a restart "
+        "starts from the last id in the database (store.latest), not from 0: a client that "
+        "follows a cursor of 0 is sent every stored message again, as new."
+    )
+    poll = after.poll(1, answer["cursor"])
+    assert poll.answer is None, (
+        f"A poll from that cursor (?after=3) should wait for the next message, not be "
+        f"answered {poll.answer}."
+    )
+    after.say(1, prefix="back")
+    got = poll.answered("the poll from the first poll's cursor").json()
+    assert ids(got["messages"]) == [4], (
+        f"The poll from the first poll's cursor should get the next message, 4, and nothing "
+        f"from before the restart; it got {ids(got['messages'])}."
+    )
+
+
 @pytest_twisted.ensureDeferred
 async def test_the_database_store_gives_ids_in_the_commit_and_works_in_a_thread(
     chatserver_code: SimpleNamespace, django_in_process: None
@@ -565,6 +594,13 @@ def test_ids_carry_on_after_a_restart_and_a_cursor_stays_good(
             assert sender.send(f"before {number}").status == 201
         restarting.stop_process("chatserver")
         restarting.start_process("chatserver")
+        newcomer = poster(restarting, room)  # the first to ask, with no cursor yet
+        first = newcomer.start()
+        assert (first["cursor"], first["messages"]) == (3, []), (
+            f"Just after a restart, a first poll (no ?after=) should be answered with no "
+            f"messages and cursor 3, the room's last stored message; it was answered {first}. "
+            "A room loaded after a restart starts from the last id in the database, not 0."
+        )
         with joined(restarting, room) as chat:
             posted = sender.send("after the restart")
             assert posted.status == 201 and posted.json()["id"] == 4, (
@@ -573,6 +609,11 @@ def test_ids_carry_on_after_a_restart_and_a_cursor_stays_good(
                 "last_seq), in the transaction that stores the message, never from 1 again."
             )
             assert chat.receive("the message after the restart")["id"] == 4
+        followed = newcomer.poll("the next message, from the first poll's cursor")
+        assert ids(followed["messages"]) == [4], (
+            f"A poll from the cursor a first poll got after the restart should bring message 4 "
+            f"alone, not {ids(followed['messages'])}: nothing from before is new to it."
+        )
         polling = poster(restarting, room)
         polling.cursor = 3
         answer = polling.poll("a poll after message 3, from before the restart")
