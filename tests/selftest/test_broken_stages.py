@@ -116,6 +116,17 @@ MISTAKES = {
         checks="ids_carry_on_after_a_restart",
         message="A room loaded after a restart starts from the last id in the database, not 0",
     ),
+    "static files looked up on disk": Mistake(
+        stage="single_process",
+        file="chatserver/static.py",
+        correct="        found = self.files.get(path)\n",
+        broken="        found = self.files.get(path)\n"
+        '        on_disk = os.path.join("chat", "static", path)\n'
+        "        if found is None and os.path.isfile(on_disk):\n"
+        "            found = on_disk\n",
+        checks="only_listed_static_files or climbs_out",
+        message="never join it onto a folder on disk",
+    ),
     "a resent ref not looked up before storing": Mistake(
         stage="history",
         file="chatserver/store.py",

@@ -143,6 +143,29 @@ def test_only_listed_static_files_are_served(site: StageProcesses, path: str) ->
     )
 
 
+TRAVERSAL_DEPTHS = range(1, 7)
+"""How many folders up the traversal check climbs from each static folder it starts in."""
+
+
+def test_no_static_url_climbs_out_to_the_project_at_any_depth(site: StageProcesses) -> None:
+    tried = [
+        f"{start}{step * depth}manage.py"
+        for start in ("/static/", "/static/chat/", "/static/admin/css/")
+        for step in ("..%2f", "../")
+        for depth in TRAVERSAL_DEPTHS
+    ]
+    served = []
+    for path in tried:
+        answer = http.request(site.url("django", path))
+        if answer.status != 404:
+            served.append(f"{path} ({answer.status})")
+    assert not served, (
+        f"{len(served)} of {len(tried)} URLs that climb out of a static folder with .. were "
+        f"not refused with 404: {', '.join(served)}. A URL under /static/ names a file in the "
+        "list made at start-up or gets a 404: never join it onto a folder on disk (static.py)."
+    )
+
+
 def test_the_admin_works_through_twisted(site: StageProcesses) -> None:
     login = site.url("django", "/admin/login/")
     cookie = http.log_in(login, USERNAME, PASSWORD)  # the form, its CSRF token, a session
