@@ -127,6 +127,16 @@ MISTAKES = {
         checks="only_listed_static_files or climbs_out",
         message="never join it onto a folder on disk",
     ),
+    "pages on the reactor's thread pool": Mistake(
+        stage="single_process",
+        file="chatserver/pages.py",
+        correct='pool = ThreadPool(minthreads=1, maxthreads=page_threads, name="django-pages")\n'
+        "    return WSGIResource(reactor, pool, get_wsgi_application()), ThreadPoolService(pool)",
+        broken="pool = reactor.getThreadPool()\n"
+        "    return WSGIResource(reactor, pool, get_wsgi_application()), service.Service()",
+        checks="do_not_hold_up_the_chat or every_page_thread_is_busy",
+        message="Give the pages a thread pool of their own",
+    ),
     "a resent ref not looked up before storing": Mistake(
         stage="history",
         file="chatserver/store.py",
