@@ -97,5 +97,9 @@ def messages(driver: WebDriver) -> list[str]:
     return read_all(driver, "#message_list li .text")
 
 
-def wait_for_message(driver: WebDriver, text: str, failure: str) -> None:
-    wait_for(lambda: text in messages(driver), failure)
+def wait_for_message(
+    driver: WebDriver, text: str, failure: str, timeout: float | None = None
+) -> None:
+    """Wait until the page shows ``text``: up to waits.MAX_WAIT, or ``timeout`` seconds (such
+    as RECONNECT_WAIT, when the page must first come back to a restarted chat server)."""
+    wait_for(lambda: text in messages(driver), failure, timeout)

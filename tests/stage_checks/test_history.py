@@ -906,6 +906,7 @@ def test_a_message_typed_while_the_server_is_down_shows_as_sending_then_goes_onc
                 text,
                 f"After the server came back, {text!r} never arrived: the page should send "
                 "what waits as 'sending…' again once it is connected.",
+                timeout=chat_page.RECONNECT_WAIT,  # its backoff may wait up to 10 s
             )
         waits.wait_for(
             lambda window=window: (
