@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -67,11 +68,38 @@ def send(driver: WebDriver, text: str) -> None:
     inputbox.send_keys(Keys.ENTER)
 
 
+STALE_READS = 20
+"""Times a list is read again when the page replaces its elements while they are read."""
+
+
+def read_all(driver: WebDriver, selector: str, attribute: str = "textContent") -> list[str]:
+    """``attribute`` of every element ``selector`` finds, in page order.
+
+    A page may replace an element between finding it and reading it (the history page puts
+    the stored message where its "sending…" line was): then the list is found and read
+    again, at most STALE_READS times.
+    """
+    for _ in range(STALE_READS):
+        try:
+            items = driver.find_elements(By.CSS_SELECTOR, selector)
+            return [item.get_attribute(attribute) or "" for item in items]
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(
+        f"The page replaced its {selector!r} elements every time, {STALE_READS} times in a "
+        "row, while they were read: it should change them only when something happens, such "
+        "as a message arriving (see the page's script)."
+    )
+
+
 def messages(driver: WebDriver) -> list[str]:
     """The text of every message shown, oldest first."""
-    items = driver.find_elements(By.CSS_SELECTOR, "#message_list li .text")
-    return [item.get_attribute("textContent") or "" for item in items]
+    return read_all(driver, "#message_list li .text")
 
 
-def wait_for_message(driver: WebDriver, text: str, failure: str) -> None:
-    wait_for(lambda: text in messages(driver), failure)
+def wait_for_message(
+    driver: WebDriver, text: str, failure: str, timeout: float | None = None
+) -> None:
+    """Wait until the page shows ``text``: up to waits.MAX_WAIT, or ``timeout`` seconds (such
+    as RECONNECT_WAIT, when the page must first come back to a restarted chat server)."""
+    wait_for(lambda: text in messages(driver), failure, timeout)

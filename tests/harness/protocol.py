@@ -18,6 +18,7 @@ extension to pass over.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -84,6 +85,24 @@ def ignored_note(types: Iterable[str]) -> str:
         f" (It also sent messages of types the checks pass over: {', '.join(seen)}. That is "
         "fine; they are not what was missing.)"
     )
+
+
+def errors_listed(errors: Iterable[Any], most: int = 3) -> str:
+    """The last ``most`` of ``errors`` (error messages, or error answers to a POST) as JSON,
+    for a failure message."""
+    seen = list(errors)
+    listed = "; ".join(json.dumps(error) for error in seen[-most:])
+    return listed + (f" (the last {most} of {len(seen)})" if len(seen) > most else "")
+
+
+def errors_note(errors: Iterable[JSON]) -> str:
+    """A sentence for a failure message, naming the error messages passed over while waiting
+    for something else: most likely they say why it never came."""
+    passed_over = list(errors)
+    if not passed_over:
+        return ""
+    listed = errors_listed(passed_over)
+    return f" Meanwhile the chat server sent these errors, which say why: {listed}."
 
 
 PLAIN_GET_STATUS = "426 HTTP Upgrade header missing"

@@ -334,6 +334,19 @@ def read_history(site: StageProcesses, room: int, username: str = people.VISITOR
     return found
 
 
+def errors_sent_to(clients: Iterable[ResumingClient]) -> str:
+    """A sentence for a failure message: the errors the chat server answered ``clients``
+    with, which most likely say why they are stuck."""
+    told = [
+        f"to {client.name}: {protocol.errors_listed(client.seen.errors, most=1)}"
+        for client in clients
+        if client.seen.errors
+    ]
+    if not told:
+        return ""
+    return f" Meanwhile the chat server sent these errors, which say why: {'; '.join(told)}."
+
+
 def wait_until_acknowledged(clients: Iterable[ResumingClient], within: float) -> None:
     """Wait until every message said by ``clients`` has been acknowledged."""
     everyone = list(clients)
@@ -345,7 +358,7 @@ def wait_until_acknowledged(clients: Iterable[ResumingClient], within: float) ->
                 f"After {within:g} s some messages were still not acknowledged ({waiting}). "
                 "The chat server should answer each message with an ack (WebSocket) or a 201 "
                 "or 200 (POST) once it is stored, also when a client sends it again after a "
-                "break, under the same ref."
+                f"break, under the same ref.{errors_sent_to(everyone)}"
             )
         time.sleep(0.05)
 
@@ -360,6 +373,6 @@ def wait_until_caught_up(clients: Iterable[ResumingClient], last_id: int, within
             raise AssertionError(
                 f"After {within:g} s not every client had caught up with message {last_id} "
                 f"({where}). A client that comes back with ?after=<the last id it saw> should "
-                "be sent every message since."
+                f"be sent every message since.{errors_sent_to(everyone)}"
             )
         time.sleep(0.05)

@@ -305,6 +305,8 @@ class ChatConnection:
         """The welcome message, once whoever opened the connection has read it."""
         self.ignored: list[str] = []
         """The types of the messages passed over so far (a learner's own extensions)."""
+        self.errors_passed_over: list[JSON] = []
+        """The error messages ``receive_until`` passed over while it waited for another type."""
 
     def send_json(self, value: Any) -> None:
         self.connection.send(json.dumps(value))
@@ -312,25 +314,49 @@ class ChatConnection:
     def send_text(self, text: str) -> None:
         self.connection.send(text)
 
+    def _next(self, deadline: float) -> JSON | None:
+        """The next message of a type the checks know, or None if none comes by ``deadline``."""
+        while True:
+            try:
+                data = self.connection.recv(timeout=max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                return None
+            message = json.loads(data)
+            if not protocol.is_ignored(message):
+                return message
+            self.ignored.append(message["type"])
+
     def receive(self, waiting_for: str) -> JSON:
         """The next message of a type the checks know, as JSON.
 
         Messages of other types are passed over. Fails, saying what was awaited, if no
         message comes in time.
         """
+        message = self._next(time.monotonic() + self.timeout)
+        if message is None:
+            raise AssertionError(
+                f"Waited {self.timeout:g} s for {waiting_for}, but the chat server sent "
+                f"nothing.{protocol.ignored_note(self.ignored)}"
+            )
+        return message
+
+    def receive_until(self, kind: str, waiting_for: str) -> JSON:
+        """The next message of type ``kind``, passing over the others.
+
+        The errors passed over are remembered: if ``kind`` never comes, the failure names
+        them, since they most likely say why.
+        """
         deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                data = self.connection.recv(timeout=max(deadline - time.monotonic(), 0))
-            except TimeoutError:
-                raise AssertionError(
-                    f"Waited {self.timeout:g} s for {waiting_for}, but the chat server sent "
-                    f"nothing.{protocol.ignored_note(self.ignored)}"
-                ) from None
-            message = json.loads(data)
-            if not protocol.is_ignored(message):
+        while (message := self._next(deadline)) is not None:
+            if message.get("type") == kind:
                 return message
-            self.ignored.append(message["type"])
+            if message.get("type") == "error":
+                self.errors_passed_over.append(message)
+        raise AssertionError(
+            f"Waited {self.timeout:g} s for {waiting_for} (a message of type {kind!r}), but it "
+            f"never came.{protocol.errors_note(self.errors_passed_over)}"
+            f"{protocol.ignored_note(self.ignored)}"
+        )
 
     def receive_many(self, count: int, waiting_for: str) -> list[JSON]:
         return [self.receive(f"{waiting_for} ({i + 1} of {count})") for i in range(count)]

@@ -11,9 +11,13 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.remote.webdriver import WebDriver
 
+from harness import chat_page
 from harness.processes import free_port
 from selftest.copies import copy_stage, edit, run_checks
 
@@ -109,6 +113,71 @@ MISTAKES = {
         "NeverStops().setServiceParent(application)\n",
         checks="stopping_server_answers_waiting_polls",
         message="had to be killed",
+    ),
+    "a room loaded after a restart starts from 0": Mistake(
+        stage="history",
+        file="chatserver/factory.py",
+        correct="loading.addCallback(lambda found: Room(room_id, self.config.history, *found))",
+        broken="loading.addCallback(lambda found: Room(room_id, self.config.history, "
+        "latest=found[1]))",
+        checks="first_poll_after_a_restart",
+        message="(store.latest), not from 0",
+    ),
+    "a room loaded after a restart starts from 0, on the real server": Mistake(
+        stage="history",
+        file="chatserver/factory.py",
+        correct="loading.addCallback(lambda found: Room(room_id, self.config.history, *found))",
+        broken="loading.addCallback(lambda found: Room(room_id, self.config.history, "
+        "latest=found[1]))",
+        checks="ids_carry_on_after_a_restart",
+        message="A room loaded after a restart starts from the last id in the database, not 0",
+    ),
+    "static files looked up on disk": Mistake(
+        stage="single_process",
+        file="chatserver/static.py",
+        correct="        found = self.files.get(path)\n",
+        broken="        found = self.files.get(path)\n"
+        '        on_disk = os.path.join("chat", "static", path)\n'
+        "        if found is None and os.path.isfile(on_disk):\n"
+        "            found = on_disk\n",
+        checks="only_listed_static_files or climbs_out",
+        message="never join it onto a folder on disk",
+    ),
+    "pages on the reactor's thread pool": Mistake(
+        stage="single_process",
+        file="chatserver/pages.py",
+        correct='pool = ThreadPool(minthreads=1, maxthreads=page_threads, name="django-pages")\n'
+        "    return WSGIResource(reactor, pool, get_wsgi_application()), ThreadPoolService(pool)",
+        broken="pool = reactor.getThreadPool()\n"
+        "    return WSGIResource(reactor, pool, get_wsgi_application()), service.Service()",
+        checks="do_not_hold_up_the_chat or every_page_thread_is_busy",
+        message="Give the pages a thread pool of their own",
+    ),
+    "a resent ref not looked up before storing": Mistake(
+        stage="history",
+        file="chatserver/store.py",
+        correct="found = Message.objects.filter(room_id__in=rooms, ref__in=refs)",
+        broken="found = Message.objects.none()",
+        checks="database_store_gives_ids",
+        message="should answer each draft with a pair (message, is_new); for a message sent "
+        "again under ref o1, stored before, and a new one, it answered [Rejected(",
+    ),
+    "a resent ref not looked up before storing, on the real server": Mistake(
+        stage="history",
+        file="chatserver/store.py",
+        correct="found = Message.objects.filter(room_id__in=rooms, ref__in=refs)",
+        broken="found = Message.objects.none()",
+        checks="resent_ref_is_stored_once_on_the_real_server",
+        message='Meanwhile the chat server sent these errors, which say why: {"type": "error", '
+        '"code": "cannot_store"',
+    ),
+    "a resent ref not looked up before storing, under resuming clients": Mistake(
+        stage="history",
+        file="chatserver/store.py",
+        correct="found = Message.objects.filter(room_id__in=rooms, ref__in=refs)",
+        broken="found = Message.objects.none()",
+        checks="crash_loses_no_acknowledged",
+        message="which say why: to socket:",
     ),
 }
 
@@ -263,3 +332,50 @@ def test_a_stage_that_cannot_start_is_reported_once_first(
     )
     empty = [p for p in (tmp_path / "artefacts").rglob("*") if p.is_dir() and not any(p.iterdir())]
     assert not empty, f"the run left empty evidence folders: {empty}"
+
+
+# -- the harness's readers of a page that changes as they read it -----------------------------
+
+
+class ShownElement:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def get_attribute(self, name: str) -> str:
+        return self.text
+
+
+class ReplacedElement:
+    """An element the page replaced between its finding and its reading."""
+
+    def get_attribute(self, name: str) -> str:
+        raise StaleElementReferenceException("stale element reference: element is not attached")
+
+
+class ChangingPage:
+    """A browser window whose message list is replaced while it is read, the first
+    ``changes`` times, as the history page replaces its "sending…" lines."""
+
+    def __init__(self, changes: int) -> None:
+        self.changes = changes
+        self.reads = 0
+
+    def find_elements(self, by: str, selector: str) -> list[object]:
+        self.reads += 1
+        if self.reads <= self.changes:
+            return [ShownElement("before"), ReplacedElement()]
+        return [ShownElement("one"), ShownElement("two")]
+
+
+def test_a_list_replaced_while_it_is_read_is_read_again() -> None:
+    page = ChangingPage(changes=3)
+    assert chat_page.messages(cast(WebDriver, page)) == ["one", "two"]
+    assert page.reads == 4
+
+
+def test_a_list_replaced_at_every_read_fails_in_plain_words() -> None:
+    page = ChangingPage(changes=10**6)
+    replaced = re.escape("replaced its '#message_list li .text' elements")
+    with pytest.raises(AssertionError, match=replaced):
+        chat_page.messages(cast(WebDriver, page))
+    assert page.reads == chat_page.STALE_READS

@@ -376,6 +376,35 @@ def test_ids_carry_on_from_the_database_after_a_restart(
     assert ids(answer["messages"]) == [4] and answer["missed"] is False
 
 
+def test_a_first_poll_after_a_restart_starts_from_the_last_stored_id(
+    make_server: Callable[..., Server],
+) -> None:
+    before = make_server()
+    before.say(3)
+    before.stop()
+    after = make_server(store=before.store)  # a new process, the same database
+    first = after.http.get("/rooms/1/messages", headers=after.alice)
+    answer = first.answered("the answer to a first poll (no after) just after a restart").json()
+    assert (answer.get("cursor"), ids(answer.get("messages", []))) == (3, []), (
+        f"Just after a restart, a first poll (no ?after=) in a room whose last stored "
+        f"message is 3 should be answered at once with no messages and cursor 3, where a "
+        f"newcomer starts; it was answered {answer}. A room the server loads after a restart "
+        "starts from the last id in the database (store.latest), not from 0: a client that "
+        "follows a cursor of 0 is sent every stored message again, as new."
+    )
+    poll = after.poll(1, answer["cursor"])
+    assert poll.answer is None, (
+        f"A poll from that cursor (?after=3) should wait for the next message, not be "
+        f"answered {poll.answer}."
+    )
+    after.say(1, prefix="back")
+    got = poll.answered("the poll from the first poll's cursor").json()
+    assert ids(got["messages"]) == [4], (
+        f"The poll from the first poll's cursor should get the next message, 4, and nothing "
+        f"from before the restart; it got {ids(got['messages'])}."
+    )
+
+
 @pytest_twisted.ensureDeferred
 async def test_the_database_store_gives_ids_in_the_commit_and_works_in_a_thread(
     chatserver_code: SimpleNamespace, django_in_process: None
@@ -420,8 +449,15 @@ async def test_the_database_store_gives_ids_in_the_commit_and_works_in_a_thread(
                 draft(room, writer, "three", 1_800_000_011),
             ]
         )
+    stored = stored_pairs(stored, "three new messages in a new room")
     assert [(m["id"], new) for m, new in stored] == [(1, True), (2, True), (3, True)], (
         f"The first three messages in a new room should be stored as 1, 2, 3: {stored}."
+    )
+    again = stored_pairs(
+        again,
+        "a message sent again under ref o1, stored before, and a new one",
+        "A ref its author has used before in the room is no error: look the refs up before "
+        "storing anything, and answer such a draft with (the stored message, False).",
     )
     assert [(m["id"], m["text"], new) for m, new in again] == [
         (2, "one 1", False),
@@ -441,6 +477,18 @@ async def test_the_database_store_gives_ids_in_the_commit_and_works_in_a_thread(
     connections.close_all()
 
 
+def stored_pairs(outcomes: Any, drafts: str, hint: str = "") -> list[tuple[JSON, bool]]:
+    """MessageStore.save's answer for ``drafts`` (in words), checked to be what the chat
+    server unpacks: one (message, is_new) pair per draft. ``hint`` says what to check."""
+    listed = outcomes if isinstance(outcomes, list) else [outcomes]
+    odd = [o for o in listed if not (isinstance(o, tuple | list) and len(o) == 2)]
+    assert listed is outcomes and not odd, (
+        f"MessageStore.save should answer each draft with a pair (message, is_new); for "
+        f"{drafts}, it answered {outcomes!r}. {hint} (store.py)"
+    )
+    return [(message, is_new) for message, is_new in outcomes]
+
+
 # -- against the running server ---------------------------------------------------------------
 
 
@@ -454,14 +502,6 @@ def poster(site: StageProcesses, room: int, username: str = people.VISITOR) -> L
     )
 
 
-def receive_until(chat: Any, kind: str, what: str) -> JSON:
-    """The next message of type ``kind``, passing over the others."""
-    while True:
-        got = chat.receive(what)
-        if got.get("type") == kind:
-            return got
-
-
 def test_a_resent_ref_is_stored_once_on_the_real_server(
     site: StageProcesses, new_room: Callable[[], int]
 ) -> None:
@@ -469,18 +509,18 @@ def test_a_resent_ref_is_stored_once_on_the_real_server(
     with joined(site, room, people.ALICE) as alice, joined(site, room, people.BOB) as bob:
         for _ in range(2):
             alice.send_json({"text": "once only", "ref": "real-ref-1"})
-        acks = [receive_until(alice, "ack", "an ack") for _ in range(2)]
+        acks = [alice.receive_until("ack", "an ack") for _ in range(2)]
         assert [(a["ref"], a["id"]) for a in acks] == [("real-ref-1", 1)] * 2, (
             f"Sending ref real-ref-1 twice should bring two acks for message 1: {acks}."
         )
         bob.send_json({"text": "bob after"})
-        got = [receive_until(bob, "message", f"message {n}")["text"] for n in (1, 2)]
+        got = [bob.receive_until("message", f"message {n}")["text"] for n in (1, 2)]
         assert got == ["once only", "bob after"], (
             f"Bob should have been sent Alice's message once, then his own; he got {got}."
         )
     with joined(site, room, people.ALICE) as alice:  # reconnected, sends it once more
         alice.send_json({"text": "once only", "ref": "real-ref-1"})
-        assert receive_until(alice, "ack", "an ack after reconnecting")["id"] == 1
+        assert alice.receive_until("ack", "an ack after reconnecting")["id"] == 1
     answer = poster(site, room, people.ALICE).send("once only", ref="real-ref-1")
     assert answer.status == 200 and answer.json()["id"] == 1, (
         f"A POST of a ref Alice sent before should get 200 and message 1: {answer.status} "
@@ -556,6 +596,13 @@ def test_ids_carry_on_after_a_restart_and_a_cursor_stays_good(
             assert sender.send(f"before {number}").status == 201
         restarting.stop_process("chatserver")
         restarting.start_process("chatserver")
+        newcomer = poster(restarting, room)  # the first to ask, with no cursor yet
+        first = newcomer.start()
+        assert (first["cursor"], first["messages"]) == (3, []), (
+            f"Just after a restart, a first poll (no ?after=) should be answered with no "
+            f"messages and cursor 3, the room's last stored message; it was answered {first}. "
+            "A room loaded after a restart starts from the last id in the database, not 0."
+        )
         with joined(restarting, room) as chat:
             posted = sender.send("after the restart")
             assert posted.status == 201 and posted.json()["id"] == 4, (
@@ -564,6 +611,11 @@ def test_ids_carry_on_after_a_restart_and_a_cursor_stays_good(
                 "last_seq), in the transaction that stores the message, never from 1 again."
             )
             assert chat.receive("the message after the restart")["id"] == 4
+        followed = newcomer.poll("the next message, from the first poll's cursor")
+        assert ids(followed["messages"]) == [4], (
+            f"A poll from the cursor a first poll got after the restart should bring message 4 "
+            f"alone, not {ids(followed['messages'])}: nothing from before is new to it."
+        )
         polling = poster(restarting, room)
         polling.cursor = 3
         answer = polling.poll("a poll after message 3, from before the restart")
@@ -772,14 +824,12 @@ def test_prune_messages_keeps_the_latest_and_resuming_clients_are_told(
 
 
 def shown_ids(driver: WebDriver) -> list[int]:
-    items = driver.find_elements(By.CSS_SELECTOR, "#message_list li[data-id]")
-    return [int(item.get_attribute("data-id") or 0) for item in items]
+    return [int(i or 0) for i in chat_page.read_all(driver, "#message_list li[data-id]", "data-id")]
 
 
 def sending(driver: WebDriver) -> list[str]:
     """The texts shown as "sending…": typed here, not yet stored."""
-    items = driver.find_elements(By.CSS_SELECTOR, "#message_list li.sending .text")
-    return [item.get_attribute("textContent") or "" for item in items]
+    return chat_page.read_all(driver, "#message_list li.sending .text")
 
 
 def shows(driver: WebDriver, texts: list[str], still_sending: list[str]) -> bool:
@@ -858,6 +908,7 @@ def test_a_message_typed_while_the_server_is_down_shows_as_sending_then_goes_onc
                 text,
                 f"After the server came back, {text!r} never arrived: the page should send "
                 "what waits as 'sending…' again once it is connected.",
+                timeout=chat_page.RECONNECT_WAIT,  # its backoff may wait up to 10 s
             )
         waits.wait_for(
             lambda window=window: (

@@ -13,24 +13,30 @@ import select
 import signal
 import ssl
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from contextlib import closing
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import psutil
 import pytest
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.task import deferLater
 from twisted.web.server import Site
 from websockets.exceptions import ConnectionClosed
 
 from harness import chat_page, http, waits
 from harness.admin import PASSWORD, USERNAME
 from harness.browser import Browsers
-from harness.fakes import FakeDjango, chat_factory, chat_resource
+from harness.fakes import ORIGIN, FakeDjango, chat_factory, chat_resource
 from harness.longpoll_client import LongPollClient
-from harness.memory_http import get
+from harness.memory_http import MemoryHTTP, get
 from harness.processes import (
     READY_TIMEOUT,
     STOP_TIMEOUT,
@@ -39,7 +45,14 @@ from harness.processes import (
     StageProcesses,
     tail,
 )
-from harness.wsclient import chat_connection, django_origin, handshake_status, joined, room_url
+from harness.wsclient import (
+    MemoryClient,
+    chat_connection,
+    django_origin,
+    handshake_status,
+    joined,
+    room_url,
+)
 
 pytestmark = pytest.mark.needs("single_process")
 
@@ -149,6 +162,29 @@ def test_only_listed_static_files_are_served(site: StageProcesses, path: str) ->
     )
 
 
+TRAVERSAL_DEPTHS = range(1, 7)
+"""How many folders up the traversal check climbs from each static folder it starts in."""
+
+
+def test_no_static_url_climbs_out_to_the_project_at_any_depth(site: StageProcesses) -> None:
+    tried = [
+        f"{start}{step * depth}manage.py"
+        for start in ("/static/", "/static/chat/", "/static/admin/css/")
+        for step in ("..%2f", "../")
+        for depth in TRAVERSAL_DEPTHS
+    ]
+    served = []
+    for path in tried:
+        answer = http.request(site.url("django", path))
+        if answer.status != 404:
+            served.append(f"{path} ({answer.status})")
+    assert not served, (
+        f"{len(served)} of {len(tried)} URLs that climb out of a static folder with .. were "
+        f"not refused with 404: {', '.join(served)}. A URL under /static/ names a file in the "
+        "list made at start-up or gets a 404: never join it onto a folder on disk (static.py)."
+    )
+
+
 def test_the_admin_works_through_twisted(site: StageProcesses) -> None:
     login = site.url("django", "/admin/login/")
     cookie = http.log_in(login, USERNAME, PASSWORD)  # the form, its CSRF token, a session
@@ -206,6 +242,103 @@ def test_pages_waiting_for_the_database_do_not_hold_up_the_chat(
     for page in pages:
         page.close()
     assert statuses == [200] * SLOW_PAGES, f"Once the database was free, pages got {statuses}."
+
+
+class HeldPages:
+    """A WSGI application whose pages wait until the check lets them go (at most HOLD s),
+    standing in for Django pages that keep their threads busy."""
+
+    HOLD = 60.0
+
+    def __init__(self) -> None:
+        self.entered = 0
+        self.lock = threading.Lock()
+        self.released = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self.lock:
+            self.entered += 1
+        self.released.wait(self.HOLD)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"a page that waited\n"]
+
+
+async def until(condition: Callable[[], object], failure: str) -> None:
+    """Let the reactor run until ``condition()`` is true; fail with ``failure`` after
+    waits.MAX_WAIT seconds."""
+    deadline = time.monotonic() + waits.MAX_WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{failure} [waited {waits.MAX_WAIT:g} s]")
+        await deferLater(reactor, 0.02, lambda: None)
+
+
+def logged_in_in_process(username: str) -> dict[str, str]:
+    """The Cookie header of a new session of ``username`` in the Django set up in this
+    process (django_in_process)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.create_user(username))
+    return {"Cookie": f"sessionid={client.cookies['sessionid'].value}"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_new_room_opens_while_every_page_thread_is_busy(
+    chatserver_code: SimpleNamespace,
+    import_from_stage: Callable[[str], ModuleType],
+    stage_features: frozenset[str],
+    django_in_process: None,
+) -> None:
+    from django.db import connections
+
+    room = import_from_stage("chat.models").ChatRoom.objects.create(name="nobody asked yet").pk
+    headers = logged_in_in_process("page-waiter") if "auth" in stage_features else {}
+    connections.close_all()
+    config = chatserver_code.config.Config.from_environ({"CHAT_PAGE_THREADS": "2"})
+    pages_code = import_from_stage("chatserver.pages")
+    held = HeldPages()
+    with pytest.MonkeyPatch.context() as patch:  # the stage's pages, our page application
+        patch.setattr("django.core.wsgi.get_wsgi_application", lambda: held)
+        if hasattr(pages_code, "get_wsgi_application"):
+            patch.setattr(pages_code, "get_wsgi_application", lambda: held)
+        pages, page_threads = pages_code.django_pages(reactor, config.page_threads)
+    page_threads.startService()
+    site = chatserver_code.web.ChatSite(
+        chatserver_code.factory.ChatServerFactory(config), pages, FakeDjango()
+    )
+    browser = MemoryHTTP(site, ORIGIN)
+    # Enough pages to fill the page threads and, if pages ran there, the reactor's pool too.
+    crowd = config.page_threads + reactor.getThreadPool().max
+    try:
+        waiting = [browser.get("/chats/") for _ in range(crowd)]
+        await until(
+            lambda: held.entered >= config.page_threads,
+            f"Of {crowd} page requests, fewer than CHAT_PAGE_THREADS={config.page_threads} "
+            "reached Django. django_pages should give WSGIResource a pool of that many threads "
+            "and the service that starts it (pages.py).",
+        )
+        chat = MemoryClient(site, f"/ws/{room}", origin=ORIGIN, headers=headers)
+        await until(
+            lambda: chat.take_welcome() is not None,
+            f"While {crowd} page requests kept every page thread busy, a WebSocket to room "
+            f"{room}, which the server had not looked up yet, got no welcome: its questions to "
+            "Django waited for a page thread. Give the pages "
+            "a thread pool of their own (pages.py), and leave the reactor's pool, where "
+            "deferToThread runs, to the chat.",
+        )
+        assert not [page for page in waiting if page.answer is not None], (
+            "Some held pages were answered early, so this check proves nothing."
+        )
+    finally:
+        held.released.set()
+        await until(
+            lambda: all(page.answer is not None for page in waiting),
+            "Once let go, the held page requests were not all answered.",
+        )
+        browser.close_all()
+        await maybeDeferred(page_threads.stopService)
 
 
 def test_pages_from_other_sites_are_refused_on_both_ways_in(
