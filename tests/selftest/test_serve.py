@@ -39,6 +39,10 @@ HOLDER = (
     "sys.stdin.read()\n"
 )
 """A program that listens on a port until its input closes."""
+TIME_WAIT_HINT = (
+    " Started again at once, on ports whose closed connections wait in TIME_WAIT, serve must "
+    "test them the way the servers bind (with SO_REUSEADDR): see tests/harness/ports.py."
+)
 
 
 class Output:
@@ -62,8 +66,9 @@ class Output:
     def text(self) -> str:
         return "".join(self.lines)
 
-    def until(self, marker: str, within: float = STARTUP_TIMEOUT) -> str:
-        """Everything printed up to ``marker``; fails if it is not printed ``within`` s."""
+    def until(self, marker: str, within: float = STARTUP_TIMEOUT, hint: str = "") -> str:
+        """Everything printed up to ``marker``; fails, adding ``hint``, if it is not printed
+        ``within`` s."""
         deadline = time.monotonic() + within
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -71,11 +76,13 @@ class Output:
             except queue.Empty:
                 break
             if line is None:
-                pytest.fail(f"serve ended before printing {marker!r}; it printed:\n{self.text}")
+                pytest.fail(f"It ended before printing {marker!r}.{hint} It printed:\n{self.text}")
             self.lines.append(line)
             if marker in line:
                 return self.text
-        pytest.fail(f"serve did not print {marker!r} within {within:g} s; it printed:\n{self.text}")
+        pytest.fail(
+            f"serve did not print {marker!r} within {within:g} s.{hint} It printed:\n{self.text}"
+        )
 
     def rest(self, within: float = 5.0) -> str:
         """Everything printed, once the output ends (or ``within`` s have passed)."""
@@ -338,7 +345,7 @@ def test_serve_starts_again_at_once_after_stopping_with_a_client_connected(tmp_p
 
     again, output, _ = start_serve("part2", tmp_path, taken)
     try:
-        output.until(READY)
+        output.until(READY, hint=TIME_WAIT_HINT)
     finally:
         stop_serve(again, output, signal.SIGINT)
 
