@@ -219,9 +219,9 @@ def main(argv: list[str]) -> int:
     stop_on_signals()
     try:
         return serve(args)
-    except Stop as stopped:
+    except Stop:
         with contextlib.suppress(OSError):  # whoever read serve's output may be gone
-            print(f"\nStopped ({stopped}): every server is down.", flush=True)
+            print("\nStopped: every server is down.", flush=True)
         return 0
 
 
