@@ -117,6 +117,7 @@ def holders_from_proc(port: int, proc: Path = Path("/proc")) -> list[Holder]:
 def command_of(entry: Path) -> str:
     parts = (entry / "cmdline").read_bytes().split(b"\0")
     command = " ".join(part.decode(errors="replace") for part in parts if part)
+    command = " ".join(command.split())  # on one line, though `python -c` code has several
     if not command:
         command = (entry / "comm").read_text().strip()
     return command if len(command) <= COMMAND_LENGTH else command[: COMMAND_LENGTH - 3] + "..."
