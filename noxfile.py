@@ -9,7 +9,10 @@ nox -l                                list the sessions
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nox
@@ -138,14 +141,48 @@ def bench(session: nox.Session) -> None:
     )
 
 
+SERVE_STOP_TIMEOUT = 30.0
+"""Seconds serve has to stop its servers once nox passes on a stop, before nox kills it (its
+guard then stops what is left: see harness/serve.py)."""
+
+
+@contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """Make SIGTERM and SIGHUP (``kill``, a process manager, a closing terminal) a Ctrl-C.
+
+    By default they end nox at once and leave its command running. As a KeyboardInterrupt,
+    they take nox's own way for Ctrl-C: ``session.run`` waits ``interrupt_timeout``,
+    sends the command SIGTERM, waits ``terminate_timeout``, then kills it. A second signal
+    is ignored, so that it cannot cut that short.
+    """
+    names = ("SIGINT", "SIGTERM", "SIGHUP")  # Windows has no SIGHUP
+    signums = [signum for signum in (getattr(signal, n, None) for n in names) if signum]
+
+    def interrupt(signum: int, frame: object) -> None:
+        for each in signums:
+            signal.signal(each, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 @nox.session(default=False)
 def serve(session: nox.Session) -> None:
     """Run a stage for people: nox -s serve -- part2 (default: the newest stage)."""
     name = session.posargs[0] if session.posargs else NEWEST.name
     if name not in STAGES:
         session.error(f"there is no stage called {name!r}; the stages are: {', '.join(STAGES)}")
-    install_stage(session, STAGES[name])
-    session.run(
-        "python", "-m", "harness.serve", name, *session.posargs[1:],
-        env={**NO_BYTECODE, "PYTHONPATH": "tests"},
-    )  # fmt: skip
+    with stop_signals_interrupt():
+        install_stage(session, STAGES[name])
+        # serve runs in a process group of its own, which the terminal's Ctrl-C does not
+        # reach: nox passes every stop on to it at once, as SIGTERM.
+        session.run(
+            "python", "-m", "harness.serve", name, *session.posargs[1:],
+            env={**NO_BYTECODE, "PYTHONPATH": "tests"},
+            interrupt_timeout=0, terminate_timeout=SERVE_STOP_TIMEOUT,
+        )  # fmt: skip

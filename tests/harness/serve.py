@@ -8,15 +8,18 @@ and stops everything cleanly on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
-import socket
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-from .processes import StageError, StageProcesses
+from . import ports
+from .processes import STOP_TIMEOUT, StageError, StageProcesses
 from .stages import REPO_ROOT, STAGES
 
 DEMO_ROOMS = ("Lobby", "Help desk", "Random")
@@ -48,21 +51,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def port_from_env(process: str, variable: str) -> int:
     value = os.environ.get(variable, str(DEFAULT_PORTS.get(process, 0)))
-    try:
-        return int(value)
-    except ValueError:
-        raise SystemExit(f"{variable}={value!r} is not a port number") from None
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"{variable}={value!r} is not a port number (from 1 to 65535)")
+    return int(value)
 
 
 def check_port_free(host: str, port: int, variable: str) -> None:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            raise SystemExit(
-                f"Port {port} on {host} is already in use. Stop whatever is running there, "
-                f"or choose another port with {variable}=... "
-            ) from None
+    """Refuse, in plain words, a port another program listens on (see harness/ports.py)."""
+    problem = ports.listen_problem(host, port)
+    if problem is None:
+        return
+    if problem.another_port_helps:
+        raise SystemExit(f"{problem.text} Or choose another port with {variable}=...")
+    raise SystemExit(f"{problem.text} Choose another with --host.")
 
 
 def ensure_demo_data(site: StageProcesses) -> str:
@@ -100,6 +101,19 @@ class Stop(Exception):
     """A signal asked serve to stop: Ctrl-C, SIGTERM, or SIGHUP when its terminal closes."""
 
 
+STOP_SIGNALS = tuple(
+    signum
+    for signum in (getattr(signal, name, None) for name in ("SIGINT", "SIGTERM", "SIGHUP"))
+    if signum is not None
+)
+"""The signals that stop serve (Windows has no SIGHUP)."""
+PARENT_POLL = 0.5
+"""Seconds between two looks at whether the program that started serve is still there."""
+STOPPED = b"stopped"
+"""What serve tells its guard once every server it started is down."""
+GUARD = "import sys; from harness.serve import guard; guard(int(sys.argv[1]))"
+
+
 def stop_on_signals() -> None:
     """Turn SIGTERM and SIGHUP into the same clean stop as Ctrl-C (SIGINT).
 
@@ -108,17 +122,113 @@ def stop_on_signals() -> None:
     """
 
     def stop(signum: int, frame: object) -> None:
-        for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for each in STOP_SIGNALS:
             signal.signal(each, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         raise Stop(signal.Signals(signum).name)
 
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, stop)
+
+
+def stop_when_parent_ends() -> None:
+    """Stop as on SIGTERM when the program that started serve (nox) is gone.
+
+    ``kill -9`` of nox gives it no chance to pass anything on; serve is then adopted by
+    another process, and its parent's pid changes. A thread looks, twice a second.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent watch", daemon=True).start()
+
+
+def start_guard() -> subprocess.Popen[bytes]:
+    """Put serve and everything it starts in a process group of their own, and start a
+    guard that stops that group if serve ends without saying it stopped its servers.
+
+    Why: serve stops its servers on every signal it can catch, but ``kill -9`` (or the
+    out-of-memory killer) ends it with no chance to, and the servers would go on holding
+    their ports. The guard waits on a pipe that only serve holds open (its children do
+    not inherit it), so the pipe closes when serve ends, however it ends; a close without
+    serve's last word means the group must go. The group takes in the servers and
+    anything they start, without serve having to track a pid. The guard has a session of
+    its own, so a Ctrl-C or a closing terminal does not end it before it is needed.
+
+    Being in a group of its own, serve no longer hears the terminal's Ctrl-C itself:
+    nox does, and passes it on (see the serve session in noxfile.py). Its input is
+    /dev/null, so that nothing it starts can stop on reading the terminal.
+    """
+    if os.getpgrp() != os.getpid():
+        os.setpgid(0, 0)
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
+    tests = str(Path(__file__).resolve().parent.parent)
+    return subprocess.Popen(
+        [sys.executable, "-c", GUARD, str(os.getpgrp())],
+        stdin=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": tests},
+    )
+
+
+def dismiss(guard_process: subprocess.Popen[bytes]) -> None:
+    """Tell the guard every server is down, and let it go."""
+    assert guard_process.stdin is not None
+    try:
+        guard_process.stdin.write(STOPPED)
+        guard_process.stdin.close()
+        guard_process.wait(STOP_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        guard_process.kill()
+
+
+def guard(group: int) -> None:
+    """The guard process: wait until serve ends; stop its group unless it said it had."""
+    if sys.stdin.buffer.read() == STOPPED:
+        return
+    print("serve ended without stopping its servers; stopping them.", file=sys.stderr)
+    try:
+        os.killpg(group, signal.SIGINT)  # what Ctrl-C sends: the servers stop cleanly
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            os.killpg(group, 0)
+            time.sleep(0.1)
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        return  # every member is gone
+
+
+def supported_here() -> bool:
+    if os.name == "posix":
+        return True
+    print(
+        "Native Windows is not supported: run the workbook in WSL 2 (Windows Subsystem "
+        "for Linux), where Ctrl-C stops every server cleanly. Trying anyway.",
+        file=sys.stderr,
+    )
+    return False
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     stop_on_signals()
+    try:
+        return serve(args)
+    except Stop:
+        with contextlib.suppress(OSError):  # whoever read serve's output may be gone
+            print("\nStopped: every server is down.", flush=True)
+        return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    posix = supported_here()
+    if posix:
+        stop_when_parent_ends()
     stage = STAGES[args.stage]
     loopback = args.host in ("127.0.0.1", "0.0.0.0")
     public = args.public_name or ("localhost" if loopback else args.host)
@@ -135,7 +245,17 @@ def main(argv: list[str]) -> int:
 
     workdir = args.data_dir or REPO_ROOT / ".serve" / stage.name
     site = StageProcesses(stage, stage.path, workdir, host=args.host, ports=ports, env=env)
-    pages = f"http://{public}:{pages_port}"
+    guard_process = start_guard() if posix else None
+    try:
+        return run(site, ports, f"http://{public}:{pages_port}")
+    finally:
+        if guard_process is not None:
+            dismiss(guard_process)
+
+
+def run(site: StageProcesses, ports: dict[str, int], pages: str) -> int:
+    """Start the site, say where to go, and keep it running until a signal stops it."""
+    stage = site.stage
     try:
         with site:
             password = ensure_demo_data(site)
@@ -156,9 +276,6 @@ def main(argv: list[str]) -> int:
     except StageError as problem:
         print(f"Could not start {stage.folder}: {problem}", file=sys.stderr)
         return 1
-    except Stop as stopped:
-        print(f"\nStopped ({stopped}).")
-        return 0
 
 
 if __name__ == "__main__":

@@ -1,64 +1,196 @@
-"""`nox -s serve` runs a stage for people: demo rooms, an admin login, a clean Ctrl-C."""
+"""`nox -s serve` runs a stage for people: demo rooms, an admin login, and a stop, however it
+is asked for, that leaves no server behind; a restart at once starts, and a port another
+program holds is refused with that program's name."""
 
 from __future__ import annotations
 
+import errno
 import os
+import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 
-from harness import http
+from harness import http, ports
 from harness.processes import free_port
 from harness.stages import REPO_ROOT, STAGES
+from harness.wsclient import open_silent_client, read_until_closed
 
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 120.0
+"""Seconds serve may take to start a stage on a busy machine (nox: its install check too)."""
+STOP_TIMEOUT = 45.0
+"""Seconds everything may take to stop: nox gives serve 30 (SERVE_STOP_TIMEOUT)."""
+READY = "Press Ctrl-C to stop."
+HOLDER = (
+    "import socket, sys\n"
+    "port_holder = socket.create_server(('127.0.0.1', 0))\n"
+    "print(port_holder.getsockname()[1], flush=True)\n"
+    "sys.stdin.read()\n"
+)
+"""A program that listens on a port until its input closes."""
+TIME_WAIT_HINT = (
+    " Started again at once, on ports whose closed connections wait in TIME_WAIT, serve must "
+    "test them the way the servers bind (with SO_REUSEADDR): see tests/harness/ports.py."
+)
 
 
-def read_until(process: subprocess.Popen[str], marker: str) -> str:
-    """What the process printed up to and including ``marker``, or fail after a while."""
-    seen = []
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        seen.append(line)
-        if marker in line:
-            return "".join(seen)
-    pytest.fail(f"serve never printed {marker!r}; it printed:\n{''.join(seen)}")
+class Output:
+    """What a process prints, read by a thread so that every wait for it has a bound."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        self.process = process
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        stream = process.stdout
+
+        def read() -> None:
+            for line in stream:
+                self._queue.put(line)
+            self._queue.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def until(self, marker: str, within: float = STARTUP_TIMEOUT, hint: str = "") -> str:
+        """Everything printed up to ``marker``; fails, adding ``hint``, if it is not printed
+        ``within`` s."""
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                pytest.fail(f"It ended before printing {marker!r}.{hint} It printed:\n{self.text}")
+            self.lines.append(line)
+            if marker in line:
+                return self.text
+        pytest.fail(
+            f"serve did not print {marker!r} within {within:g} s.{hint} It printed:\n{self.text}"
+        )
+
+    def rest(self, within: float = 5.0) -> str:
+        """Everything printed, once the output ends (or ``within`` s have passed)."""
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+        return self.text
 
 
-def start_serve(stage: str, data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, int]]:
-    """``python -m harness.serve STAGE`` on free ports; returns it and its ports."""
+def serve_env(
+    stage: str, chosen: dict[str, int] | None = None
+) -> tuple[dict[str, str], dict[str, int]]:
+    """The environment that runs ``stage`` on ``chosen`` ports (free ones by default)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "tests"), "PYTHONDONTWRITEBYTECODE": "1"}
-    ports = {}
+    taken = {}
     for process in STAGES[stage].processes:
-        ports[process.name] = free_port()
-        env[process.port_env] = str(ports[process.name])
-    command = [sys.executable, "-m", "harness.serve", stage, "--data-dir", str(data_dir)]
-    serve = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        taken[process.name] = (chosen or {}).get(process.name) or free_port()
+        env[process.port_env] = str(taken[process.name])
+    return env, taken
+
+
+def start(
+    command: list[str], env: dict[str, str], *, new_session: bool = False
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=new_session,
     )
-    return serve, ports
 
 
-def stop_serve(serve: subprocess.Popen[str], signum: int) -> str:
-    """Send ``signum`` and return what serve printed until it ended."""
-    serve.send_signal(signum)
+def start_serve(
+    stage: str, data_dir: Path, chosen: dict[str, int] | None = None
+) -> tuple[subprocess.Popen[str], Output, dict[str, int]]:
+    """``python -m harness.serve STAGE`` on ``chosen`` ports (or free ones)."""
+    env, taken = serve_env(stage, chosen)
+    command = [sys.executable, "-m", "harness.serve", stage, "--data-dir", str(data_dir)]
+    serve = start(command, env)
+    return serve, Output(serve), taken
+
+
+def nox_command() -> list[str]:
+    """How to run the nox that runs these self-tests, found among this process's ancestors
+    (``nox`` from pipx, ``python -m nox``, ``uvx nox``), or else the ``nox`` on PATH."""
+    for ancestor in psutil.Process().parents():
+        try:
+            argv, cwd = ancestor.cmdline(), ancestor.cwd()
+        except psutil.Error:
+            continue
+        if len(argv) >= 3 and argv[1:3] == ["-m", "nox"]:
+            found = argv[:3]
+        elif len(argv) >= 2 and Path(argv[1]).name == "nox":
+            found = argv[:2]
+        else:
+            continue
+        return [str(Path(cwd, part)) if os.sep in part else part for part in found]
+    on_path = shutil.which("nox")
+    if on_path is None:
+        pytest.fail(
+            "These self-tests run `nox -s serve` as people do, but cannot find nox: run them "
+            "with `nox -s harness`, or put nox on PATH."
+        )
+    return [on_path]
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process ``pid`` and every process it started, still running or not yet reaped."""
+    top = psutil.Process(pid)
+    return [top, *top.children(recursive=True)]
+
+
+def describe(process: psutil.Process) -> str:
     try:
-        rest, _ = serve.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-        rest, _ = serve.communicate()
-        pytest.fail(f"serve was still running 30 s after {signum.name}:\n{rest}")
-    return rest
+        return f"pid {process.pid} ({' '.join(process.cmdline())[:150]})"
+    except psutil.Error:
+        return f"pid {process.pid}"
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def left_running(processes: list[psutil.Process], within: float) -> list[psutil.Process]:
+    """Which of ``processes`` are still running after ``within`` s (fewer, sooner)."""
+    deadline = time.monotonic() + within
+    while (still := [p for p in processes if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return still
+
+
+def kill_all(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        if alive(process):
+            process.kill()
 
 
 def port_answers(port: int) -> bool:
@@ -67,11 +199,24 @@ def port_answers(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def stop_serve(serve: subprocess.Popen[str], output: Output, signum: int) -> str:
+    """Send ``signum`` and return what serve printed until it ended."""
+    serve.send_signal(signum)
+    try:
+        serve.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        kill_all(tree(serve.pid))
+        pytest.fail(
+            f"serve was still running {STOP_TIMEOUT:g} s after {signum!r}:\n{output.rest()}"
+        )
+    return output.rest()
+
+
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_serve_runs_a_stage_with_demo_rooms_and_stops_on_ctrl_c(stage: str, tmp_path: Path) -> None:
-    serve, _ = start_serve(stage, tmp_path)
+    serve, output, _ = start_serve(stage, tmp_path)
     try:
-        printed = read_until(serve, "Press Ctrl-C to stop.")
+        printed = output.until(READY)
         rooms_url = re.search(r"Chat rooms:\s+(\S+)", printed)
         password = re.search(r"user admin, password (\S+)", printed)
         assert rooms_url and password, f"serve did not print the URL and login:\n{printed}"
@@ -86,27 +231,176 @@ def test_serve_runs_a_stage_with_demo_rooms_and_stops_on_ctrl_c(stage: str, tmp_
         assert page.status == 200 and "Lobby" in page.text, "the demo rooms are not listed"
         assert (tmp_path / "db.sqlite3").exists(), "the database is not in --data-dir"
     finally:
-        rest = stop_serve(serve, signal.SIGINT)
+        rest = stop_serve(serve, output, signal.SIGINT)
     assert serve.returncode == 0, f"serve did not stop cleanly on Ctrl-C:\n{rest}"
     assert "Stopped" in rest
     with pytest.raises(OSError):
         http.request(rooms_url.group(1), timeout=2)  # nothing answers any more
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_serve_stops_every_server_however_it_is_stopped(signum: int, tmp_path: Path) -> None:
-    """`kill`, or closing the terminal, must not leave servers holding the ports."""
-    serve, ports = start_serve("part2", tmp_path)
+def ctrl_c(nox: subprocess.Popen[str], serve: psutil.Process) -> None:
+    """What a terminal does on Ctrl-C: SIGINT to the foreground process group (nox's)."""
+    os.killpg(nox.pid, signal.SIGINT)
+
+
+def to_nox(signum: int) -> Callable[[subprocess.Popen[str], psutil.Process], None]:
+    """``kill -SIG`` of the nox command, the way `timeout`, a process manager or a closing
+    terminal sends it."""
+    return lambda nox, serve: nox.send_signal(signum)
+
+
+def kill_serve(nox: subprocess.Popen[str], serve: psutil.Process) -> None:
+    """``kill -9`` of serve itself (or the out-of-memory killer)."""
+    serve.kill()
+
+
+STOPS = {
+    "Ctrl-C": ctrl_c,
+    "SIGINT": to_nox(signal.SIGINT),
+    "SIGTERM": to_nox(signal.SIGTERM),
+    "SIGHUP": to_nox(signal.SIGHUP),
+    "SIGKILL": to_nox(signal.SIGKILL),
+    "SIGKILL-serve": kill_serve,
+}
+CAUGHT = ("Ctrl-C", "SIGINT", "SIGTERM", "SIGHUP")
+"""The stops nox can catch: it passes them on to serve and waits for it."""
+
+
+@contextmanager
+def nox_serve(
+    stage: str, data_dir: Path
+) -> Iterator[tuple[subprocess.Popen[str], Output, dict[str, int]]]:
+    """``nox -s serve -- STAGE`` as a person types it, in a terminal session of its own;
+    whatever it leaves running is killed on leaving."""
+    env, taken = serve_env(stage)
+    command = [*nox_command(), "-s", "serve", "--", stage, "--data-dir", str(data_dir)]
+    nox = start(command, env, new_session=True)
+    output = Output(nox)
+    seen: list[psutil.Process] = []
     try:
-        read_until(serve, "Press Ctrl-C to stop.")
-        assert all(port_answers(port) for port in ports.values()), "serve's servers never answered"
+        output.until(READY)
+        seen += tree(nox.pid)
+        yield nox, output, taken
     finally:
-        rest = stop_serve(serve, signum)
-    assert serve.returncode == 0 and "Stopped" in rest, (
-        f"serve did not stop cleanly on {signal.Signals(signum).name}:\n{rest}"
+        kill_all(seen)
+        if nox.poll() is None:
+            nox.kill()
+        nox.wait(STOP_TIMEOUT)
+
+
+@pytest.mark.parametrize("how", list(STOPS))
+def test_the_command_people_type_stops_every_server_however_it_is_stopped(
+    how: str, tmp_path: Path
+) -> None:
+    """Ctrl-C, `kill`, a closing terminal, even `kill -9` of nox or of serve: no process
+    that `nox -s serve` started may go on holding a port."""
+    with nox_serve("part2", tmp_path) as (nox, output, taken):
+        started = tree(nox.pid)
+        servers = [p for p in started if "harness.serve" in " ".join(p.cmdline())]
+        assert servers, f"nox did not start harness.serve: {[describe(p) for p in started]}"
+        assert all(port_answers(port) for port in taken.values()), "the servers never answered"
+
+        STOPS[how](nox, servers[0])
+
+        still = left_running(started, STOP_TIMEOUT)
+        printed = output.rest()
+        assert not still, (
+            f"{STOP_TIMEOUT:g} s after {how}, `nox -s serve -- part2` had left running: "
+            f"{'; '.join(describe(p) for p in still)}. See the stop signals in "
+            f"tests/harness/serve.py and the serve session in noxfile.py. It printed:\n{printed}"
+        )
+        busy = {
+            name: port for name, port in taken.items() if ports.listen_problem("127.0.0.1", port)
+        }
+        assert not busy, f"After {how}, ports {busy} were still in use. It printed:\n{printed}"
+        if how != "SIGKILL-serve":
+            assert "every server is down" in printed, (
+                f"On {how}, serve did not stop its servers itself: did nox kill it first? (see "
+                f"terminate_timeout in the serve session of noxfile.py). It printed:\n{printed}"
+            )
+        if how in CAUGHT:
+            assert nox.poll() == 0, (
+                f"On {how}, nox ended with exit code {nox.poll()} instead of waiting for serve "
+                f"to stop its servers (see the serve session in noxfile.py). It printed:\n{printed}"
+            )
+
+
+def plain_bind_error(port: int) -> int | None:
+    """The error number a plain ``bind()`` (no SO_REUSEADDR) meets on ``port``, if any."""
+    with socket.socket() as plain:
+        try:
+            plain.bind(("127.0.0.1", port))
+        except OSError as error:
+            return error.errno
+    return None
+
+
+def test_serve_starts_again_at_once_after_stopping_with_a_client_connected(tmp_path: Path) -> None:
+    """The connections a stopped server closed wait in TIME_WAIT for a minute; the port is
+    free for a server all the same, and serve must not say it is in use."""
+    serve, output, taken = start_serve("part2", tmp_path)
+    try:
+        output.until(READY)
+        client = open_silent_client(
+            "127.0.0.1", taken["chatserver"], "/ws/1",
+            origin=f"http://127.0.0.1:{taken['django']}", timeout=10,
+        )  # fmt: skip
+    except BaseException:
+        stop_serve(serve, output, signal.SIGINT)
+        raise
+    with client:
+        stop_serve(serve, output, signal.SIGINT)
+        closed, _ = read_until_closed(client, within=STOP_TIMEOUT)
+        assert closed, "the chat server did not close its connection when serve stopped"
+    assert plain_bind_error(taken["chatserver"]) == errno.EADDRINUSE, (
+        "The stopped chat server left no connection in TIME_WAIT (a plain bind() works), "
+        "so this check could not test a restart on such a port."
     )
-    still = [name for name, port in ports.items() if port_answers(port)]
-    assert not still, (
-        f"After {signal.Signals(signum).name}, serve had exited but left {still} running on "
-        f"ports {[ports[name] for name in still]}."
+
+    again, output, _ = start_serve("part2", tmp_path, taken)
+    try:
+        output.until(READY, hint=TIME_WAIT_HINT)
+    finally:
+        stop_serve(again, output, signal.SIGINT)
+
+
+@contextmanager
+def listening_program() -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """Another program, listening on a port: its process and the port."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        yield holder, int(holder.stdout.readline())
+    finally:
+        holder.kill()
+        holder.wait(STOP_TIMEOUT)
+
+
+def test_serve_refuses_a_port_another_program_listens_on_and_names_it(tmp_path: Path) -> None:
+    with listening_program() as (holder, port):
+        serve, output, _ = start_serve("part2", tmp_path, {"chatserver": port})
+        try:
+            serve.wait(STARTUP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            kill_all(tree(serve.pid))
+        printed = output.rest()
+    assert serve.returncode == 1, f"serve started although port {port} was taken:\n{printed}"
+    assert f"Port {port} on 127.0.0.1 is already in use by pid {holder.pid}" in printed, printed
+    assert "port_holder" in printed, f"serve did not say what holds the port:\n{printed}"
+    assert "CHAT_PORT=" in printed and "Traceback" not in printed, printed
+
+
+def test_a_port_whose_holder_cannot_be_found_is_named_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ports, "holders_from_proc", lambda port: [])
+    monkeypatch.setattr(ports, "holders_from_lsof", lambda port: [])
+    with listening_program() as (_, port):
+        problem = ports.listen_problem("127.0.0.1", port)
+    assert problem is not None and problem.another_port_helps
+    assert problem.text == (
+        f"Port {port} on 127.0.0.1 is already in use: another program listens there "
+        "(this machine would not say which)."
     )
