@@ -80,6 +80,9 @@ window.chatRoomPage = (function () {
     const sent = item.querySelector("time");
     sent.textContent = new Date(sent.dateTime).toLocaleTimeString();
   }
+  // Open at the newest message, as every chat does: a late joiner reads the
+  // end of the conversation first, and scrolls up for the rest.
+  messageList.scrollTop = messageList.scrollHeight;
 
   function line(sentText, author, text) {
     const item = document.createElement("li");
