@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.replay import ReplayError, copy_stage, differences, execute_chapter
-from harness.stages import READINGS, STAGES, TUTORIAL_DIR
+from harness.replay import (
+    ReplayError,
+    chapter_folder,
+    copy_stage,
+    differences,
+    execute_chapter,
+    folder_beside,
+)
+from harness.stages import READINGS, STAGES, TUTORIAL_DIR, Stage
 
 CHAPTERS = sorted(TUTORIAL_DIR.glob("[0-9][0-9]_*.md"))
 STAGE_OF_CHAPTER = {stage.chapter: stage for stage in STAGES.values()}
@@ -40,13 +47,59 @@ def test_chapter_replays_to_its_stage(chapter: Path, tmp_path: Path) -> None:
     # be safe to run again; the second run must leave the same files as the first.
     for run in ("Replaying", "Replaying a second time, on its own result,"):
         replay(chapter, workdir, run)
-        diff = differences(stage.path, workdir)
-        if diff:
-            pytest.fail(
-                f"{run} {chapter.name} does not give {stage.folder} file for file. Change "
-                f"the chapter or the snapshot so they agree:\n{diff}",
-                pytrace=False,
-            )
+        expect_stage(stage, chapter_folder(stage, workdir), f"{run} {chapter.name}")
+        if stage.branch and stage.parent is not None:
+            expect_stage(STAGES[stage.parent], workdir, f"{run} {chapter.name}, a branch,")
+
+
+def expect_stage(stage: Stage, folder: Path, done: str) -> None:
+    diff = differences(stage.path, folder)
+    if diff:
+        pytest.fail(
+            f"{done} does not leave {folder.name} equal to {stage.folder} file for file. "
+            f"Change the chapter or the snapshot so they agree:\n{diff}",
+            pytrace=False,
+        )
+
+
+def main_line_from(name: str) -> list[Stage]:
+    """The main-line stages built on ``name``, in the order their chapters are followed."""
+    line: list[Stage] = []
+    while True:
+        after = [s for s in STAGES.values() if s.parent == name and not s.branch]
+        if not after:
+            return line
+        line.append(after[0])
+        name = after[0].name
+
+
+BRANCHES = [stage for stage in STAGES.values() if stage.branch and stage.parent is not None]
+
+
+@pytest.mark.parametrize(
+    "branch",
+    BRANCHES,
+    ids=[
+        "-".join(s.chapter[:2] for s in main_line_from(b.parent or "")) + f"-then-{b.chapter[:2]}"
+        for b in BRANCHES
+    ],
+)
+def test_a_branch_after_the_main_line_leaves_every_folder_as_its_stage(
+    branch: Stage, tmp_path: Path
+) -> None:
+    """A learner who follows the main line past a branch's parent (04 to 06 after Part 3)
+    and then the branch (07) in one folder keeps both: the main folder is the newest
+    main-line stage, the branch's folder its stage, and the kept copy the parent."""
+    parent = STAGES[branch.parent or ""]
+    workdir = tmp_path / "django-twisted-chat"
+    copy_stage(parent.path, workdir)
+    followed = [*main_line_from(parent.name), branch]
+    for stage in followed:
+        replay(stage.chapter_path, workdir, f"Replaying {stage.chapter} after the others")
+    done = "Replaying " + ", then ".join(stage.chapter for stage in followed)
+    expect_stage(followed[-2] if len(followed) > 1 else parent, workdir, done)
+    expect_stage(branch, chapter_folder(branch, workdir), done)
+    expect_stage(parent, folder_beside(workdir, parent.chapter), done)
 
 
 def test_every_stage_has_its_chapter() -> None:

@@ -7,6 +7,7 @@ cell by cell does not produce exactly the stage's files, the chapter or the stag
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ import jupytext
 import nbclient
 from nbclient.exceptions import CellExecutionError
 
-from .stages import TUTORIAL_DIR
+from .stages import TUTORIAL_DIR, Stage
 
 WORKBOOK_DIR_ENV = "CHAT_WORKBOOK_DIR"
 """The chapters build the learner's project in this folder (default ~/django-twisted-chat)."""
@@ -33,6 +34,23 @@ CELL_TIMEOUT = 300
 
 class ReplayError(Exception):
     """A chapter's cell failed, or its result differs from the snapshot."""
+
+
+def folder_beside(workdir: Path, chapter: str) -> Path:
+    """The folder beside the learner's main one, ``workdir``, that holds what ``chapter``
+    (07_twisted_websocket.md, say) builds or keeps: named by the chapters' own helper in
+    tutorial/workbook.py, as chapter 00 explains."""
+    spec = importlib.util.spec_from_file_location("workbook", TUTORIAL_DIR / "workbook.py")
+    assert spec is not None and spec.loader is not None
+    workbook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(workbook)
+    return workbook.folder_of_chapter(workdir, chapter[:2])
+
+
+def chapter_folder(stage: Stage, workdir: Path) -> Path:
+    """Where ``stage``'s chapter builds when CHAT_WORKBOOK_DIR is ``workdir``: in it on the
+    main line, in a folder of its own beside it for a branch."""
+    return folder_beside(workdir, stage.chapter) if stage.branch else workdir
 
 
 def copy_stage(source: Path, target: Path) -> None:

@@ -558,3 +558,39 @@ def test_logging_out_in_one_tab_shows_in_the_others_at_once(
         )
         link = tab.find_element(By.ID, "log_in_again")
         assert "/accounts/login/" in (link.get_attribute("href") or "")
+
+
+def test_after_logging_out_in_another_window_the_room_pages_header_agrees(
+    site: StageProcesses, browsers: Browsers, new_room: Callable[[], int]
+) -> None:
+    name = "two-windows"
+    key = site.new_login(name)
+    room = new_room()
+    windows = []
+    for path in (f"/chats/{room}/", f"/chats/long_poll/{room}/"):
+        window = browsers.open()
+        chat_page.use_session(window, site, key)
+        window.get(site.url("django", path))
+        chat_page.wait_until_connected(window)
+        windows.append((window, path))
+    leaving = browsers.open()
+    chat_page.use_session(leaving, site, key)
+    leaving.get(site.url("django", "/chats/"))
+    leaving.find_element(By.CSS_SELECTOR, "form.logout button").click()
+    for window, path in windows:
+        waits.wait_for(
+            lambda window=window: chat_page.connection_state(window) == "logged_out",
+            f"After logging out in another window, {path} should say it is logged out.",
+        )
+        header = window.find_element(By.CSS_SELECTOR, "header")
+        offers = [
+            element.text for element in header.find_elements(By.CSS_SELECTOR, "button, a")
+        ]
+        assert "Log out" not in offers and name not in header.text, (
+            f"{path} says it is logged out, but its header still shows {header.text!r}: "
+            f"{name!r} with a Log out button. When the page learns its login has ended "
+            "(room.js's showLoggedOut), make the header agree: no name, no Log out, a link "
+            "to log in."
+        )
+        login = header.find_elements(By.CSS_SELECTOR, "a[href*='/accounts/login/']")
+        assert login, f"{path}'s header should offer to log in again, as the page does."

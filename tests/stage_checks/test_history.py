@@ -974,3 +974,40 @@ def test_the_admin_shows_messages_read_only_with_search_and_a_room_filter(
     assert not browser.find_elements(By.CSS_SELECTOR, "input[name=_save], textarea"), (
         "A message's admin page can be edited; it should be read-only (has_change_permission)."
     )
+
+
+NEWEST_IN_VIEW = """
+const list = document.getElementById("message_list");
+const items = list.querySelectorAll("li[data-id]");
+const newest = items[items.length - 1].getBoundingClientRect();
+const box = list.getBoundingClientRect();
+return {
+  overflows: list.scrollHeight > list.clientHeight,
+  newestInView: newest.top >= box.top - 1 && newest.bottom <= box.bottom + 1,
+  scrollTop: list.scrollTop,
+};
+"""
+"""Whether the message list is longer than its box, and its newest message is in view."""
+
+
+def test_a_room_page_opens_at_its_newest_message(
+    site_with: SiteWith, browsers: Browsers, tmp_path: Path
+) -> None:
+    with site_with(tmp_path, FAST) as running:
+        room = running.new_room()
+        sender = poster(running, room)
+        for number in range(1, 41):
+            assert sender.send(f"line {number}").status == 201
+        for path in (f"/chats/{room}/", f"/chats/long_poll/{room}/"):
+            window = chat_page.open_window(browsers, running, path)
+            view = window.execute_script(NEWEST_IN_VIEW)
+            assert view["overflows"], (
+                f"{path} shows 40 messages in a list that does not scroll, so this check "
+                "cannot tell where it opens: keep the message list's max-height (style.css)."
+            )
+            assert view["newestInView"], (
+                f"{path} opened with its message list scrolled to {view['scrollTop']}px, and "
+                "the newest message, line 40, out of view: a late joiner sees the oldest "
+                "messages first. Scroll the list to its end once room.js has read the "
+                "messages Django drew (messageList.scrollTop = messageList.scrollHeight)."
+            )

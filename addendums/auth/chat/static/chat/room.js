@@ -97,6 +97,17 @@ window.chatRoomPage = (function () {
     link.textContent = "log in again";
     errorBox.append(link, ".");
     errorBox.hidden = false;
+    // The header still names the person and offers to log them out; make it
+    // say what any page says to nobody: log in.
+    const who = document.getElementById("logged_in_as");
+    const logout = document.querySelector(".site-header form.logout");
+    if (who && logout) {
+      const login = document.createElement("a");
+      login.href = config.login_url;
+      login.textContent = "Log in";
+      who.remove();
+      logout.replaceWith(login);
+    }
   }
 
   function showMissed() {

@@ -80,6 +80,9 @@ window.chatRoomPage = (function () {
     const sent = item.querySelector("time");
     sent.textContent = new Date(sent.dateTime).toLocaleTimeString();
   }
+  // Open at the newest message, as every chat does: a late joiner reads the
+  // end of the conversation first, and scrolls up for the rest.
+  messageList.scrollTop = messageList.scrollHeight;
 
   function line(sentText, author, text) {
     const item = document.createElement("li");
@@ -191,6 +194,17 @@ window.chatRoomPage = (function () {
     link.textContent = "log in again";
     errorBox.append(link, ".");
     errorBox.hidden = false;
+    // The header still names the person and offers to log them out; make it
+    // say what any page says to nobody: log in.
+    const who = document.getElementById("logged_in_as");
+    const logout = document.querySelector(".site-header form.logout");
+    if (who && logout) {
+      const login = document.createElement("a");
+      login.href = config.login_url;
+      login.textContent = "Log in";
+      who.remove();
+      logout.replaceWith(login);
+    }
   }
 
   // Some messages are gone from the room's history (prune_messages) before
