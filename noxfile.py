@@ -16,6 +16,8 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 from harness.lab import planned as planned_lab
+from harness.lab import settings_folder as lab_settings_folder
+from harness.lab import write_settings as write_lab_settings
 from harness.stages import NEWEST, STAGES, Stage
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -100,10 +102,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def lab(session: nox.Session) -> None:
-    """Open the chapters as notebooks in JupyterLab."""
+    """Open the chapters as notebooks in JupyterLab (a double-click opens one)."""
     install_every_stage(session, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
-    session.install("jupyterlab==4.6.6")
-    command, address = planned_lab(session.posargs)
+    # The default viewer is set in this environment's own settings folder, never the user's.
+    settings = lab_settings_folder(Path(session.virtualenv.location))
+    session.log(f"Chapters open as notebooks: {write_lab_settings(settings)}")
+    command, address = planned_lab(session.posargs, settings)
     session.log(f"Open {address} in your browser (JUPYTER_PORT chooses the port).")
     session.run(*command)
 
