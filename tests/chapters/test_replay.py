@@ -1,5 +1,7 @@
 """Every chapter replays: run from its parent stage, it produces its stage exactly.
 
+Once a chapter passes, the notebook of its first run is kept for the book (harness/executed.py).
+
 A chapter that builds no stage (a Reading in the registry, such as 00 and 08) is run once in
 an empty folder and must run without error; there is no snapshot to compare it with.
 """
@@ -8,18 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from harness.replay import ReplayError, copy_stage, differences, execute_chapter
-from harness.stages import READINGS, STAGES, TUTORIAL_DIR
+from harness.executed import keep
+from harness.replay import CHAPTERS, ReplayError, copy_stage, differences, execute_chapter
+from harness.stages import READINGS, STAGES
 
-CHAPTERS = sorted(TUTORIAL_DIR.glob("[0-9][0-9]_*.md"))
 STAGE_OF_CHAPTER = {stage.chapter: stage for stage in STAGES.values()}
 
 
-def replay(chapter: Path, workdir: Path, run: str) -> None:
+def replay(chapter: Path, workdir: Path, run: str) -> nbformat.NotebookNode:
     try:
-        execute_chapter(chapter, workdir)
+        return execute_chapter(chapter, workdir)
     except ReplayError as error:
         pytest.fail(f"{run}: {error}", pytrace=False)
 
@@ -31,15 +34,16 @@ def test_chapter_replays_to_its_stage(chapter: Path, tmp_path: Path) -> None:
     stage = STAGE_OF_CHAPTER.get(chapter.name)
     if stage is None:
         assert chapter.name in READINGS, f"{chapter.name} is neither a stage's nor a Reading"
-        replay(chapter, workdir, "Running it")
+        keep(replay(chapter, workdir, "Running it"), chapter)
         return
     if stage.parent is not None:
         copy_stage(STAGES[stage.parent].path, workdir)
 
     # Twice: a learner may run a chapter again on the folder it built, and every cell must
     # be safe to run again; the second run must leave the same files as the first.
+    runs = []
     for run in ("Replaying", "Replaying a second time, on its own result,"):
-        replay(chapter, workdir, run)
+        runs.append(replay(chapter, workdir, run))
         diff = differences(stage.path, workdir)
         if diff:
             pytest.fail(
@@ -47,6 +51,7 @@ def test_chapter_replays_to_its_stage(chapter: Path, tmp_path: Path) -> None:
                 f"the chapter or the snapshot so they agree:\n{diff}",
                 pytrace=False,
             )
+    keep(runs[0], chapter)  # what a learner sees the first time through
 
 
 def test_every_stage_has_its_chapter() -> None:
