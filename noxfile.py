@@ -94,6 +94,14 @@ def tutorial(session: nox.Session) -> None:
 
 
 @nox.session
+def book(session: nox.Session) -> None:
+    """Build the chapters, with what their replay printed, into a website, and check it."""
+    install_every_stage(session, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
+    session.run("pytest", "tests/book", "--tb=short", *session.posargs, env=NO_BYTECODE)
+    session.log("The book is in book/_build/html/: open index.html there, or publish the folder.")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Run ruff over the stages, the harness and this file."""
     session.install("ruff==0.17.6")
