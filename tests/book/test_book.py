@@ -19,7 +19,6 @@ from selenium import webdriver
 
 from harness.book import FILE_MAGIC, BookError, build, for_the_book, literally
 from harness.executed import up_to_date
-from harness.preflight import RootCause
 from harness.replay import CHAPTERS
 from harness.site_check import broken_links, loaded_from_elsewhere, missing_from_contents
 from harness.waits import wait_for
@@ -30,20 +29,14 @@ CONTENTS = "book/index.md"
 
 
 @pytest.fixture(scope="module")
-def built() -> tuple[Path | None, RootCause]:
-    """The book, built once; or why it could not be, to be said once, by the first check."""
+def book_site() -> Path:
+    """The book, built once. If it cannot be, that is said once, and nothing else is run:
+    every other check here reads what was built."""
     try:
-        return build(), RootCause()
+        return build()
     except BookError as problem:
-        return None, RootCause(f"The book was not built: {problem}")
-
-
-@pytest.fixture
-def book_site(built: tuple[Path | None, RootCause]) -> Path:
-    site, root_cause = built
-    root_cause.stop_here()
-    assert site is not None
-    return site
+        reason = f"The book was not built: {problem}"
+    pytest.exit(reason, returncode=1)
 
 
 def kept_run(chapter: Path) -> nbformat.NotebookNode:
@@ -119,6 +112,7 @@ def test_a_change_cell_becomes_a_captioned_diff_then_its_output() -> None:
     cell.outputs = [nbformat.v4.new_output("stream", text="Changed chat/a.py (1 place).\n")]
     written = nbformat.v4.new_code_cell("%%writefile chat/a.js\nlet a = 1;\n")
     notebook = for_the_book(nbformat.v4.new_notebook(cells=[cell, written]))
+    assert len(notebook.cells) == 3, "the change, what it printed, and the written file"
     diff, ran, file = notebook.cells
     assert diff.cell_type == "markdown" and diff.source.startswith("````{code-block} diff\n")
     assert f":caption: {literally('%%change chat/a.py')}\n" in diff.source

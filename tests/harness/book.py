@@ -135,13 +135,20 @@ def build_site() -> None:
         "-c", str(BOOK_DIR), "-d", str(BUILD_DIR / "doctrees"), str(SOURCE_DIR), str(SITE_DIR),
     ]  # fmt: skip
     try:
-        done = subprocess.run(command, cwd=REPO_ROOT, check=False, timeout=SPHINX_TIMEOUT)
+        done = subprocess.run(
+            command, cwd=REPO_ROOT, check=False, timeout=SPHINX_TIMEOUT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise BookError(f"Sphinx did not finish within {SPHINX_TIMEOUT} s.") from None
     if done.returncode != 0:
+        said = [line for line in done.stdout.splitlines() if "WARNING" in line or "ERROR" in line]
         raise BookError(
-            "Sphinx could not build the book (its warnings are above; each names the chapter "
-            "file). book/index.md is the table of contents, book/conf.py the configuration."
+            "Sphinx could not build it. What it said, each line naming the file (a chapter is "
+            "book/_build/source/NAME.ipynb, made from tutorial/NAME.md):\n"
+            + "\n".join(said or done.stdout.splitlines()[-20:])
+            + "\nbook/index.md is the table of contents (a chapter left out of its toctree "
+            "is not in any toctree), book/conf.py the configuration."
         )
 
 
