@@ -71,6 +71,11 @@ def test_the_lab_reads_jupytext_notebook_as_the_chapters_default_viewer(
         "(tests/harness/lab.py, write_settings) and passes that folder to JupyterLab."
     )
     assert "defaultViewers" not in found["settings"], "the user settings here start empty"
+    autosave = found["schema"]["properties"]["autosave"]["default"]
+    assert autosave is False, (
+        f"JupyterLab's autosave is {autosave}: it would save a chapter two minutes after it "
+        "opens, and Jupytext would rewrite the chapter's file (tests/harness/lab.py)."
+    )
 
 
 def chapter_in_file_browser(driver: webdriver.Chrome, name: str) -> WebElement | None:

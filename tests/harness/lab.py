@@ -10,6 +10,12 @@ lab's virtual environment, passed to JupyterLab as ``--LabApp.app_settings_dir``
 ``overrides.json`` that makes Jupytext Notebook the default viewer for Markdown. Overrides
 are defaults: they change nothing in a learner's own settings, which still win, and no other
 JupyterLab on the machine reads them.
+
+The same file turns autosave off. A chapter is marked changed as soon as its kernel starts
+(the kernel's name goes into its metadata), so autosave would save it two minutes after it
+opened, and Jupytext would write the chapter's file anew: other front matter, and blank lines
+taken from the ends of cells, ``%%change`` cells among them. A learner who edits a cell
+still saves with Ctrl-S, and is asked before closing one with changes.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from pathlib import Path
 DOCMANAGER = "@jupyterlab/docmanager-extension:plugin"
 DEFAULT_VIEWERS = {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
 """The file types the chapters are (``.md``; ``.myst`` for good measure) and their viewer."""
+AUTOSAVE = False
+"""Whether the lab saves open documents by itself (see above for why not)."""
 OVERRIDES = "overrides.json"
 START_TIMEOUT = 120.0
 """Seconds the lab may take to answer after it starts (it loads every extension first)."""
@@ -40,8 +48,8 @@ def settings_folder(prefix: Path) -> Path:
 
 
 def write_settings(folder: Path) -> Path:
-    """Make Jupytext Notebook the default viewer in ``folder``'s overrides.json, keeping
-    whatever else the file says. Returns its path."""
+    """Make Jupytext Notebook the default viewer, and autosave off, in ``folder``'s
+    overrides.json, keeping whatever else the file says. Returns its path."""
     path = folder / OVERRIDES
     try:
         overrides = json.loads(path.read_text()) if path.is_file() else {}
@@ -49,6 +57,7 @@ def write_settings(folder: Path) -> Path:
         raise SystemExit(f"{path} is not valid JSON ({error}); fix or delete it.") from None
     docmanager = overrides.setdefault(DOCMANAGER, {})
     docmanager["defaultViewers"] = {**docmanager.get("defaultViewers", {}), **DEFAULT_VIEWERS}
+    docmanager["autosave"] = AUTOSAVE
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(overrides, indent=2) + "\n")
     return path

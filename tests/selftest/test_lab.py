@@ -47,11 +47,13 @@ def test_the_lab_reads_the_settings_folder_of_its_own_environment() -> None:
 
 def test_the_default_viewer_is_added_to_what_overrides_json_says_already(tmp_path: Path) -> None:
     mine = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
-            DOCMANAGER: {"defaultViewers": {"python": "Editor"}, "autosave": False}}  # fmt: skip
+            DOCMANAGER: {"defaultViewers": {"python": "Editor"}, "autosave": True,
+                         "lastModifiedCheckMargin": 500}}  # fmt: skip
     (tmp_path / "overrides.json").write_text(json.dumps(mine))
     written = json.loads(write_settings(tmp_path).read_text())
     assert written[DOCMANAGER]["defaultViewers"] == {"python": "Editor", **DEFAULT_VIEWERS}
-    assert written[DOCMANAGER]["autosave"] is False
+    assert written[DOCMANAGER]["autosave"] is False, "the lab never saves a chapter by itself"
+    assert written[DOCMANAGER]["lastModifiedCheckMargin"] == 500
     assert written["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
     assert json.loads(write_settings(tmp_path).read_text()) == written, "twice is once"
 
