@@ -41,8 +41,9 @@ def answers(lab: RunningLab) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+    """One lab for the run (its browser check runs last, with the other browser checks)."""
     home = tmp_path_factory.mktemp("lab")
     settings = home / "settings"
     write_settings(settings)
