@@ -19,6 +19,8 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 from harness.lab import planned as planned_lab
+from harness.lab import settings_folder as lab_settings_folder
+from harness.lab import write_settings as write_lab_settings
 from harness.stages import NEWEST, STAGES, Stage
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -105,6 +107,14 @@ def tutorial(session: nox.Session) -> None:
 
 
 @nox.session
+def book(session: nox.Session) -> None:
+    """Build the chapters, with what their replay printed, into a website, and check it."""
+    install_every_stage(session, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
+    session.run("pytest", "tests/book", "--tb=short", *session.posargs, env=NO_BYTECODE)
+    session.log("The book is in book/_build/html/: open index.html there, or publish the folder.")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Run ruff over the stages, the harness and this file."""
     session.install("ruff==0.17.6")
@@ -113,10 +123,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def lab(session: nox.Session) -> None:
-    """Open the chapters as notebooks in JupyterLab."""
+    """Open the chapters as notebooks in JupyterLab (a double-click opens one)."""
     install_every_stage(session, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
-    session.install("jupyterlab==4.6.6")
-    command, address = planned_lab(session.posargs)
+    # The default viewer is set in this environment's own settings folder, never the user's.
+    settings = lab_settings_folder(Path(session.virtualenv.location))
+    session.log(f"Chapters open as notebooks: {write_lab_settings(settings)}")
+    command, address = planned_lab(session.posargs, settings)
     session.log(f"Open {address} in your browser (JUPYTER_PORT chooses the port).")
     session.run(*command)
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from harness.executed import keep
 from harness.replay import (
+    CHAPTERS,
     ReplayError,
     chapter_folder,
     copy_stage,
@@ -18,15 +21,14 @@ from harness.replay import (
     execute_chapter,
     folder_beside,
 )
-from harness.stages import READINGS, STAGES, TUTORIAL_DIR, Stage
+from harness.stages import READINGS, STAGES, Stage
 
-CHAPTERS = sorted(TUTORIAL_DIR.glob("[0-9][0-9]_*.md"))
 STAGE_OF_CHAPTER = {stage.chapter: stage for stage in STAGES.values()}
 
 
-def replay(chapter: Path, workdir: Path, run: str) -> None:
+def replay(chapter: Path, workdir: Path, run: str) -> nbformat.NotebookNode:
     try:
-        execute_chapter(chapter, workdir)
+        return execute_chapter(chapter, workdir)
     except ReplayError as error:
         pytest.fail(f"{run}: {error}", pytrace=False)
 
@@ -38,18 +40,20 @@ def test_chapter_replays_to_its_stage(chapter: Path, tmp_path: Path) -> None:
     stage = STAGE_OF_CHAPTER.get(chapter.name)
     if stage is None:
         assert chapter.name in READINGS, f"{chapter.name} is neither a stage's nor a Reading"
-        replay(chapter, workdir, "Running it")
+        keep(replay(chapter, workdir, "Running it"), chapter)
         return
     if stage.parent is not None:
         copy_stage(STAGES[stage.parent].path, workdir)
 
     # Twice: a learner may run a chapter again on the folder it built, and every cell must
     # be safe to run again; the second run must leave the same files as the first.
+    runs = []
     for run in ("Replaying", "Replaying a second time, on its own result,"):
-        replay(chapter, workdir, run)
+        runs.append(replay(chapter, workdir, run))
         expect_stage(stage, chapter_folder(stage, workdir), f"{run} {chapter.name}")
         if stage.branch and stage.parent is not None:
             expect_stage(STAGES[stage.parent], workdir, f"{run} {chapter.name}, a branch,")
+    keep(runs[0], chapter)  # what a learner sees the first time through
 
 
 def expect_stage(stage: Stage, folder: Path, done: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jupytext
 import nbclient
+import nbformat
 from nbclient.exceptions import CellExecutionError
 
 from .stages import TUTORIAL_DIR, Stage
@@ -30,6 +31,8 @@ GENERATED = (
 """What running and installing a project leaves behind; never part of a snapshot."""
 
 CELL_TIMEOUT = 300
+CHAPTERS = sorted(TUTORIAL_DIR.glob("[0-9][0-9]_*.md"))
+"""Every chapter, in reading order."""
 
 
 class ReplayError(Exception):
@@ -57,8 +60,9 @@ def copy_stage(source: Path, target: Path) -> None:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(*GENERATED), dirs_exist_ok=True)
 
 
-def execute_chapter(chapter: Path, workdir: Path) -> None:
-    """Run every cell of ``chapter``, with the chapters' working folder set to ``workdir``."""
+def execute_chapter(chapter: Path, workdir: Path) -> nbformat.NotebookNode:
+    """Run every cell of ``chapter``, with the chapters' working folder set to ``workdir``;
+    the notebook with every cell's outputs."""
     notebook = jupytext.read(chapter)
     client = nbclient.NotebookClient(
         notebook,
@@ -79,7 +83,7 @@ def execute_chapter(chapter: Path, workdir: Path) -> None:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     try:
-        client.execute(env=env)
+        return client.execute(env=env)
     except CellExecutionError as error:
         plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the kernel's colours
         raise ReplayError(f"{chapter.name}: a cell failed when replayed:\n{plain}") from None
