@@ -202,6 +202,14 @@ def cpu_per_answer(flow: Flow | None) -> float | None:
     return None if flow is None else flow.cpu_us_per_answer
 
 
+def resolution_words(flows: Mapping[str, Flow | None]) -> str:
+    """Which of ``flows`` (by whose they are) spent too little CPU for the clock to measure."""
+    below = [name for name, flow in flows.items() if flow is not None and flow.cpu_below_resolution]
+    if not below:
+        return ""
+    return f"CPU below the clock's resolution: {' and '.join(below)}; run longer or more clients"
+
+
 def bare_longpoll(target: TargetResult) -> Flow | None:
     return None if target.paired is None else target.paired.longpoll
 
@@ -337,7 +345,9 @@ def verdicts(
         if bare is not None or target.paired is not None:
             yardstick = bare_longpoll(target)
             value = ratio(cpu_per_answer(target.longpoll), cpu_per_answer(yardstick))
-            note = lost_words(target.name, "long-poll", target.longpoll)
+            below = resolution_words({target.name: target.longpoll, BARE_ALONGSIDE: yardstick})
+            lost = lost_words(target.name, "long-poll", target.longpoll)
+            note = "; ".join(part for part in (below, lost) if part)
             judge(LONGPOLL, target, BARE_ALONGSIDE, value, note)
             value = ratio(p99(target.longpoll), p99(yardstick))
             judge(LONGPOLL_P99, target, BARE_ALONGSIDE, value)

@@ -444,7 +444,7 @@ def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
         verdicts=[v.to_json() for v in found],
     )
     data = json.loads(json.dumps(data))  # plain JSON all the way down
-    assert data["schema"] == 4
+    assert data["schema"] == 5
     assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
     part3 = data["targets"]["part3"]
     assert set(part3) == {
@@ -710,7 +710,7 @@ def test_a_stage_on_another_library_has_bursts_of_bare_autobahn_in_turns_too(
     assert len(paired.burst.runs) == len(paired.common_burst.runs) == 2
     assert paired.common_burst.delivered == paired.common_burst.expected > 0
     data = run_json(started="", options={}, machine={}, targets=[], verdicts=[])
-    assert data["schema"] == 4 and paired.to_json()["common_burst"]["delivered"] > 0
+    assert data["schema"] == 5 and paired.to_json()["common_burst"]["delivered"] > 0
 
 
 def test_each_target_takes_turns_with_the_bare_broadcast_served_as_it_serves_its_own() -> None:
