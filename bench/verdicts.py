@@ -1,11 +1,12 @@
 """The goals the chat servers are measured against, and whether one run met them.
 
-Every ratio is taken from figures of the same run on the same machine, so the noise of a
-busy laptop mostly cancels out. Goals apply to our stages from GOALS_FROM on; the same
-ratios for earlier stages and for the Channels peer are printed for reference, with no
-verdict, and so are the ratios no goal judges: long-poll p99 against WebSocket p99, join
-storms against bare Autobahn on its own port, and what serving the bare broadcast through
-twisted.web costs its join storms.
+Only ratios are judged, never a figure on its own (seconds, KiB, deliveries/s, µs): those
+depend on the machine, and are for reference. Every ratio is taken from figures of the
+same run on the same machine, so the noise of a busy laptop mostly cancels out. Goals
+apply to our stages from GOALS_FROM on; the same ratios for earlier stages and for the
+Channels peer are printed for reference, with no verdict, and so are the ratios no goal
+judges: long-poll p99 against WebSocket p99, join storms against bare Autobahn on its own
+port, and what serving the bare broadcast through twisted.web costs its join storms.
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ class Verdict:
     met: bool | None
     """None: not measured, or (for the Channels peer) a ratio shown for reference only."""
     note: str = ""
+    judged: bool = False
+    """Whether the goal holds for this target in this run (a stage from GOALS_FROM on, in a
+    run of GOAL_CLIENTS, a goal with a limit); else the ratio is for reference, whatever it
+    is."""
 
     @property
     def word(self) -> str:
@@ -298,13 +303,13 @@ def verdicts(
         title: str = "",
     ) -> None:
         applies = target.kind == "stage" and (judged is None or target.name in judged)
-        met = goal.met_by(value) if applies else None
-        if applies and spoiled(goal, target):
+        holds = applies and goal.limit is not None
+        met = goal.met_by(value) if holds else None
+        if holds and spoiled(goal, target):
             met = False
+        title = title or goal.title
         found.append(
-            Verdict(
-                goal.key, title or goal.title, target.name, versus, value, goal.wanted, met, note
-            )
+            Verdict(goal.key, title, target.name, versus, value, goal.wanted, met, note, holds)
         )
 
     for target in targets:
