@@ -21,12 +21,28 @@ FOR_REFERENCE = "for reference"
 JUDGED = "judged"
 
 
+READABLE_FROM = 5
+"""The oldest results.json (results.SCHEMA) that says whether each verdict was judged and
+which clock read the servers' CPU."""
+
+
+def checked(run: Run) -> Run:
+    """``run``, if it is a results.json these functions can read; else a plain error."""
+    schema = run.get("schema") if isinstance(run, Mapping) else None
+    if not isinstance(schema, int) or schema < READABLE_FROM:
+        raise ValueError(
+            f"this results.json has schema {schema}, from an older bench: it does not say "
+            f"which ratios were judged. Run the bench again (nox -s bench) to quote it."
+        )
+    return run
+
+
 def verdict_in(
     run: Run, goal: str, target: str, versus: str | None = None
 ) -> Mapping[str, Any] | None:
     """The verdict the run stored for ``goal`` on ``target`` (against ``versus``, where a
     target has one per peer); None when the run has none."""
-    for verdict in run["verdicts"]:
+    for verdict in checked(run)["verdicts"]:
         ours = verdict["goal"] == goal and verdict["target"] == target
         if ours and versus in (None, verdict["versus"]):
             return verdict
@@ -64,7 +80,7 @@ def cpu_per_answer(flow: Mapping[str, Any] | None) -> str:
 
 def clock_words(run: Run) -> str:
     """Which clock measured the servers' CPU time, and how finely."""
-    clock = run.get("cpu_clock")
+    clock = checked(run)["cpu_clock"]
     if clock is None:
         return "the servers' CPU time was read with a clock this results.json does not name"
     return (
@@ -76,7 +92,7 @@ def clock_words(run: Run) -> str:
 def figures_standing(run: Run) -> str:
     """What a run's figures are: for reference, since only ratios are judged, and only in a
     run of GOAL_CLIENTS clients or more."""
-    clients = run["options"]["clients"]
+    clients = checked(run)["options"]["clients"]
     first = (
         f"Every figure in the table is {FOR_REFERENCE}: the bench judges only ratios of "
         "figures taken in the same run"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from bench import measure
+from bench import figures, measure
 from bench.adapters import BareAdapter, ChannelsAdapter, StageAdapter, sequence_in, text_for
 from bench.collector import collector_paused
 from bench.cpuclock import CLOCK, PROCESS_CLOCK, PROCESS_TIMES, process_times
@@ -312,6 +312,22 @@ def test_a_burst_that_loses_messages_misses_its_goals_however_fast() -> None:
     verdict = by_goal(verdicts([bare, lossy]), "burst_vs_bare", "part3")
     assert verdict.ratio == 0.99 and verdict.word == "not met"
     assert "lost 10 of 1000" in verdict.note
+
+
+def test_a_lossy_burst_leaves_the_ratios_no_goal_judges_for_reference() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    lossy = target("twisted_websocket", "stage", join=1.0, rate=990, longpoll=polls(30.0, 150))
+    lossy.burst = flow(990, 1.0, 5.0, 1000)
+    lossy.paired = Paired(Join(100, 50, 1.0), flow(1000, 1.0, 50.0), polls(25.0, 120))
+    lossy.paired.websockets = TWISTED_WEBSOCKET
+    found = verdicts([bare, lossy], judged={"twisted_websocket"})
+    assert by_goal(found, "burst_vs_bare", "twisted_websocket").word == "not met"
+    for goal in ("join_vs_bare_own_port", "burst_vs_bare_autobahn", "longpoll_vs_bare"):
+        verdict = by_goal(found, goal, "twisted_websocket")
+        assert (verdict.word, verdict.judged) == ("for reference", False), (
+            f"bench/verdicts.py: {goal} has no goal, yet a lost burst made it {verdict.word!r}"
+        )
+    assert by_goal(found, "longpoll_cpu_vs_bare", "twisted_websocket").judged
 
 
 def test_the_long_poll_goal_is_cpu_per_answer_against_bare_twisted_web_alongside() -> None:
@@ -1129,3 +1145,20 @@ def test_chapter_08_says_a_cpu_figure_is_below_resolution_rather_than_print_it(
     assert ": - (CPU below the clock's resolution: part3 and bare alongside" in cpu, cpu
     assert f"part3 {below}, bare twisted.web {below}" in printed
     assert f"read with the {PROCESS_TIMES}, to 10000 \u00b5s" in printed
+
+
+def test_quoting_a_results_json_from_an_older_bench_says_so() -> None:
+    targets, judged = quick_run()
+    run = results_of(targets, judged, 100)
+    assert figures.ratio_line(run, "join_vs_bare", "part3").startswith("part3: join storm")
+    missing = figures.ratio_line(run, "join_vs_bare", "part9")
+    assert missing == "part9: join vs bare: not in this run"
+    older = {**run, "schema": 4}
+    for read in (
+        lambda: figures.ratio_line(older, "join_vs_bare", "part3"),
+        lambda: figures.figures_standing(older),
+        lambda: figures.clock_words(older),
+        lambda: figures.verdict_in([], "join_vs_bare", "part3"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ValueError, match="Run the bench again"):
+            read()
