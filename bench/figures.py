@@ -83,10 +83,16 @@ def clock_words(run: Run) -> str:
     clock = checked(run)["cpu_clock"]
     if clock is None:
         return "the servers' CPU time was read with a clock this results.json does not name"
-    return (
-        f"the servers' CPU time was read with the {clock['name']}, "
-        f"to {clock['resolution_s'] * 1e6:g} \u00b5s"
-    )
+    resolution = duration(clock["resolution_s"])
+    return f"the servers' CPU time was read with the {clock['name']}, to {resolution}"
+
+
+def duration(seconds: float) -> str:
+    """A short time in the unit that suits it: "1 ns", "10 ms"."""
+    for unit, size in (("s", 1.0), ("ms", 1e-3), ("\u00b5s", 1e-6)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds / 1e-9:g} ns"
 
 
 def figures_standing(run: Run) -> str:

@@ -1105,6 +1105,7 @@ def test_chapter_08_prints_the_ratio_the_bench_stored_not_a_ratio_of_medians(
     assert ": 1.25x, for reference" in cpu, cpu
     assert "part3 150 \u00b5s, bare twisted.web 120 \u00b5s" in printed
     assert "every ratio below is for reference too" in printed
+    assert f"read with the {PROCESS_CLOCK}, to 1 ns" in printed
 
 
 def test_chapter_08_says_which_ratios_the_bench_judged(
@@ -1144,7 +1145,7 @@ def test_chapter_08_says_a_cpu_figure_is_below_resolution_rather_than_print_it(
     cpu = line_about(printed, "part3", "long-poll CPU per answer")
     assert ": - (CPU below the clock's resolution: part3 and bare alongside" in cpu, cpu
     assert f"part3 {below}, bare twisted.web {below}" in printed
-    assert f"read with the {PROCESS_TIMES}, to 10000 \u00b5s" in printed
+    assert f"read with the {PROCESS_TIMES}, to 10 ms" in printed
 
 
 def test_quoting_a_results_json_from_an_older_bench_says_so() -> None:
