@@ -106,6 +106,33 @@ def test_a_copy_counts_once_and_a_straggler_not_at_all() -> None:
     assert flow.latency is not None and flow.latency.count == 3
 
 
+def test_copies_that_begin_to_arrive_after_the_quiet_time_are_late_not_lost() -> None:
+    async def flow_with_first_copy_after(delay: float | None, deadline: float) -> Flow:
+        recorder = Recorder(receivers=3)
+        recorder.sending(1)
+
+        async def copies() -> None:
+            await asyncio.sleep(delay or 0)
+            for client in range(3):
+                recorder.arrived(client, 1, time.perf_counter())
+
+        arriving = asyncio.create_task(copies()) if delay is not None else None
+        await recorder.settle(quiet=0.05, deadline=time.perf_counter() + deadline)
+        if arriving is not None:
+            arriving.cancel()
+        return recorder.flow(rate=None)
+
+    late = asyncio.run(flow_with_first_copy_after(0.3, deadline=60))
+    assert (late.delivered, late.lost) == (3, 0), (
+        "bench/recorder.py: the first copies came 0.3 s after the message, past the quiet "
+        f"time of 0.05 s, and {late.lost} of 3 were counted lost: on a busy machine a "
+        "crowd's first copy may come seconds after the send"
+    )
+    started = time.perf_counter()
+    never = asyncio.run(flow_with_first_copy_after(None, deadline=0.3))
+    assert never.lost == 3 and time.perf_counter() - started >= 0.3, "the deadline bounds it"
+
+
 def test_messages_carry_their_number_in_every_format() -> None:
     assert sequence_in(text_for(42)) == 42
     assert sequence_in("hello") is None
