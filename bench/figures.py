@@ -20,7 +20,6 @@ Run = Mapping[str, Any]
 FOR_REFERENCE = "for reference"
 JUDGED = "judged"
 
-
 READABLE_FROM = 5
 """The oldest results.json (results.SCHEMA) that says whether each verdict was judged and
 which clock read the servers' CPU."""
