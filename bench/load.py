@@ -13,24 +13,14 @@ from collections.abc import Iterable
 
 import psutil
 
+from .cpuclock import CLOCK
+
 
 def busy_seconds() -> float:
     """CPU seconds the whole machine has spent busy since it started, all cores together."""
     times = psutil.cpu_times()
     idle = times.idle + getattr(times, "iowait", 0.0)
     return sum(times) - idle
-
-
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """CPU seconds spent so far by the processes ``pids`` (those still running)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
 
 
 class OtherLoad:
@@ -41,11 +31,11 @@ class OtherLoad:
         self.pids = {psutil.Process().pid, *pids}  # each counted once
         self.started = time.monotonic()
         self.busy = busy_seconds()
-        self.ours = cpu_seconds(self.pids)
+        self.ours = CLOCK.seconds(self.pids)
 
     def cores(self) -> float | None:
         elapsed = time.monotonic() - self.started
         if elapsed <= 0:
             return None
-        others = (busy_seconds() - self.busy) - (cpu_seconds(self.pids) - self.ours)
+        others = (busy_seconds() - self.busy) - (CLOCK.seconds(self.pids) - self.ours)
         return round(max(others, 0.0) / elapsed, 2)

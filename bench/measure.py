@@ -105,6 +105,8 @@ def latency_words(result: Flow) -> str:
     lost = f", {result.lost_anywhere} lost" if result.lost_anywhere else ""
     cpu = result.cpu_us_per_answer
     spent = "" if cpu is None else f", server CPU {cpu:,.0f} \u00b5s per answer"
+    if result.cpu_below_resolution:
+        spent = ", server CPU below the clock's resolution"
     return f"{result.deliveries_per_s or 0:,.0f} deliveries/s, {shown}{lost}{spent}"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from .collector import collector_paused
-from .load import cpu_seconds
+from .cpuclock import CLOCK
 from .options import Options
 from .pollload import PollSwarm
 from .recorder import Recorder
@@ -42,20 +42,21 @@ class LongPolls:
         options, polls = self.options, self.polls
         recorder = Recorder(options.clients)
         polls.recorder = recorder
-        retries, answers, cpu = polls.retries, polls.answers, cpu_seconds(self.pids)
+        retries, answers, cpu = polls.retries, polls.answers, CLOCK.seconds(self.pids)
         with collector_paused():
             await self.sender.send(recorder, options.fanout_messages, options.rate)
             deadline = time.perf_counter() + options.deadline
             await recorder.settle(quiet=options.quiet, deadline=deadline)
         polls.recorder = None
         await polls.all_asking(options.quiet)  # the last answers' next polls are the flow's
-        spent = cpu_seconds(self.pids) - cpu
+        spent = CLOCK.seconds(self.pids) - cpu
         problem = polls.problem()
         if problem is not None:
             raise RuntimeError(f"a long-poll client stopped: {problem}")
         recorder.refused += polls.retries - retries
         flow = recorder.flow(options.rate)
-        flow.answers, flow.server_cpu_s = polls.answers - answers, round(spent, 4)
+        flow.answers, flow.server_cpu_s = polls.answers - answers, round(spent, 6)
+        flow.cpu_resolution_s = CLOCK.resolution_s
         return flow
 
     async def close(self) -> None:

@@ -54,11 +54,15 @@ class Recorder:
         return len(self.sent) * self.receivers
 
     async def settle(self, *, quiet: float, deadline: float) -> None:
-        """Wait until every copy has arrived, nothing has arrived for ``quiet`` seconds, or
-        the ``deadline`` (a perf_counter time) has passed."""
+        """Wait until every copy has arrived, nothing more has arrived for ``quiet`` seconds
+        since copies began to arrive, or the ``deadline`` (a perf_counter time) has passed.
+
+        Until the first copy arrives only the deadline counts: on a busy machine a crowd's
+        first copy can come seconds after the last message was sent, and copies that have
+        not begun to arrive yet are late, not lost."""
         while self.delivered < self.expected:
             now = time.perf_counter()
-            if now - self.last_event > quiet or now > deadline:
+            if (self.delivered and now - self.last_event > quiet) or now > deadline:
                 return
             await asyncio.sleep(0.02)
 

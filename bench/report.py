@@ -9,6 +9,8 @@ from .results import Flow, TargetResult
 from .verdicts import Verdict, bare_longpoll, cpu_per_answer, p99
 
 Cell = Callable[[TargetResult], str]
+BELOW_RESOLUTION = "below resolution"
+"""Shown for a CPU figure too small for the clock that measured it (cpuclock.RESOLUTIONS)."""
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -61,6 +63,8 @@ def rows(options: Options) -> list[tuple[str, Cell]]:
     def cpu(pick: Callable[[TargetResult], Flow | None]) -> Cell:
         def shown(target: TargetResult) -> str:
             found = pick(target)
+            if found is not None and found.cpu_below_resolution:
+                return BELOW_RESOLUTION
             return "-" if found is None else number(cpu_per_answer(found), 0)
 
         return shown

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .cpuclock import below_resolution
 from .stats import Latency
 
-SCHEMA = 4
+SCHEMA = 5
 """Raised when the JSON's shape changes, so that readers of older files can tell."""
 
 AUTOBAHN = "Autobahn"
@@ -63,8 +64,11 @@ class Flow:
     """Long-poll flows: the answers the pollers were sent, each with one message or more;
     when this is the median of several runs, all runs' together."""
     server_cpu_s: float | None = None
-    """Long-poll flows: the CPU seconds the target's processes spent on the flow (the
-    system counts them in hundredths of a second); of several runs, all of them."""
+    """Long-poll flows: the CPU seconds the target's processes spent on the flow; of several
+    runs, all of them."""
+    cpu_resolution_s: float | None = None
+    """The resolution of the clock ``server_cpu_s`` was read with (cpuclock.CLOCK); None:
+    not said, as in results written before it was."""
 
     @property
     def lost(self) -> int:
@@ -98,7 +102,7 @@ class Flow:
             runs=[figure(flow) for flow in flows],
             runs_lost=sum(flow.lost for flow in flows),
             answers=sum(flow.answers or 0 for flow in measured) if measured else None,
-            server_cpu_s=round(sum(flow.server_cpu_s or 0 for flow in measured), 4)
+            server_cpu_s=round(sum(flow.server_cpu_s or 0 for flow in measured), 6)
             if measured
             else None,
         )
@@ -108,10 +112,19 @@ class Flow:
         return round(self.delivered / self.seconds, 1) if self.seconds > 0 else None
 
     @property
+    def cpu_below_resolution(self) -> bool:
+        """Whether the server's CPU time was too little for its clock to measure (see
+        cpuclock.RESOLUTIONS): then there is no figure per answer, rather than a rounded one."""
+        if self.server_cpu_s is None or self.cpu_resolution_s is None:
+            return False
+        return below_resolution(self.server_cpu_s, self.cpu_resolution_s)
+
+    @property
     def cpu_us_per_answer(self) -> float | None:
         """Microseconds of the server's CPU per long-poll answer, over every run: steadier
-        than a p99 on a busy machine, since it counts the work done, not the waiting."""
-        if not self.answers or self.server_cpu_s is None:
+        than a p99 on a busy machine, since it counts the work done, not the waiting. None
+        when not measured, or below the clock's resolution."""
+        if not self.answers or self.server_cpu_s is None or self.cpu_below_resolution:
             return None
         return round(self.server_cpu_s / self.answers * 1e6, 1)
 
@@ -122,6 +135,7 @@ class Flow:
             "lost_anywhere": self.lost_anywhere,
             "deliveries_per_s": self.deliveries_per_s,
             "cpu_us_per_answer": self.cpu_us_per_answer,
+            "cpu_below_resolution": self.cpu_below_resolution,
         }
 
 
@@ -252,13 +266,16 @@ def run_json(
     machine: dict[str, Any],
     targets: list[TargetResult],
     verdicts: list[dict[str, Any]],
+    cpu_clock: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The whole run as one JSON object."""
+    """The whole run as one JSON object; ``cpu_clock``: the clock the servers' CPU time was
+    read with, its name and resolution (cpuclock.CpuClock.to_json)."""
     return {
         "schema": SCHEMA,
         "started": started,
         "options": options,
         "machine": machine,
+        "cpu_clock": cpu_clock,
         "targets": {target.name: target.to_json() for target in targets},
         "verdicts": verdicts,
     }

@@ -19,6 +19,7 @@ from harness.processes import StageError
 from harness.stages import REPO_ROOT, STAGES, Stage
 
 from . import chart, report
+from .cpuclock import CLOCK
 from .load import OtherLoad
 from .measure import measure
 from .options import Options, parse
@@ -138,6 +139,7 @@ def save(
         machine=machine(),
         targets=results,
         verdicts=[verdict.to_json() for verdict in found],
+        cpu_clock=CLOCK.to_json(),
     )
     write_json(folder / "results.json", data)
     lines = [report.table(results, options), report.flows_note(options), ""]
@@ -193,7 +195,8 @@ def main(argv: Sequence[str]) -> int:
         f"{options.rate:g}/s, burst of {options.burst_messages}, join {options.join_concurrency} "
         f"at a time (median of {options.join_storms} storms), each flow's median of "
         f"{options.repeats} run{'s' if options.repeats > 1 else ''}; "
-        f"targets: {', '.join(options.targets)}"
+        f"targets: {', '.join(options.targets)}; servers' CPU time read with the {CLOCK.name} "
+        f"({CLOCK.resolution_s:g} s resolution)"
     )
     results = []
     yardstick: Running | None = None

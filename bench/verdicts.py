@@ -1,11 +1,12 @@
 """The goals the chat servers are measured against, and whether one run met them.
 
-Every ratio is taken from figures of the same run on the same machine, so the noise of a
-busy laptop mostly cancels out. Goals apply to our stages from GOALS_FROM on; the same
-ratios for earlier stages and for the Channels peer are printed for reference, with no
-verdict, and so are the ratios no goal judges: long-poll p99 against WebSocket p99, join
-storms against bare Autobahn on its own port, and what serving the bare broadcast through
-twisted.web costs its join storms.
+Only ratios are judged, never a figure on its own (seconds, KiB, deliveries/s, µs): those
+depend on the machine, and are for reference. Every ratio is taken from figures of the
+same run on the same machine, so the noise of a busy laptop mostly cancels out. Goals
+apply to our stages from GOALS_FROM on; the same ratios for earlier stages and for the
+Channels peer are printed for reference, with no verdict, and so are the ratios no goal
+judges: long-poll p99 against WebSocket p99, join storms against bare Autobahn on its own
+port, and what serving the bare broadcast through twisted.web costs its join storms.
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ class Verdict:
     met: bool | None
     """None: not measured, or (for the Channels peer) a ratio shown for reference only."""
     note: str = ""
+    judged: bool = False
+    """Whether the goal holds for this target in this run (a stage from GOALS_FROM on, in a
+    run of GOAL_CLIENTS, a goal with a limit); else the ratio is for reference, whatever it
+    is."""
 
     @property
     def word(self) -> str:
@@ -200,6 +205,14 @@ def p99(flow: Flow | None) -> float | None:
 
 def cpu_per_answer(flow: Flow | None) -> float | None:
     return None if flow is None else flow.cpu_us_per_answer
+
+
+def resolution_words(flows: Mapping[str, Flow | None]) -> str:
+    """Which of ``flows`` (by whose they are) spent too little CPU for the clock to measure."""
+    below = [name for name, flow in flows.items() if flow is not None and flow.cpu_below_resolution]
+    if not below:
+        return ""
+    return f"CPU below the clock's resolution: {' and '.join(below)}; run longer or more clients"
 
 
 def bare_longpoll(target: TargetResult) -> Flow | None:
@@ -290,13 +303,13 @@ def verdicts(
         title: str = "",
     ) -> None:
         applies = target.kind == "stage" and (judged is None or target.name in judged)
-        met = goal.met_by(value) if applies else None
-        if applies and spoiled(goal, target):
+        holds = applies and goal.limit is not None
+        met = goal.met_by(value) if holds else None
+        if holds and spoiled(goal, target):
             met = False
+        title = title or goal.title
         found.append(
-            Verdict(
-                goal.key, title or goal.title, target.name, versus, value, goal.wanted, met, note
-            )
+            Verdict(goal.key, title, target.name, versus, value, goal.wanted, met, note, holds)
         )
 
     for target in targets:
@@ -337,7 +350,9 @@ def verdicts(
         if bare is not None or target.paired is not None:
             yardstick = bare_longpoll(target)
             value = ratio(cpu_per_answer(target.longpoll), cpu_per_answer(yardstick))
-            note = lost_words(target.name, "long-poll", target.longpoll)
+            below = resolution_words({target.name: target.longpoll, BARE_ALONGSIDE: yardstick})
+            lost = lost_words(target.name, "long-poll", target.longpoll)
+            note = "; ".join(part for part in (below, lost) if part)
             judge(LONGPOLL, target, BARE_ALONGSIDE, value, note)
             value = ratio(p99(target.longpoll), p99(yardstick))
             judge(LONGPOLL_P99, target, BARE_ALONGSIDE, value)

@@ -11,22 +11,26 @@ import asyncio
 import http.client
 import json
 import os
+import re
+import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
 
-from bench import measure
+from bench import figures, measure
 from bench.adapters import BareAdapter, ChannelsAdapter, StageAdapter, sequence_in, text_for
 from bench.collector import collector_paused
+from bench.cpuclock import CLOCK, PROCESS_CLOCK, PROCESS_TIMES, process_times
 from bench.measure import Pair, flows, repeated
 from bench.options import Options, chosen_targets, default_burst, parse
 from bench.pollflow import LongPolls
 from bench.pollload import HttpConnection
 from bench.recorder import Recorder
-from bench.report import table, verdict_lines
+from bench.report import BELOW_RESOLUTION, table, verdict_lines
 from bench.results import (
     AUTOBAHN,
     AUTOBAHN_IN_TWISTED_WEB,
@@ -100,6 +104,33 @@ def test_a_copy_counts_once_and_a_straggler_not_at_all() -> None:
     flow = recorder.flow(rate=None)
     assert (flow.expected, flow.delivered, flow.lost) == (4, 3, 1)
     assert flow.latency is not None and flow.latency.count == 3
+
+
+def test_copies_that_begin_to_arrive_after_the_quiet_time_are_late_not_lost() -> None:
+    async def flow_with_first_copy_after(delay: float | None, deadline: float) -> Flow:
+        recorder = Recorder(receivers=3)
+        recorder.sending(1)
+
+        async def copies() -> None:
+            await asyncio.sleep(delay or 0)
+            for client in range(3):
+                recorder.arrived(client, 1, time.perf_counter())
+
+        arriving = asyncio.create_task(copies()) if delay is not None else None
+        await recorder.settle(quiet=0.05, deadline=time.perf_counter() + deadline)
+        if arriving is not None:
+            arriving.cancel()
+        return recorder.flow(rate=None)
+
+    late = asyncio.run(flow_with_first_copy_after(0.3, deadline=60))
+    assert (late.delivered, late.lost) == (3, 0), (
+        "bench/recorder.py: the first copies came 0.3 s after the message, past the quiet "
+        f"time of 0.05 s, and {late.lost} of 3 were counted lost: on a busy machine a "
+        "crowd's first copy may come seconds after the send"
+    )
+    started = time.perf_counter()
+    never = asyncio.run(flow_with_first_copy_after(None, deadline=0.3))
+    assert never.lost == 3 and time.perf_counter() - started >= 0.3, "the deadline bounds it"
 
 
 def test_messages_carry_their_number_in_every_format() -> None:
@@ -310,6 +341,22 @@ def test_a_burst_that_loses_messages_misses_its_goals_however_fast() -> None:
     assert "lost 10 of 1000" in verdict.note
 
 
+def test_a_lossy_burst_leaves_the_ratios_no_goal_judges_for_reference() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    lossy = target("twisted_websocket", "stage", join=1.0, rate=990, longpoll=polls(30.0, 150))
+    lossy.burst = flow(990, 1.0, 5.0, 1000)
+    lossy.paired = Paired(Join(100, 50, 1.0), flow(1000, 1.0, 50.0), polls(25.0, 120))
+    lossy.paired.websockets = TWISTED_WEBSOCKET
+    found = verdicts([bare, lossy], judged={"twisted_websocket"})
+    assert by_goal(found, "burst_vs_bare", "twisted_websocket").word == "not met"
+    for goal in ("join_vs_bare_own_port", "burst_vs_bare_autobahn", "longpoll_vs_bare"):
+        verdict = by_goal(found, goal, "twisted_websocket")
+        assert (verdict.word, verdict.judged) == ("for reference", False), (
+            f"bench/verdicts.py: {goal} has no goal, yet a lost burst made it {verdict.word!r}"
+        )
+    assert by_goal(found, "longpoll_cpu_vs_bare", "twisted_websocket").judged
+
+
 def test_the_long_poll_goal_is_cpu_per_answer_against_bare_twisted_web_alongside() -> None:
     bare = target("bare", "bare", join=1.0, rate=1000)
     bare.longpoll = polls(10.0, 50)  # its own column: never what a stage is held to
@@ -444,7 +491,7 @@ def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
         verdicts=[v.to_json() for v in found],
     )
     data = json.loads(json.dumps(data))  # plain JSON all the way down
-    assert data["schema"] == 4
+    assert data["schema"] == 5
     assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
     part3 = data["targets"]["part3"]
     assert set(part3) == {
@@ -710,7 +757,7 @@ def test_a_stage_on_another_library_has_bursts_of_bare_autobahn_in_turns_too(
     assert len(paired.burst.runs) == len(paired.common_burst.runs) == 2
     assert paired.common_burst.delivered == paired.common_burst.expected > 0
     data = run_json(started="", options={}, machine={}, targets=[], verdicts=[])
-    assert data["schema"] == 4 and paired.to_json()["common_burst"]["delivered"] > 0
+    assert data["schema"] == 5 and paired.to_json()["common_burst"]["delivered"] > 0
 
 
 def test_each_target_takes_turns_with_the_bare_broadcast_served_as_it_serves_its_own() -> None:
@@ -894,3 +941,252 @@ def test_the_help_lists_every_target(capsys: pytest.CaptureFixture[str]) -> None
     assert stop.value.code == 0
     shown = " ".join(capsys.readouterr().out.split())
     assert "bare, part2, part3, twisted_websocket, channels, channels-memory" in shown
+
+
+# -- the servers' CPU clock -------------------------------------------------------------------
+
+BURNER = """
+import sys, threading, time
+
+def burn(seconds):
+    started = time.thread_time()
+    while time.thread_time() - started < seconds:
+        pass
+
+print("ready", flush=True)
+for line in iter(sys.stdin.readline, ""):
+    worker = threading.Thread(target=burn, args=(float(line),))
+    worker.start()
+    worker.join()  # the thread that burned has ended: its CPU time must still count
+    print("burned", flush=True)
+"""
+
+
+def test_the_servers_cpu_is_read_finely_and_counts_threads_that_have_ended() -> None:
+    fine = CLOCK.name == PROCESS_CLOCK
+    if sys.platform == "linux":
+        assert fine, "on Linux the bench reads each process's own CPU-time clock"
+    assert not fine or CLOCK.resolution_s <= 1e-6, f"{CLOCK.resolution_s} s is too coarse"
+    # On a clock of ticks (macOS), only a burn of a hundred ticks counts (RESOLUTIONS).
+    burns, margin = ((0.005, 0.3), 0.003) if fine else ((100 * CLOCK.resolution_s,), 0.05)
+    child = subprocess.Popen(
+        [sys.executable, "-c", BURNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        assert child.stdout.readline() == "ready\n"
+        for wanted in burns:  # a tick of the process times is 0.01 s
+            before = CLOCK.read(child.pid)
+            child.stdin.write(f"{wanted}\n")
+            child.stdin.flush()
+            assert child.stdout.readline() == "burned\n"
+            after = CLOCK.read(child.pid)
+            assert before is not None and after is not None
+            spent = after - before
+            assert wanted <= spent < wanted + margin, (
+                f"bench/cpuclock.py: a process burned {wanted} s of CPU in a thread that then "
+                f"ended, and its clock read {spent:.4f} s"
+            )
+    finally:
+        child.stdin.close()
+        child.wait(10)
+    assert CLOCK.read(child.pid) is None, "a process that has ended has no clock to read"
+    assert CLOCK.seconds([child.pid]) == 0
+
+
+def test_without_a_process_clock_the_process_times_stand_in_with_their_tick() -> None:
+    times = process_times()
+    assert times.name == PROCESS_TIMES and 0 < times.resolution_s <= 0.01
+    spent = times.read(os.getpid())
+    assert spent is not None and spent > 0
+    assert times.to_json() == {"name": PROCESS_TIMES, "resolution_s": times.resolution_s}
+
+
+def test_cpu_too_little_for_its_clock_is_below_resolution_not_a_figure() -> None:
+    polls = flow(2000, 1.0, 30.0)
+    polls.answers, polls.server_cpu_s, polls.cpu_resolution_s = 1000, 0.3, 0.01  # 30 ticks
+    assert polls.cpu_below_resolution and polls.cpu_us_per_answer is None
+    assert polls.to_json()["cpu_below_resolution"] is True
+    polls.server_cpu_s = 1.0  # 100 ticks: a tick is 1 % of it
+    assert not polls.cpu_below_resolution and polls.cpu_us_per_answer == 1000.0
+    polls.server_cpu_s, polls.cpu_resolution_s = 0.3, 1e-9
+    assert polls.cpu_us_per_answer == 300.0, "the same 0.3 s on a nanosecond clock counts"
+    runs = [flow(2000, 1.0, p99) for p99 in (30.0, 10.0, 20.0)]
+    for run in runs:
+        run.answers, run.server_cpu_s, run.cpu_resolution_s = 1000, 0.4, 0.01
+    median = Flow.median_of(runs, p99_of, higher_is_better=False)
+    assert median.server_cpu_s == 1.2 and median.cpu_us_per_answer == 400.0, "all runs count"
+
+
+def test_a_long_poll_below_resolution_is_not_measured_and_says_why() -> None:
+    options = parse(["--clients", "100"], STAGES)
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    ours = target("part3", "stage", join=1.0, rate=1000, longpoll=polls(30.0, 300))
+    ours.paired = Paired(longpoll=polls(25.0, 300))
+    ours.longpoll.cpu_resolution_s = 0.01  # type: ignore[union-attr]
+    goal = by_goal(verdicts([bare, ours]), "longpoll_cpu_vs_bare", "part3")
+    assert (goal.ratio, goal.word) == (None, "not measured")
+    assert goal.note.startswith("CPU below the clock's resolution: part3;"), goal.note
+    cells = {line.split("|")[1].strip(): line.split("|")[3].strip() for line in
+             table([bare, ours], options).splitlines()}  # fmt: skip
+    cpu = {title: value for title, value in cells.items() if "CPU per answer" in title}
+    assert sorted(cpu.values()) == ["300", BELOW_RESOLUTION], cpu
+
+
+def test_results_json_says_which_clock_read_the_servers_cpu() -> None:
+    data = run_json(
+        started="", options={}, machine={}, targets=[], verdicts=[], cpu_clock=CLOCK.to_json()
+    )
+    clock = json.loads(json.dumps(data))["cpu_clock"]
+    assert clock == {"name": CLOCK.name, "resolution_s": CLOCK.resolution_s}
+
+
+# -- chapter 08 quotes the bench ----------------------------------------------------------------
+
+CHAPTER_08 = REPO_ROOT / "tutorial" / "08_whyfore.md"
+READS_RESULTS = "reads-results"
+"""The tag of chapter 08's cells that read a run's results.json and print its figures."""
+
+
+def tagged_cells(chapter: Path, tag: str) -> list[str]:
+    """The code of ``chapter``'s MyST code cells tagged ``tag``, in order."""
+    cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```$", chapter.read_text(), re.M | re.S)
+    found = []
+    for cell in cells:
+        options, _, code = cell.partition("\n\n") if cell.startswith(":") else ("", "", cell)
+        tags = re.search(r"^:tags: \[(.*)\]$", options, re.M)
+        if tags and tag in [name.strip() for name in tags.group(1).split(",")]:
+            found.append(code)
+    return found
+
+
+def quoted_by_chapter(
+    run: dict, folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, list[str]]:
+    """What chapter 08's cells print and display for ``run``, as if the bench had written it
+    into ``folder``: the printed text, and the Markdown displayed."""
+    shown: list[str] = []
+    display = types.ModuleType("IPython.display")
+    display.Markdown = lambda text: shown.append(text) or text  # type: ignore[attr-defined]
+    display.Image = lambda **_: None  # type: ignore[attr-defined]
+    display.display = lambda *_, **__: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    cells = tagged_cells(CHAPTER_08, READS_RESULTS)
+    assert len(cells) >= 2, f"{CHAPTER_08.name}: no cells tagged {READS_RESULTS!r}"
+    names = {"run": json.loads(json.dumps(run)), "run_folder": folder}
+    names |= {"workbook": REPO_ROOT, "sys": sys}
+    capsys.readouterr()
+    for cell in cells:
+        exec(compile(cell, str(CHAPTER_08), "exec"), names)
+    return capsys.readouterr().out, shown
+
+
+def line_about(printed: str, who: str, title: str) -> str:
+    [line] = [line for line in printed.splitlines() if line.startswith(f"{who}: {title}")]
+    return line
+
+
+def quick_run(clients: int = 100) -> tuple[list[TargetResult], set[str]]:
+    """A run whose turns' ratios and ratios of medians disagree, and part3's long-polls."""
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    bare.join.runs = [1.0, 0.5, 3.85]  # type: ignore[union-attr]
+    hosted = Join(clients, 50, 2.002, runs=[0.81, 3.2, 2.002])  # turns: 0.81, 6.4, 0.52
+    bare.paired = Paired(hosted, flow(990, 1.0, 50.0))
+    ours = target("part3", "stage", join=0.7, rate=950, longpoll=polls(25.0, 150))
+    ours.paired = Paired(Join(clients, 50, 0.5), flow(1000, 1.0, 50.0), polls(20.0, 120))
+    peer = target("channels-memory", "channels", join=3.0, rate=40)
+    return [bare, ours, peer], (judged_here(parse(["--clients", str(clients)], STAGES)))
+
+
+def results_of(targets: list[TargetResult], judged: set[str], clients: int) -> dict:
+    found = verdicts(targets, judged)
+    return run_json(
+        started="2026-12-02 12:00:00",
+        options={"clients": clients},
+        machine={"cpus": 2},
+        targets=targets,
+        verdicts=[verdict.to_json() for verdict in found],
+        cpu_clock={"name": PROCESS_CLOCK, "resolution_s": 1e-9},
+    )
+
+
+def test_chapter_08_prints_the_ratio_the_bench_stored_not_a_ratio_of_medians(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    targets, judged = quick_run()
+    run = results_of(targets, judged, 100)
+    stored = by_goal(verdicts(targets, judged), "twisted_web_hosting", "bare")
+    assert stored.ratio == 0.81, "the bench's own statistic: the median of the turns' ratios"
+    printed, _ = quoted_by_chapter(run, tmp_path, capsys, monkeypatch)
+    hosting = line_about(printed, "bare", "join storm time in twisted.web vs on its own port")
+    assert ": 0.81x (median of the turns: 0.81, 6.4, 0.52)" in hosting, (
+        f"{CHAPTER_08.name} printed {hosting!r}, where the bench stored 0.81x, the median of the "
+        "turns' ratios: a cell that reads results.json must print the stored ratio "
+        "(bench/figures.py), not divide two figures again"
+    )
+    assert hosting.endswith(", for reference"), hosting
+    channels = line_about(printed, "part3", "burst deliveries/s vs channels-memory")
+    assert "23.75x" in channels and channels.endswith("for reference"), channels
+    cpu = line_about(printed, "part3", "long-poll CPU per answer")
+    assert ": 1.25x, for reference" in cpu, cpu
+    assert "part3 150 \u00b5s, bare twisted.web 120 \u00b5s" in printed
+    assert "every ratio below is for reference too" in printed
+    assert f"read with the {PROCESS_CLOCK}, to 1 ns" in printed
+
+
+def test_chapter_08_says_which_ratios_the_bench_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    targets, judged = quick_run(clients=1000)
+    assert "part3" in judged
+    printed, _ = quoted_by_chapter(results_of(targets, judged, 1000), tmp_path, capsys, monkeypatch)
+    join = line_about(printed, "part3", "join storm time vs bare alongside")
+    assert join.endswith(": 1.4x, judged, goal <= 1.5x: met"), join
+    channels = line_about(printed, "part3", "burst deliveries/s vs channels-memory")
+    assert channels.endswith("judged, goal >= 20x: met"), channels
+    p99 = line_about(printed, "part3", "long-poll p99 vs bare twisted.web alongside")
+    assert p99.endswith(": 1.25x, for reference"), "no goal judges the long-poll p99"
+    hosting = line_about(printed, "bare", "join storm time in twisted.web")
+    assert hosting.endswith("for reference"), "the yardstick is never judged"
+    assert "listed below with their verdicts" in printed
+
+
+def test_chapter_08_says_a_cpu_figure_is_below_resolution_rather_than_print_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    targets, judged = quick_run()
+    for found in (targets[1].longpoll, targets[1].paired.longpoll):  # type: ignore[union-attr]
+        assert found is not None and found.server_cpu_s is not None
+        found.cpu_resolution_s = 0.01  # the process times' tick: 0.15 s is 15 ticks
+    run = results_of(targets, judged, 100)
+    run["cpu_clock"] = process_times().to_json()
+    printed, tables = quoted_by_chapter(run, tmp_path, capsys, monkeypatch)
+    [part3_row] = [row for row in tables[0].splitlines() if row.startswith("| **part3**")]
+    below = "below the clock's resolution"
+    assert part3_row.endswith(f"| {below} ({below}) |"), (
+        f"{CHAPTER_08.name} showed {part3_row!r}: 0.15 s on a clock of 0.01 s is a few ticks, "
+        "which its table must call below resolution (results.json's cpu_below_resolution)"
+    )
+    assert "\u00b5s" not in part3_row.rsplit("|", 2)[1], "no figure for what was not measured"
+    cpu = line_about(printed, "part3", "long-poll CPU per answer")
+    assert ": - (CPU below the clock's resolution: part3 and bare alongside" in cpu, cpu
+    assert f"part3 {below}, bare twisted.web {below}" in printed
+    assert f"read with the {PROCESS_TIMES}, to 10 ms" in printed
+
+
+def test_quoting_a_results_json_from_an_older_bench_says_so() -> None:
+    targets, judged = quick_run()
+    run = results_of(targets, judged, 100)
+    assert figures.ratio_line(run, "join_vs_bare", "part3").startswith("part3: join storm")
+    missing = figures.ratio_line(run, "join_vs_bare", "part9")
+    assert missing == "part9: join vs bare: not in this run"
+    older = {**run, "schema": 4}
+    for read in (
+        lambda: figures.ratio_line(older, "join_vs_bare", "part3"),
+        lambda: figures.figures_standing(older),
+        lambda: figures.clock_words(older),
+        lambda: figures.verdict_in([], "join_vs_bare", "part3"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ValueError, match="Run the bench again"):
+            read()
