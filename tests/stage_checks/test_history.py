@@ -11,6 +11,7 @@ the middle of a crowd's conversation loses nothing that anyone was told was sent
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import threading
@@ -28,7 +29,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.web.server import Site
 
-from harness import admin, chat_page, http, people, waits
+from harness import admin, chat_page, http, people, protocol, waits
 from harness.browser import Browsers
 from harness.fakes import (
     ORIGIN,
@@ -572,10 +573,14 @@ def test_a_message_waits_for_the_database_and_nothing_else_does(
                 f"once (that needs no database), but the first answer was {error}. Is the "
                 "reactor waiting for the database? Store messages in a thread (deferToThread)."
             )
-            try:
-                early = bob.connection.recv(timeout=1)
-            except TimeoutError:
-                early = None
+            early = None
+            quiet_until = time.monotonic() + 1
+            while early is None and (left := quiet_until - time.monotonic()) > 0:
+                try:
+                    frame = json.loads(bob.connection.recv(timeout=left))
+                except TimeoutError:
+                    break
+                early = None if protocol.is_ignored(frame) else frame  # a learner's own types
             assert early is None, (
                 f"While the database was locked, Bob was sent {early}: a message must reach "
                 "nobody before it is stored."
