@@ -66,20 +66,28 @@ class Output:
     def text(self) -> str:
         return "".join(self.lines)
 
+    def _next_line(self, deadline: float) -> str | None:
+        """The next line printed before ``deadline``; None once the output ends or time is up."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            line = self._queue.get(timeout=left)
+        except queue.Empty:
+            return None
+        if line is not None:
+            self.lines.append(line)
+        return line
+
     def until(self, marker: str, within: float = STARTUP_TIMEOUT, hint: str = "") -> str:
         """Everything printed up to ``marker``; fails, adding ``hint``, if it is not printed
         ``within`` s."""
         deadline = time.monotonic() + within
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                pytest.fail(f"It ended before printing {marker!r}.{hint} It printed:\n{self.text}")
-            self.lines.append(line)
+        while (line := self._next_line(deadline)) is not None:
             if marker in line:
                 return self.text
+        if time.monotonic() < deadline:
+            pytest.fail(f"It ended before printing {marker!r}.{hint} It printed:\n{self.text}")
         pytest.fail(
             f"serve did not print {marker!r} within {within:g} s.{hint} It printed:\n{self.text}"
         )
@@ -87,14 +95,8 @@ class Output:
     def rest(self, within: float = 5.0) -> str:
         """Everything printed, once the output ends (or ``within`` s have passed)."""
         deadline = time.monotonic() + within
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
+        while self._next_line(deadline) is not None:
+            pass
         return self.text
 
 

@@ -355,13 +355,19 @@ def test_an_after_that_is_not_a_message_id_is_refused(server: Server, after: str
     )
 
 
-def test_ids_carry_on_from_the_database_after_a_restart(
-    make_server: Callable[..., Server],
-) -> None:
+def restarted_after_three_messages(make_server: Callable[..., Server]) -> Server:
+    """A server that stored three messages in room 1 and stopped, and a new process on the
+    same database."""
     before = make_server()
     before.say(3)
     before.stop()
-    after = make_server(store=before.store)  # a new process, the same database
+    return make_server(store=before.store)
+
+
+def test_ids_carry_on_from_the_database_after_a_restart(
+    make_server: Callable[..., Server],
+) -> None:
+    after = restarted_after_three_messages(make_server)
     poll = after.poll(1, 3)
     assert poll.answer is None, (
         f"After a restart, a poll after message 3 (the last one stored) should wait for the "
@@ -380,10 +386,7 @@ def test_ids_carry_on_from_the_database_after_a_restart(
 def test_a_first_poll_after_a_restart_starts_from_the_last_stored_id(
     make_server: Callable[..., Server],
 ) -> None:
-    before = make_server()
-    before.say(3)
-    before.stop()
-    after = make_server(store=before.store)  # a new process, the same database
+    after = restarted_after_three_messages(make_server)
     first = after.http.get("/rooms/1/messages", headers=after.alice)
     answer = first.answered("the answer to a first poll (no after) just after a restart").json()
     assert (answer.get("cursor"), ids(answer.get("messages", []))) == (3, []), (
