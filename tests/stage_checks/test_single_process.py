@@ -29,7 +29,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import deferLater
 from twisted.web.server import Site
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from harness import chat_page, http, waits
 from harness.admin import PASSWORD, USERNAME
@@ -570,10 +570,10 @@ def test_an_ssl_endpoint_serves_https_and_wss_by_itself(
                 headers=secure.credentials(),
             ) as chat:
                 welcome = chat.receive("the welcome over wss://")
-        except TimeoutError as problem:
+        except (TimeoutError, OSError, InvalidHandshake) as problem:
             raise AssertionError(
                 f"The page came over https://, but the WebSocket at wss://127.0.0.1:"
-                f"{port}/ws/{room} was not opened ({problem}). The server's last lines:\n"
+                f"{port}/ws/{room} was not opened ({problem!r}). The server's last lines:\n"
                 f"{tail(secure.log_text('django'))}"
             ) from None
     assert welcome.get("type") == "welcome", (
