@@ -35,7 +35,8 @@ def notes() -> str:
 
 
 def timing_rows() -> dict[str, list[float]]:
-    """The timing table's figures, by chapter number: words, lines, reading, cells, ..."""
+    """The timing table's figures, by chapter number: words, code lines, reading minutes,
+    cells minutes, replay seconds, exercise minutes and total hours."""
     return {
         found["number"]: [float(cell.replace(",", "")) for cell in found["figures"].split("|")]
         for found in TABLE_ROW.finditer(notes())
@@ -51,7 +52,7 @@ def test_the_timing_table_holds_the_chapters_counts(chapter: Path) -> None:
     rows = timing_rows()
     number = chapter.stem[:2]
     assert number in rows, f"{NOTES.name}'s timing table has no row for {chapter.name}"
-    words, lines, reading_minutes, cells_minutes = rows[number][:4]
+    words, lines, reading_minutes, cells_minutes, _replay, exercise_minutes, hours = rows[number]
     counted = reading(chapter)
     fix = (
         f"Recount (PYTHONPATH=tests python -m harness.reading) and update the row of "
@@ -67,6 +68,9 @@ def test_the_timing_table_holds_the_chapters_counts(chapter: Path) -> None:
     ), (
         f"{chapter.stem}'s minutes are not its words at {WORDS_PER_MINUTE} a minute and its "
         f"lines at {CODE_LINES_PER_MINUTE} a minute. {fix}."
+    )
+    assert close(hours * 60, reading_minutes + cells_minutes + exercise_minutes), (
+        f"{chapter.stem}'s total is not its reading, cells and exercise minutes added up"
     )
 
 
