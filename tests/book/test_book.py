@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from selenium import webdriver
 
-from harness.book import FILE_MAGIC, BookError, build, for_the_book, literally
+from harness.book import FILE_MAGIC, FRONT_PAGE, PAGES, BookError, build, for_the_book, literally
 from harness.executed import up_to_date
 from harness.replay import CHAPTERS
 from harness.site_check import broken_links, loaded_from_elsewhere, missing_from_contents
@@ -50,10 +50,11 @@ def printed(cell: nbformat.NotebookNode) -> str:
 
 
 def test_every_chapter_is_in_the_table_of_contents(book_site: Path) -> None:
-    missing = missing_from_contents(book_site, [chapter.stem for chapter in CHAPTERS])
+    pages = [page.stem for page in PAGES if page != FRONT_PAGE]
+    missing = missing_from_contents(book_site, [chapter.stem for chapter in CHAPTERS] + pages)
     assert not missing, (
-        f"these chapters are missing from the book: {missing}. List each chapter in the "
-        f"toctree of {CONTENTS}."
+        f"these pages are missing from the book: {missing}. List each chapter, and the "
+        f"instructors' notes, in a toctree of {CONTENTS}."
     )
 
 

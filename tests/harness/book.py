@@ -9,7 +9,8 @@ from a copy of the executed notebooks in ``book/_build/source/`` in which each `
 cell is shown as the change it makes (a ``diff`` block captioned with the cell's first line),
 and each ``%%writefile`` cell as the file it writes, highlighted as what it is; each followed
 by what running it printed. ``book/conf.py`` is the configuration, ``book/index.md`` the
-front page and the table of contents. The site goes to ``book/_build/html/``.
+front page and the table of contents; the instructors' notes (``tutorial/instructors.md``)
+are a page of it too. The site goes to ``book/_build/html/``.
 
 ``nox -s book`` builds it and checks it (tests/book/). To build it without the checks, in an
 environment with the tutorial's requirements: ``PYTHONPATH=tests python -m harness.book``.
@@ -28,13 +29,15 @@ import nbformat
 
 from .executed import EXECUTED_DIR_ENV, executed_dir, up_to_date
 from .replay import CHAPTERS
-from .stages import REPO_ROOT
+from .stages import REPO_ROOT, TUTORIAL_DIR
 
 BOOK_DIR = REPO_ROOT / "book"
 BUILD_DIR = BOOK_DIR / "_build"
 SOURCE_DIR = BUILD_DIR / "source"
 SITE_DIR = BUILD_DIR / "html"
 FRONT_PAGE = BOOK_DIR / "index.md"
+PAGES = [FRONT_PAGE, TUTORIAL_DIR / "instructors.md"]
+"""The pages that are not chapters: the front page, and the notes for instructors."""
 SPHINX_TIMEOUT = 600
 """Seconds the site build may take (half a minute on two idle cores, two when they are busy)."""
 FILE_MAGIC = re.compile(
@@ -112,10 +115,12 @@ def for_the_book(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def write_source(notebooks: dict[Path, nbformat.NotebookNode]) -> None:
-    """The folder Sphinx reads: the front page and each chapter's executed notebook."""
+    """The folder Sphinx reads: the pages that are not chapters, and each chapter's executed
+    notebook."""
     shutil.rmtree(SOURCE_DIR, ignore_errors=True)
     SOURCE_DIR.mkdir(parents=True)
-    shutil.copy(FRONT_PAGE, SOURCE_DIR / FRONT_PAGE.name)
+    for page in PAGES:
+        shutil.copy(page, SOURCE_DIR / page.name)
     for chapter, notebook in notebooks.items():
         nbformat.write(for_the_book(notebook), SOURCE_DIR / f"{chapter.stem}.ipynb")
 

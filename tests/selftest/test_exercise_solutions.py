@@ -4,16 +4,31 @@ Learners add to the protocol: chapter 02's exercise 1 sends presence messages, c
 exercise 4 adds the person's name to the welcome. The checks pass over message types and
 fields they do not know, as every client must, so such a solution has to pass every check of
 its stage, and the checks must write nothing into its folder.
+
+The worked solutions in tutorial/solutions/<chapter>/ (one patch per exercise, for the
+instructors' notes) are held to the same: all of a chapter's patches are applied, in order,
+to one copy of its stage, and one run of the stage's checks must pass.
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness.stages import NEWEST, STAGES
+from harness.stages import NEWEST, REPO_ROOT, STAGES, Stage
 from selftest.copies import copy_stage, edit, files_in, run_checks
+
+SOLUTIONS = REPO_ROOT / "tutorial" / "solutions"
+SOLVED = [stage for stage in STAGES.values() if (SOLUTIONS / stage.chapter_path.stem).is_dir()]
+"""The stages whose chapter has worked solutions as patches."""
+CAUGHT_BY = {
+    "part2": "chatserver or chat_browser",
+    "twisted_websocket": "test_twisted_websocket or chatserver or stopping",
+}
+"""For a stage whose every check would take long, the checks (pytest -k) that would catch a
+wrong solution: those of the files its patches change. Every check runs for other stages."""
 
 # Chapter 02, exercise 1, "Who is here?": after its welcome, everyone in the room hears
 # how many are here, whenever someone joins or leaves.
@@ -90,4 +105,36 @@ def test_part3_runs_every_check_part2_runs() -> None:
     assert STAGES["part2"].features <= STAGES["part3"].features, (
         "part2 has features part3 lacks, so some of its checks no longer run on part3: "
         "add part2 back to the stages of test_a_learners_own_types_and_fields_pass_every_check"
+    )
+
+
+def apply_solution(patch: Path, folder: Path) -> None:
+    """Apply one exercise's patch to a copy of its stage, as ``git apply`` does."""
+    done = subprocess.run(
+        ["git", "apply", "--verbose", str(patch)], cwd=folder, capture_output=True, text=True
+    )
+    assert done.returncode == 0, (
+        f"{patch.relative_to(REPO_ROOT)} no longer applies to its stage, which has changed "
+        f"since it was written. Redo the exercise on the stage as it is now and write the "
+        f"patch again (git diff). git apply said:\n{done.stderr}"
+    )
+
+
+@pytest.mark.timeout(1800)  # every check of a stage, in a child pytest
+@pytest.mark.parametrize("stage", SOLVED, ids=[stage.name for stage in SOLVED])
+def test_the_worked_solutions_to_a_chapters_exercises_pass_its_checks(
+    stage: Stage, tmp_path: Path
+) -> None:
+    patches = sorted((SOLUTIONS / stage.chapter_path.stem).glob("*.diff"))
+    folder = copy_stage(stage.name, tmp_path)
+    for patch in patches:
+        apply_solution(patch, folder)
+
+    chosen = ("-k", CAUGHT_BY[stage.name]) if stage.name in CAUGHT_BY else ()
+    result = run_checks(stage.name, folder, tmp_path / "artefacts", *chosen)
+
+    assert result.returncode == 0, (
+        f"{stage.name} with the worked solutions {[p.name for p in patches]} applied failed "
+        f"its checks; a solution shown to instructors must keep every check passing:\n"
+        f"{result.stdout[-6000:]}"
     )
