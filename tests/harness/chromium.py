@@ -34,7 +34,8 @@ def system_chromium(path: str | None = None) -> tuple[str | None, str | None]:
 
     ``path``: the folders to search, as in PATH (the PATH of this process by default).
     """
-    browser = next((found for name in BROWSER_NAMES if (found := shutil.which(name, path=path))), None)
+    found = (shutil.which(name, path=path) for name in BROWSER_NAMES)
+    browser = next((program for program in found if program), None)
     if browser is None:
         browser = next((app for app in MAC_APPLICATIONS if Path(app).is_file()), None)
     return browser, shutil.which("chromedriver", path=path)

@@ -77,7 +77,7 @@ PORTS = (
 
 
 def this_system() -> str:
-    """"debian" (Debian, Ubuntu and their kin), "macos", or "other"."""
+    """Which advice this system gets: "debian" (Debian, Ubuntu and their kin), "macos", "other"."""
     if sys.platform == "darwin":
         return "macos"
     try:
@@ -146,8 +146,7 @@ def python_version(machine: Machine) -> Result:
         machine.advice(
             "sudo apt-get install python3 (Debian 12 has 3.11), then: pipx reinstall "
             "--python python3 nox",
-            'brew install python, then: pipx reinstall --python "$(brew --prefix)/bin/python3" '
-            "nox",
+            'brew install python, then: pipx reinstall --python "$(brew --prefix)/bin/python3" nox',
         ),
     )
 
@@ -274,16 +273,15 @@ def headless_browser(machine: Machine) -> Result:
     pair = browser_pair(machine)
     if not pair.matched:
         return red(
-            "A headless browser: not tried, for want of Chromium and a chromedriver of its "
-            "version",
+            "A headless browser: not tried, for want of Chromium and a chromedriver of its version",
             "Fix the line above first.",
         )
     assert pair.browser is not None and pair.driver is not None
     word = secrets.token_hex(8)
     advice = machine.advice(
-        f"see why it does not start: {pair.browser} --headless=new --no-sandbox --dump-dom "
+        f"See why it does not start: {pair.browser} --headless=new --no-sandbox --dump-dom "
         "about:blank",
-        "open Chrome once by hand (macOS asks whether to allow it), then run doctor again",
+        "Open Chrome once by hand (macOS asks whether to allow it), then run doctor again",
     )
     try:
         with (
@@ -303,7 +301,7 @@ def headless_browser(machine: Machine) -> Result:
         return red(
             f"Headless Chromium opened a page on this machine, but {shown}",
             machine.advice(
-                "check that nothing (a proxy setting, a firewall) stands between Chromium and "
+                "Check that nothing (a proxy setting, a firewall) stands between Chromium and "
                 "127.0.0.1"
             ),
         )
@@ -360,9 +358,9 @@ def free_disk(machine: Machine) -> Result:
         f"Only {free:.1f} GB free where the workbook is ({machine.workbook}); its environments "
         f"and package cache need about {machine.disk_needed_gb:g} GB",
         machine.advice(
-            "free some space (sudo apt-get clean; the .nox folders of old copies of the "
+            "Free some space (sudo apt-get clean; the .nox folders of old copies of the "
             "workbook), or move the workbook to a disk with room",
-            "free some space (System Settings, General, Storage), or move the workbook to a "
+            "Free some space (System Settings, General, Storage), or move the workbook to a "
             "disk with room",
         ),
     )
@@ -380,7 +378,7 @@ def packages(machine: Machine) -> Result:
         f"The package index ({index}) does not answer ({problem}), and there is no wheelhouse: "
         "sessions cannot install anything",
         machine.advice(
-            "connect to the internet, or set CHAT_WHEELHOUSE to the instructor's wheelhouse "
+            "Connect to the internet, or set CHAT_WHEELHOUSE to the instructor's wheelhouse "
             "(a folder, or an http:// address)"
         ),
     )
@@ -396,7 +394,7 @@ def wheelhouse_packages(machine: Machine, wheelhouse: str) -> Result:
         return red(
             f"The wheelhouse does not answer ({problem}): {named}",
             machine.advice(
-                "join the room's network and check the address with the instructor, or unset "
+                "Join the room's network and check the address with the instructor, or unset "
                 "CHAT_WHEELHOUSE to install from the internet"
             ),
         )
@@ -409,7 +407,7 @@ def wheelhouse_packages(machine: Machine, wheelhouse: str) -> Result:
     return red(
         f"The wheelhouse {what}: {named}",
         machine.advice(
-            "copy the instructor's wheelhouse folder there (they make it with nox -s "
+            "Copy the instructor's wheelhouse folder there (they make it with nox -s "
             "wheelhouse), or unset CHAT_WHEELHOUSE to install from the internet"
         ),
     )
