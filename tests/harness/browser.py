@@ -50,8 +50,9 @@ def new_driver() -> webdriver.Chrome:
     except WebDriverException as error:
         shutil.rmtree(profile, ignore_errors=True)
         raise RuntimeError(
-            "Could not start headless Chromium. On Debian or Ubuntu install it with "
-            "`sudo apt-get install chromium chromium-driver`; elsewhere install Chrome or "
+            "Could not start headless Chromium. On Debian install it with `sudo apt-get "
+            "install chromium chromium-driver`, on Ubuntu with `sudo apt-get install "
+            "chromium-browser chromium-chromedriver`; elsewhere install Chrome or "
             f"Chromium and chromedriver of the same version. Selenium said: {error.msg}"
         ) from None
     PROFILES[driver] = profile

@@ -57,6 +57,8 @@ DISK_NEEDED_GB = 3.0
 """Free space the workbook needs: every session's environment (`nox` makes a dozen, 1.5 GB
 together) and the installer's cache of packages (about 0.5 GB)."""
 PACKAGE_FILES = ("*.whl", "*.tar.gz", "*.zip")
+UBUNTU_CHROMIUM = "sudo apt-get install chromium-browser chromium-chromedriver (the snap)"
+"""Ubuntu has no chromium or chromium-driver package: these two install Chromium's snap."""
 GIGABYTE = 1024**3
 
 
@@ -76,16 +78,19 @@ PORTS = (
 )
 
 
+SYSTEM_NAMES = {"debian": "Debian", "ubuntu": "Ubuntu", "macos": "macOS"}
+
+
 def this_system() -> str:
-    """Which advice this system gets: "debian" (Debian, Ubuntu and their kin), "macos", "other"."""
+    """Which advice this system gets: "debian", "ubuntu" (and its kin), "macos" or "other"."""
     if sys.platform == "darwin":
         return "macos"
     try:
         release = Path("/etc/os-release").read_text()
     except OSError:
         return "other"
-    family = re.findall(r"^(?:ID|ID_LIKE)=\"?([^\"\n]*)", release, re.M)
-    return "debian" if {"debian", "ubuntu"} & set(" ".join(family).split()) else "other"
+    family = set(" ".join(re.findall(r"^(?:ID|ID_LIKE)=\"?([^\"\n]*)", release, re.M)).split())
+    return next((name for name in ("ubuntu", "debian") if name in family), "other")
 
 
 @dataclass(frozen=True)
@@ -104,15 +109,20 @@ class Machine:
     def path(self) -> str:
         return self.environ.get("PATH", os.defpath)
 
-    def advice(self, debian: str, macos: str | None = None) -> str:
-        """What to do, on this system: ``debian`` on Debian and Ubuntu, ``macos`` on macOS
-        (the same as ``debian`` when not given), both, labelled, anywhere else."""
-        macos = debian if macos is None else macos
-        if self.system == "debian":
+    def advice(self, debian: str, macos: str | None = None, ubuntu: str | None = None) -> str:
+        """What to do, on this system: ``debian`` on Debian, ``ubuntu`` on Ubuntu, ``macos``
+        on macOS (each the same as ``debian`` when not given); each, labelled, elsewhere."""
+        by_system = {"debian": debian, "ubuntu": ubuntu or debian, "macos": macos or debian}
+        if self.system in by_system:
+            return by_system[self.system]
+        systems_by_text: dict[str, list[str]] = {}
+        for system, text in by_system.items():
+            systems_by_text.setdefault(text, []).append(SYSTEM_NAMES[system])
+        if len(systems_by_text) == 1:
             return debian
-        if self.system == "macos" or macos == debian:
-            return macos
-        return f"On Debian or Ubuntu: {debian}\nOn macOS: {macos}"
+        return "\n".join(
+            f"On {' or '.join(systems)}: {text}" for text, systems in systems_by_text.items()
+        )
 
 
 @dataclass(frozen=True)
@@ -240,20 +250,23 @@ def chromium_and_driver(machine: Machine) -> Result:
             machine.advice(
                 "sudo apt-get install chromium chromium-driver",
                 "brew install --cask google-chrome chromedriver",
+                ubuntu=UBUNTU_CHROMIUM,
             ),
         )
     if pair.browser_version is None:
         return red(
             f"{pair.browser} does not say its version: it may be broken",
             machine.advice("sudo apt-get install --reinstall chromium chromium-driver",
-                           "brew reinstall --cask google-chrome"),
+                           "brew reinstall --cask google-chrome",
+                           ubuntu=f"{UBUNTU_CHROMIUM}; sudo snap refresh chromium"),
         )  # fmt: skip
     found = f"Chromium {pair.browser_version} ({pair.browser})"
     if pair.driver is None:
         return red(
             f"{found} is installed, but no chromedriver is on PATH",
             machine.advice("sudo apt-get install chromium-driver",
-                           "brew install --cask chromedriver (it follows Chrome's version)"),
+                           "brew install --cask chromedriver (it follows Chrome's version)",
+                           ubuntu=UBUNTU_CHROMIUM),
         )  # fmt: skip
     if not pair.matched:
         return red(
@@ -264,6 +277,8 @@ def chromium_and_driver(machine: Machine) -> Result:
                 f"{pair.driver} if apt did not install it",
                 "brew upgrade --cask google-chrome chromedriver; remove "
                 f"{pair.driver} if brew did not install it",
+                ubuntu=f"sudo snap refresh chromium; remove {pair.driver} if it is not "
+                "/usr/bin/chromedriver",
             ),
         )
     return green(f"{found} and chromedriver {pair.driver_version}, of the same version")

@@ -21,7 +21,7 @@ def refusal(command: str) -> str | None:
     return (
         f"`{command}` does not run on native Windows: run the workbook inside WSL 2, the "
         "Windows Subsystem for Linux. In PowerShell type `wsl --install -d Ubuntu-24.04`, "
-        "open Ubuntu, and follow the README's Debian and Ubuntu lines there."
+        "open Ubuntu, and follow the README's Ubuntu lines there."
     )
 
 

@@ -89,7 +89,7 @@ def assert_red(result: Result, *words: str) -> None:
 
 def test_on_this_machine_every_line_is_green_and_doctor_exits_0(local_index: str) -> None:
     nox = shutil.which("nox")
-    assert nox, "nox must be on PATH for this check to run `nox -s doctor`"
+    assert nox, "nox is not on PATH (pipx ensurepath puts it there): this types nox -s doctor"
     env = {**os.environ, "UV_DEFAULT_INDEX": local_index}
     env.pop("CHAT_WHEELHOUSE", None)
     for variable in ("DJANGO_PORT", "CHAT_PORT", "JUPYTER_PORT"):
@@ -244,11 +244,19 @@ def test_colour_marks_green_and_red_lines_on_a_terminal() -> None:
     assert doctor.render(doctor.red("broken", ""), colour=True) == "\033[31m  !!  broken\033[0m"
 
 
-def test_advice_is_for_this_system_and_for_both_where_it_cannot_tell() -> None:
-    def advice(system: str) -> str:
-        return Machine({}, system=system).advice("sudo apt-get install x", "brew install x")
+def test_advice_is_for_this_system_and_for_each_where_it_cannot_tell() -> None:
+    def advice(system: str, **ubuntu: str) -> str:
+        return Machine({}, system=system).advice("apt-get install x", "brew install x", **ubuntu)
 
-    assert advice("debian") == "sudo apt-get install x"
+    assert advice("debian") == advice("ubuntu") == "apt-get install x"
     assert advice("macos") == "brew install x"
-    both = "On Debian or Ubuntu: sudo apt-get install x\nOn macOS: brew install x"
-    assert advice("other") == both
+    assert advice("ubuntu", ubuntu="apt-get install y") == "apt-get install y"
+    assert advice("other") == "On Debian or Ubuntu: apt-get install x\nOn macOS: brew install x"
+    assert advice("other", ubuntu="apt-get install y") == (
+        "On Debian: apt-get install x\nOn Ubuntu: apt-get install y\nOn macOS: brew install x"
+    )
+
+
+def test_ubuntu_is_told_its_own_names_for_chromium(tmp_path: Path) -> None:
+    ubuntu = Machine({"PATH": str(tmp_path)}, system="ubuntu")
+    assert_red(doctor.chromium_and_driver(ubuntu), "chromium-browser chromium-chromedriver")
