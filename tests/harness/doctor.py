@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -72,7 +73,7 @@ class PortUse:
 
 
 PORTS = (
-    PortUse("DJANGO_PORT", 8000, "Django's pages"),
+    PortUse("DJANGO_PORT", 8000, "Django"),
     PortUse("CHAT_PORT", 1025, "the chat server"),
     PortUse("JUPYTER_PORT", 8888, "JupyterLab"),
 )
@@ -281,7 +282,9 @@ def chromium_and_driver(machine: Machine) -> Result:
                 "/usr/bin/chromedriver",
             ),
         )
-    return green(f"{found} and chromedriver {pair.driver_version}, of the same version")
+    if pair.driver_version == pair.browser_version:
+        return green(f"Chromium and chromedriver {pair.driver_version}, the same version")
+    return green(f"{found} and chromedriver {pair.driver_version}, the same major version")
 
 
 def headless_browser(machine: Machine) -> Result:
@@ -320,8 +323,7 @@ def headless_browser(machine: Machine) -> Result:
                 "127.0.0.1"
             ),
         )
-    return green("Headless Chromium started, ran the page's JavaScript, and had a WebSocket "
-                 "message echoed by a local server")  # fmt: skip
+    return green("Headless Chromium runs JavaScript and WebSockets (a local echo answered)")
 
 
 def page_result(run_script: Callable[[str], object], wanted: str) -> str:
@@ -343,6 +345,7 @@ def page_result(run_script: Callable[[str], object], wanted: str) -> str:
 
 def free_ports(machine: Machine) -> Result:
     problems = []
+    taken = []
     chosen = []
     for use in PORTS:
         text = machine.environ.get(use.variable, str(use.default))
@@ -352,16 +355,18 @@ def free_ports(machine: Machine) -> Result:
         chosen.append(f"{text} ({use.user})")
         problem = ports.listen_problem("127.0.0.1", int(text))
         if problem is not None:
-            problems.append(f"{problem.text} It is the port of {use.user}.")
+            problems.append(f"{problem.text} The workbook wants it for {use.user}.")
+            taken.append(use)
     if not problems:
         return green(f"Ports {', '.join(chosen)} are free")
-    variables = ", ".join(f"{use.variable}=" for use in PORTS)
+    if not taken:
+        return red(" ".join(problems), "Set it to a port number, or unset it.")
+    others = " ".join(f"{use.variable}=..." for use in taken)
+    expected = " and ".join(str(use.default) for use in taken)
     return red(
         " ".join(problems),
-        machine.advice(
-            "Stop that program (the chapters' links expect these ports), or choose other ports "
-            f"for every command with {variables}..."
-        ),
+        f"Stop that program, or choose another port for every command with {others} (the "
+        f"chapters' links say {expected}).",
     )
 
 
@@ -505,26 +510,39 @@ def does_not_answer(url: str) -> str | None:
 GREEN = "\033[32m"
 RED = "\033[31m"
 PLAIN = "\033[0m"
+WIDTH = 100
+"""The widest doctor's lines get, however wide the terminal (they wrap at its width)."""
 
 
-def render(result: Result, colour: bool) -> str:
-    """The result's line (and its advice, indented below it), coloured for a terminal."""
+def wrap(text: str, width: int, first: str, then: str) -> str:
+    """``text`` in lines of ``width`` columns at most, but never a command or a path cut."""
+    return textwrap.fill(
+        text, width, initial_indent=first, subsequent_indent=then,
+        break_long_words=False, break_on_hyphens=False,
+    )  # fmt: skip
+
+
+def render(result: Result, colour: bool, width: int = WIDTH) -> str:
+    """The result's line (and its advice, indented below it), wrapped at ``width`` columns,
+    coloured for a terminal."""
     mark, tint = ("ok", GREEN) if result.ok else ("!!", RED)
-    line = f"  {mark}  {result.what}"
+    line = wrap(result.what, width, first=f"  {mark}  ", then=" " * 6)
     if colour:
         line = f"{tint}{line}{PLAIN}"
-    advice = [f"      {part}" for part in result.advice.splitlines()]
+    advice = [
+        wrap(part, width, first="      → ", then=" " * 8) for part in result.advice.splitlines()
+    ]
     return "\n".join([line, *advice])
 
 
-def run(machine: Machine, out: TextIO, colour: bool) -> int:
+def run(machine: Machine, out: TextIO, colour: bool, width: int = WIDTH) -> int:
     """Run every check, print its line as it comes, and return the exit status."""
     print("Is this laptop ready for the workbook?\n", file=out, flush=True)
     failed = 0
     for check in CHECKS:
         result = check(machine)
         failed += not result.ok
-        print(render(result, colour), file=out, flush=True)
+        print(render(result, colour, width), file=out, flush=True)
     if failed:
         print(f"\n{failed} of {len(CHECKS)} checks failed: do what their lines say, then run "
               "`nox -s doctor` again.", file=out)  # fmt: skip
@@ -537,7 +555,8 @@ def main(argv: list[str]) -> int:
     refuse_native_windows("nox -s doctor")
     parser = argparse.ArgumentParser(prog="nox -s doctor --", description=__doc__.split("\n")[0])
     parser.parse_args(argv)  # no options: --help, and a plain refusal of anything else
-    return run(Machine(os.environ), sys.stdout, colour=sys.stdout.isatty())
+    width = min(shutil.get_terminal_size().columns, WIDTH)
+    return run(Machine(os.environ), sys.stdout, colour=sys.stdout.isatty(), width=width)
 
 
 if __name__ == "__main__":

@@ -189,7 +189,7 @@ def test_a_port_another_program_listens_on_is_red_and_names_it() -> None:
         port = holder.getsockname()[1]
         result = doctor.free_ports(machine(DJANGO_PORT=str(port), CHAT_PORT=str(free_port())))
     assert_red(
-        result, f"Port {port}", f"pid {os.getpid()}", "the port of Django's pages", "DJANGO_PORT="
+        result, f"Port {port}", f"pid {os.getpid()}", "wants it for Django", "DJANGO_PORT=..."
     )
 
 
@@ -235,13 +235,20 @@ def test_one_red_line_makes_the_exit_status_1_and_its_advice_is_printed(
     monkeypatch.setattr(doctor, "CHECKS", checks)
     out = io.StringIO()
     assert doctor.run(machine(), out, colour=False) == 1
-    assert "  ok  fine\n  !!  broken\n      do this\n      or that\n" in out.getvalue()
+    assert "  ok  fine\n  !!  broken\n      → do this\n      → or that\n" in out.getvalue()
     assert "1 of 2 checks failed" in out.getvalue() and "\033[" not in out.getvalue()
 
 
 def test_colour_marks_green_and_red_lines_on_a_terminal() -> None:
     assert doctor.render(doctor.green("fine"), colour=True) == "\033[32m  ok  fine\033[0m"
     assert doctor.render(doctor.red("broken", ""), colour=True) == "\033[31m  !!  broken\033[0m"
+
+
+def test_long_lines_wrap_at_the_width_but_never_inside_a_path_or_a_flag() -> None:
+    what = "Headless Chromium did not start: try /usr/bin/chromium --headless=new --no-sandbox"
+    shown = doctor.render(doctor.red(what, "sudo apt-get install chromium"), False, width=40)
+    assert max(map(len, shown.splitlines())) <= 40, shown
+    assert "/usr/bin/chromium" in shown and "--headless=new" in shown and "--no-sandbox" in shown
 
 
 def test_advice_is_for_this_system_and_for_each_where_it_cannot_tell() -> None:
