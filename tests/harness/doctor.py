@@ -55,8 +55,9 @@ PYPI = "https://pypi.org/simple/"
 INDEX_VARIABLES = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
 """Where uv and pip take another package index from, when one is set."""
 DISK_NEEDED_GB = 3.0
-"""Free space the workbook needs: every session's environment (`nox` makes a dozen, 1.5 GB
-together) and the installer's cache of packages (about 0.5 GB)."""
+"""Free space the workbook needs, with room to spare: the sessions' environments (`nox` makes
+a dozen) and the installer's cache come to 1 to 2 GB (uv links one copy of each package into
+every environment; pip copies it)."""
 PACKAGE_FILES = ("*.whl", "*.tar.gz", "*.zip")
 UBUNTU_CHROMIUM = "sudo apt-get install chromium-browser chromium-chromedriver (the snap)"
 """Ubuntu has no chromium or chromium-driver package: these two install Chromium's snap."""
@@ -269,10 +270,19 @@ def chromium_and_driver(machine: Machine) -> Result:
                            "brew install --cask chromedriver (it follows Chrome's version)",
                            ubuntu=UBUNTU_CHROMIUM),
         )  # fmt: skip
+    if pair.driver_version is None:
+        return red(
+            f"{pair.driver} does not say its version: it may be broken, or not allowed to run",
+            machine.advice(
+                "sudo apt-get install --reinstall chromium-driver",
+                'let macOS run it: xattr -d com.apple.quarantine "$(which chromedriver)"',
+                ubuntu=f"{UBUNTU_CHROMIUM}; sudo snap refresh chromium",
+            ),
+        )
     if not pair.matched:
         return red(
-            f"chromedriver {pair.driver_version or '(version unknown)'} ({pair.driver}) does not "
-            f"match {found}: the checks need the same major version",
+            f"chromedriver {pair.driver_version} ({pair.driver}) does not match {found}: the "
+            "checks need the same major version",
             machine.advice(
                 "sudo apt-get install chromium chromium-driver (they update together); remove "
                 f"{pair.driver} if apt did not install it",
@@ -301,20 +311,21 @@ def headless_browser(machine: Machine) -> Result:
         "about:blank",
         "Open Chrome once by hand (macOS asks whether to allow it), then run doctor again",
     )
+    step = "chromedriver did not start"
     try:
         with (
             tempfile.TemporaryDirectory(prefix="chat-doctor-") as folder,
             echo_site(word) as site,
             chromedriver(pair.driver, Path(folder) / "chromedriver.log") as base,
         ):
+            step = "Headless Chromium did not start"
             flags = [*CHROMIUM_FLAGS, f"--user-data-dir={Path(folder) / 'profile'}"]
             with browser_session(base, pair.browser, flags) as session:
+                step = "Headless Chromium stopped answering"
                 session.go(site.url)
                 shown = page_result(session.run_script, echoed(word))
-    except WebDriverError as error:
-        return red(f"Headless Chromium did not start: {error}", advice)
-    except OSError as error:
-        return red(f"chromedriver stopped answering: {error}", advice)
+    except (WebDriverError, OSError) as error:
+        return red(f"{step}: {error}", advice)
     if shown != echoed(word):
         return red(
             f"Headless Chromium opened a page on this machine, but {shown}",
@@ -396,7 +407,7 @@ def packages(machine: Machine) -> Result:
         return green(f"The package index answers ({index}): sessions can install")
     return red(
         f"The package index ({index}) does not answer ({problem}), and there is no wheelhouse: "
-        "sessions cannot install anything",
+        "a session whose environment is not made yet cannot install its packages",
         machine.advice(
             "Connect to the internet, or set CHAT_WHEELHOUSE to the instructor's wheelhouse "
             "(a folder, or an http:// address)"
@@ -544,11 +555,14 @@ def run(machine: Machine, out: TextIO, colour: bool, width: int = WIDTH) -> int:
         failed += not result.ok
         print(render(result, colour, width), file=out, flush=True)
     if failed:
-        print(f"\n{failed} of {len(CHECKS)} checks failed: do what their lines say, then run "
-              "`nox -s doctor` again.", file=out)  # fmt: skip
-        return 1
-    print(f"\nAll {len(CHECKS)} checks passed: this laptop is ready.", file=out)
-    return 0
+        summary = f"{failed} of {len(CHECKS)} checks failed: do what their lines say, then run "
+        summary += "`nox -s doctor` again."
+    else:
+        summary = f"All {len(CHECKS)} checks passed: this laptop is ready."
+    if colour:
+        summary = f"{RED if failed else GREEN}{summary}{PLAIN}"
+    print(f"\n{summary}", file=out)
+    return 1 if failed else 0
 
 
 def main(argv: list[str]) -> int:

@@ -57,6 +57,9 @@ class EchoSite(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/"
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Quiet: a connection that fails shows on the page, which doctor reads."""
+
 
 class EchoHandler(BaseHTTPRequestHandler):
     server: EchoSite

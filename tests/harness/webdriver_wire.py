@@ -60,9 +60,21 @@ def call(base: str, method: str, path: str, body: object | None, timeout: float)
             return json.load(response)["value"]
     except urllib.error.HTTPError as error:
         with error:
-            value = json.load(error).get("value", {})
-        reason = str(value.get("message", error.reason)).split("Stacktrace:")[0]
-        raise WebDriverError(" ".join(reason.split())) from None
+            reason = str(answer_of(error).get("message", error.reason))
+        raise WebDriverError(" ".join(reason.split("Stacktrace:")[0].split())) from None
+    except (ValueError, KeyError):
+        raise WebDriverError(
+            f"{base} answered {method} {path} with something not WebDriver's"
+        ) from None
+
+
+def answer_of(error: urllib.error.HTTPError) -> dict[str, object]:
+    """The ``value`` of an error answer: chromedriver explains its errors in JSON."""
+    try:
+        value = json.load(error).get("value")
+    except (ValueError, AttributeError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from harness.chromium import system_chromium
 from harness.doctor import Machine, Result
 from harness.processes import free_port
 from harness.stages import REPO_ROOT
+from harness.webdriver_wire import WebDriverError, call
 
 DOCTOR_TIMEOUT = 120.0
 """Seconds `nox -s doctor` may take here (it takes seconds; a busy machine is slow)."""
@@ -123,6 +124,11 @@ def test_nox_without_uv_is_red(tmp_path: Path) -> None:
     assert_red(doctor.nox_and_uv(alone), "not uv", "pipx inject nox uv")
 
 
+def test_a_nox_older_than_the_readme_installs_is_red(tmp_path: Path) -> None:
+    program(tmp_path, "nox", "echo 2024.3.2 >&2")
+    assert_red(doctor.nox_and_uv(machine(tmp_path)), "nox 2024.3.2", "older than 2026.10.20")
+
+
 def test_a_virtual_environment_that_cannot_be_made_is_red(tmp_path: Path) -> None:
     uv = program(
         tmp_path, "uv",
@@ -168,6 +174,17 @@ def test_a_chromedriver_of_another_version_is_red(
     assert_red(doctor.headless_browser(mismatched), "not tried")
 
 
+def test_a_chromedriver_that_cannot_say_its_version_is_red(
+    tmp_path: Path, real_pair: tuple[str, str]
+) -> None:
+    (tmp_path / "chromium").symlink_to(real_pair[0])
+    program(tmp_path, "chromedriver", "echo 'cannot be opened' >&2; exit 1")
+    assert_red(
+        doctor.chromium_and_driver(machine(tmp_path)), "does not say its version",
+        "sudo apt-get install --reinstall chromium-driver",
+    )  # fmt: skip
+
+
 def test_a_browser_that_cannot_start_is_red(tmp_path: Path, real_pair: tuple[str, str]) -> None:
     version = chromedriver_version(real_pair[1])
     program(
@@ -182,6 +199,29 @@ def test_a_browser_that_cannot_start_is_red(tmp_path: Path, real_pair: tuple[str
         doctor.headless_browser(broken), "Headless Chromium did not start",
         f"{tmp_path / 'chromium'} --headless=new",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("page_shows", "said"),
+    [
+        ("JavaScript did not run.", "its JavaScript did not run"),
+        ("connecting", "its WebSocket to a local server did not open within 0.3 s"),
+        ("the WebSocket failed", "its WebSocket to a local server failed"),
+    ],
+)
+def test_a_page_without_its_echo_is_told_apart(
+    monkeypatch: pytest.MonkeyPatch, page_shows: str, said: str
+) -> None:
+    monkeypatch.setattr(doctor, "PAGE_TIMEOUT", 0.3)
+    assert doctor.page_result(lambda script: page_shows, "echoed 42").startswith(said)
+
+
+def test_a_program_that_does_not_speak_webdriver_is_told_apart(local_index: str) -> None:
+    base = local_index.rstrip("/")
+    with pytest.raises(WebDriverError, match=r"File not found"):
+        call(base, "GET", "/status", None, timeout=10)
+    with pytest.raises(WebDriverError, match=r"with something not WebDriver's"):
+        call(base, "GET", "/", None, timeout=10)
 
 
 def test_a_port_another_program_listens_on_is_red_and_names_it() -> None:
@@ -239,9 +279,13 @@ def test_one_red_line_makes_the_exit_status_1_and_its_advice_is_printed(
     assert "1 of 2 checks failed" in out.getvalue() and "\033[" not in out.getvalue()
 
 
-def test_colour_marks_green_and_red_lines_on_a_terminal() -> None:
+def test_colour_marks_green_and_red_lines_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     assert doctor.render(doctor.green("fine"), colour=True) == "\033[32m  ok  fine\033[0m"
     assert doctor.render(doctor.red("broken", ""), colour=True) == "\033[31m  !!  broken\033[0m"
+    monkeypatch.setattr(doctor, "CHECKS", (lambda m: doctor.green("fine"),))
+    out = io.StringIO()
+    assert doctor.run(machine(), out, colour=True) == 0
+    assert out.getvalue().endswith("\033[32mAll 1 checks passed: this laptop is ready.\033[0m\n")
 
 
 def test_long_lines_wrap_at_the_width_but_never_inside_a_path_or_a_flag() -> None:
