@@ -266,10 +266,13 @@ def chromium_and_driver(machine: Machine) -> Result:
     if pair.driver is None:
         return red(
             f"{found} is installed, but no chromedriver is on PATH",
-            machine.advice("sudo apt-get install chromium-driver",
-                           "brew install --cask chromedriver (it follows Chrome's version)",
-                           ubuntu=UBUNTU_CHROMIUM),
-        )  # fmt: skip
+            machine.advice(
+                "sudo apt-get install chromium-driver",
+                "brew install --cask chromedriver (else Selenium fetches one at the first check, "
+                "which needs the internet)",
+                ubuntu=UBUNTU_CHROMIUM,
+            ),
+        )
     if pair.driver_version is None:
         return red(
             f"{pair.driver} does not say its version: it may be broken, or not allowed to run",
