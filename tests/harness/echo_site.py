@@ -22,6 +22,8 @@ WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 """The constant RFC 6455 mixes into the handshake's key."""
 REQUEST_TIMEOUT = 10.0
 """Seconds a connection may stay silent before the server gives up on it."""
+POLL_INTERVAL = 0.05
+"""Seconds between the server's looks at whether it is asked to stop (so it stops at once)."""
 TEXT_FRAME = 0x81
 CLOSE_FRAME = 0x88
 PAGE = """<!doctype html>
@@ -125,7 +127,9 @@ def text_frame(text: str) -> bytes:
 def echo_site(word: str) -> Iterator[EchoSite]:
     """The site, on a free loopback port, for as long as the ``with`` block lasts."""
     site = EchoSite(word)
-    thread = threading.Thread(target=site.serve_forever, name="echo site", daemon=True)
+    thread = threading.Thread(
+        target=site.serve_forever, args=(POLL_INTERVAL,), name="echo site", daemon=True
+    )
     thread.start()
     try:
         yield site
