@@ -4,6 +4,7 @@ nox                                   verify everything
 nox -s part2                          verify one stage (the reference snapshot)
 nox -s part2 -- --stage-dir ~/mine    verify your own folder as part2
 nox -s serve -- part2                 run a stage's servers for people to chat on
+nox -s doctor                         is this laptop ready? (offline, in seconds)
 nox -l                                list the sessions
 """
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent / "tests"))
 from harness.lab import planned as planned_lab
 from harness.lab import settings_folder as lab_settings_folder
 from harness.lab import write_settings as write_lab_settings
+from harness.native_windows import refusal as native_windows_refusal
 from harness.stages import NEWEST, STAGES, Stage
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -121,9 +123,17 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
 
 
+def refuse_native_windows(session: nox.Session) -> None:
+    """serve, lab and doctor need Linux or macOS: on native Windows, say so, plainly."""
+    problem = native_windows_refusal(f"nox -s {session.name}")
+    if problem is not None:
+        session.error(problem)
+
+
 @nox.session(default=False)
 def lab(session: nox.Session) -> None:
     """Open the chapters as notebooks in JupyterLab (a double-click opens one)."""
+    refuse_native_windows(session)
     install_every_stage(session, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
     # The default viewer is set in this environment's own settings folder, never the user's.
     settings = lab_settings_folder(Path(session.virtualenv.location))
@@ -131,6 +141,17 @@ def lab(session: nox.Session) -> None:
     command, address = planned_lab(session.posargs, settings)
     session.log(f"Open {address} in your browser (JUPYTER_PORT chooses the port).")
     session.run(*command)
+
+
+@nox.session(default=False, venv_backend="none")
+def doctor(session: nox.Session) -> None:
+    """Is this laptop ready? Python, nox, the browser, ports, disk, packages: offline."""
+    refuse_native_windows(session)
+    # On nox's own Python, installing nothing: it must answer where nothing can be installed.
+    session.run(
+        sys.executable, "-m", "harness.doctor", *session.posargs,
+        env={**NO_BYTECODE, "PYTHONPATH": "tests"}, external=True,
+    )  # fmt: skip
 
 
 @nox.session(default=False, venv_backend="none")
@@ -186,6 +207,7 @@ def stop_signals_interrupt() -> Iterator[None]:
 @nox.session(default=False)
 def serve(session: nox.Session) -> None:
     """Run a stage for people: nox -s serve -- part2 (default: the newest stage)."""
+    refuse_native_windows(session)
     name = session.posargs[0] if session.posargs else NEWEST.name
     if name not in STAGES:
         session.error(f"there is no stage called {name!r}; the stages are: {', '.join(STAGES)}")

@@ -18,41 +18,16 @@ from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 
-BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+from .chromium import CHROMIUM_FLAGS, system_chromium
+
 WARM_UP_LIMIT = 180.0
 """Seconds to wait for the browsers started in the background (Selenium bounds each start
 itself; this only keeps the wait for them bounded too)."""
 
-# Quiet, reproducible, offline: no first-run UI, no background calls to the internet.
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-)
 WINDOW_SIZE = (1100, 800)
 
 PROFILES: dict[webdriver.Chrome, str] = {}
 """The temporary profile folder of each browser started, removed when it quits."""
-
-
-MAC_APPLICATIONS = (
-    "/Applications/Chromium.app/Contents/MacOS/Chromium",
-    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
-)
-
-
-def system_chromium() -> tuple[str | None, str | None]:
-    """Paths of the system's Chromium (or Chrome) and chromedriver, each None when missing."""
-    browser = next((path for name in BROWSER_NAMES if (path := shutil.which(name))), None)
-    if browser is None:
-        browser = next((path for path in MAC_APPLICATIONS if Path(path).is_file()), None)
-    return browser, shutil.which("chromedriver")
 
 
 def new_driver() -> webdriver.Chrome:
@@ -75,8 +50,9 @@ def new_driver() -> webdriver.Chrome:
     except WebDriverException as error:
         shutil.rmtree(profile, ignore_errors=True)
         raise RuntimeError(
-            "Could not start headless Chromium. On Debian or Ubuntu install it with "
-            "`sudo apt-get install chromium chromium-driver`; elsewhere install Chrome or "
+            "Could not start headless Chromium. On Debian install it with `sudo apt-get "
+            "install chromium chromium-driver`, on Ubuntu with `sudo apt-get install "
+            "chromium-browser chromium-chromedriver`; elsewhere install Chrome or "
             f"Chromium and chromedriver of the same version. Selenium said: {error.msg}"
         ) from None
     PROFILES[driver] = profile

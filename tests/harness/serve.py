@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from . import ports
+from .native_windows import refuse_native_windows
 from .processes import STOP_TIMEOUT, StageError, StageProcesses
 from .stages import REPO_ROOT, STAGES
 
@@ -203,18 +204,8 @@ def guard(group: int) -> None:
         return  # every member is gone
 
 
-def supported_here() -> bool:
-    if os.name == "posix":
-        return True
-    print(
-        "Native Windows is not supported: run the workbook in WSL 2 (Windows Subsystem "
-        "for Linux), where Ctrl-C stops every server cleanly. Trying anyway.",
-        file=sys.stderr,
-    )
-    return False
-
-
 def main(argv: list[str]) -> int:
+    refuse_native_windows("nox -s serve")
     args = parse_args(argv)
     stop_on_signals()
     try:
@@ -226,9 +217,7 @@ def main(argv: list[str]) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    posix = supported_here()
-    if posix:
-        stop_when_parent_ends()
+    stop_when_parent_ends()
     stage = STAGES[args.stage]
     loopback = args.host in ("127.0.0.1", "0.0.0.0")
     public = args.public_name or ("localhost" if loopback else args.host)
@@ -245,12 +234,11 @@ def serve(args: argparse.Namespace) -> int:
 
     workdir = args.data_dir or REPO_ROOT / ".serve" / stage.name
     site = StageProcesses(stage, stage.path, workdir, host=args.host, ports=ports, env=env)
-    guard_process = start_guard() if posix else None
+    guard_process = start_guard()
     try:
         return run(site, ports, f"http://{public}:{pages_port}")
     finally:
-        if guard_process is not None:
-            dismiss(guard_process)
+        dismiss(guard_process)
 
 
 def run(site: StageProcesses, ports: dict[str, int], pages: str) -> int:
