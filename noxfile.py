@@ -5,6 +5,8 @@ nox -s part2                          verify one stage (the reference snapshot)
 nox -s part2 -- --stage-dir ~/mine    verify your own folder as part2
 nox -s serve -- part2                 run a stage's servers for people to chat on
 nox -s doctor                         is this laptop ready? (offline, in seconds)
+nox -s wheelhouse -- DIR              every pinned package in DIR, for a room without internet
+CHAT_WHEELHOUSE=DIR nox -s part2      install from that wheelhouse alone (a folder or http://)
 nox -l                                list the sessions
 """
 
@@ -15,14 +17,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nox
+from nox.command import CommandFailed
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 from harness.lab import planned as planned_lab
 from harness.lab import settings_folder as lab_settings_folder
 from harness.lab import write_settings as write_lab_settings
+from harness.moved_envs import why_not_reusable
 from harness.native_windows import refusal as native_windows_refusal
+from harness.package_source import WheelhouseError, pins_in, wheelhouse_from_environment
 from harness.stages import NEWEST, STAGES, Stage
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -33,25 +39,55 @@ TUTORIAL_REQUIREMENTS = "tutorial/requirements.txt"
 BENCH_REQUIREMENTS = "bench/requirements.txt"
 """The bench's client, the Channels peer and the chart: chapter 08 runs the bench, and the
 self-tests check its figures and its chart."""
+RUFF = "ruff==0.17.6"
+WHEELHOUSE_TOOLS = ("pip==26.3", "uv==0.13.9")
+"""What `nox -s wheelhouse` runs: pip downloads, uv resolves for other platforms."""
 NO_BYTECODE = {"PYTHONDONTWRITEBYTECODE": "1"}
+ENVIRONMENTS = Path(__file__).parent / ".nox"
+
+
+def workbook_session(*, name: str | None = None, **options: Any):
+    """``nox.session``, except that an environment made in another folder or on another
+    machine (a workbook copied to a USB stick) is made anew instead of reused."""
+
+    def register(func):
+        session_name = name or func.__name__
+        moved = why_not_reusable(ENVIRONMENTS / session_name) is not None
+        return nox.session(func, name=session_name, reuse_venv=False if moved else None, **options)
+
+    return register
+
+
+def install(session: nox.Session, *requirement_files: str, pins: tuple[str, ...] = ()) -> None:
+    """Every install goes through here, so that CHAT_WHEELHOUSE holds for every session:
+    set, the packages come from that wheelhouse alone (see harness/package_source.py)."""
+    args = [*(f"-r{file}" for file in requirement_files), *pins]
+    try:
+        wheelhouse = wheelhouse_from_environment()
+        if wheelhouse is None:
+            session.install(*args)
+            return
+        wheelhouse.check(pins_in(requirement_files, pins))
+    except WheelhouseError as error:
+        session.error(str(error))
+    try:
+        session.install(*wheelhouse.install_options(), *args, env=wheelhouse.install_env())
+    except CommandFailed:
+        session.error(wheelhouse.install_failed())
+
+
+def every_stage_requirements() -> list[str]:
+    return [f"{stage.folder}/requirements.txt" for stage in STAGES.values()]
 
 
 def install_stage(session: nox.Session, stage: Stage, *more: str) -> None:
-    args = ["-r", f"{stage.folder}/requirements.txt"]
-    for requirements in more:
-        args += ["-r", requirements]
-    session.install(*args)
+    install(session, f"{stage.folder}/requirements.txt", *more)
 
 
 def install_every_stage(session: nox.Session, *more: str) -> None:
     """Every stage's requirements at once (they pin the same Django and Twisted), for what
     runs more than one stage: the chapters, which build the branches too, and the self-tests."""
-    args = []
-    for requirements in [f"{stage.folder}/requirements.txt" for stage in STAGES.values()]:
-        args += ["-r", requirements]
-    for requirements in more:
-        args += ["-r", requirements]
-    session.install(*args)
+    install(session, *every_stage_requirements(), *more)
 
 
 def requirements_of_folder_checked(posargs: list[str]) -> list[str]:
@@ -81,10 +117,10 @@ def stage_session(stage: Stage):
 
 
 for _stage in STAGES.values():
-    nox.session(name=_stage.name)(stage_session(_stage))
+    workbook_session(name=_stage.name)(stage_session(_stage))
 
 
-@nox.session
+@workbook_session()
 def under_load(session: nox.Session) -> None:
     """Check the newest stage with every core kept busy: the checks' answer must not change."""
     install_stage(session, NEWEST, HARNESS_REQUIREMENTS)
@@ -94,21 +130,21 @@ def under_load(session: nox.Session) -> None:
     )  # fmt: skip
 
 
-@nox.session
+@workbook_session()
 def harness(session: nox.Session) -> None:
     """Check the checks: copies of a stage with a mistake in them must fail in plain words."""
     install_every_stage(session, HARNESS_REQUIREMENTS, BENCH_REQUIREMENTS)
     session.run("pytest", "tests/selftest", "--tb=short", *session.posargs, env=NO_BYTECODE)
 
 
-@nox.session
+@workbook_session()
 def tutorial(session: nox.Session) -> None:
     """Replay every chapter onto its parent stage and compare with its snapshot."""
     install_every_stage(session, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
     session.run("pytest", "tests/chapters", "--tb=short", *session.posargs, env=NO_BYTECODE)
 
 
-@nox.session
+@workbook_session()
 def book(session: nox.Session) -> None:
     """Build the chapters, with what their replay printed, into a website, and check it."""
     install_every_stage(session, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
@@ -116,10 +152,10 @@ def book(session: nox.Session) -> None:
     session.log("The book is in book/_build/html/: open index.html there, or publish the folder.")
 
 
-@nox.session
+@workbook_session()
 def lint(session: nox.Session) -> None:
     """Run ruff over the stages, the harness and this file."""
-    session.install("ruff==0.17.6")
+    install(session, pins=(RUFF,))
     session.run("ruff", "check", ".")
 
 
@@ -130,7 +166,7 @@ def refuse_native_windows(session: nox.Session) -> None:
         session.error(problem)
 
 
-@nox.session(default=False)
+@workbook_session(default=False)
 def lab(session: nox.Session) -> None:
     """Open the chapters as notebooks in JupyterLab (a double-click opens one)."""
     refuse_native_windows(session)
@@ -143,7 +179,7 @@ def lab(session: nox.Session) -> None:
     session.run(*command)
 
 
-@nox.session(default=False, venv_backend="none")
+@workbook_session(default=False, venv_backend="none")
 def doctor(session: nox.Session) -> None:
     """Is this laptop ready? Python, nox, the browser, ports, disk, packages: offline."""
     refuse_native_windows(session)
@@ -154,7 +190,7 @@ def doctor(session: nox.Session) -> None:
     )  # fmt: skip
 
 
-@nox.session(default=False, venv_backend="none")
+@workbook_session(default=False, venv_backend="none")
 def timings(session: nox.Session) -> None:
     """Time every session cold, warm and --quick: nox -s timings (-- part2 for one only)."""
     session.run(
@@ -163,12 +199,11 @@ def timings(session: nox.Session) -> None:
     )  # fmt: skip
 
 
-@nox.session(default=False)
+@workbook_session(default=False)
 def bench(session: nox.Session) -> None:
     """Load every WebSocket stage, a bare Autobahn server and a Channels chat: -- --help."""
     folders = [stage.folder for stage in STAGES.values() if "websocket" in stage.features]
-    stage_requirements = [f"-r{folder}/requirements.txt" for folder in folders]
-    session.install(*stage_requirements, f"-r{BENCH_REQUIREMENTS}")
+    install(session, *[f"{folder}/requirements.txt" for folder in folders], BENCH_REQUIREMENTS)
     session.run(
         "python", "-m", "bench", *session.posargs, env={**NO_BYTECODE, "PYTHONPATH": "tests"}
     )
@@ -204,7 +239,7 @@ def stop_signals_interrupt() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-@nox.session(default=False)
+@workbook_session(default=False)
 def serve(session: nox.Session) -> None:
     """Run a stage for people: nox -s serve -- part2 (default: the newest stage)."""
     refuse_native_windows(session)
@@ -220,3 +255,20 @@ def serve(session: nox.Session) -> None:
             env={**NO_BYTECODE, "PYTHONPATH": "tests"},
             interrupt_timeout=0, terminate_timeout=SERVE_STOP_TIMEOUT,
         )  # fmt: skip
+
+
+@workbook_session(default=False)
+def wheelhouse(session: nox.Session) -> None:
+    """Every pinned package, for a room without internet: nox -s wheelhouse -- DIR (--help)."""
+    install(session, pins=WHEELHOUSE_TOOLS)
+    chosen = {"-r", "--requirements"} & {arg.partition("=")[0] for arg in session.posargs}
+    everything = [] if chosen else [
+        *(f"--requirements={file}" for file in every_stage_requirements()),
+        *(f"--requirements={file}" for file in (HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS)),
+        f"--requirements={BENCH_REQUIREMENTS}",
+        *(f"--pin={pin}" for pin in (RUFF, *WHEELHOUSE_TOOLS)),
+    ]  # fmt: skip
+    session.run(
+        "python", "-m", "harness.wheelhouse", *session.posargs, *everything,
+        env={**NO_BYTECODE, "PYTHONPATH": "tests"},
+    )  # fmt: skip

@@ -8,7 +8,6 @@ import errno
 import os
 import queue
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from harness import http, ports
 from harness.processes import free_port
 from harness.stages import REPO_ROOT, STAGES
 from harness.wsclient import open_silent_client, read_until_closed
+from selftest.nox_runs import nox_command
 
 STARTUP_TIMEOUT = 120.0
 """Seconds serve may take to start a stage on a busy machine (nox: its install check too)."""
@@ -135,30 +135,6 @@ def start_serve(
     command = [sys.executable, "-m", "harness.serve", stage, "--data-dir", str(data_dir)]
     serve = start(command, env)
     return serve, Output(serve), taken
-
-
-def nox_command() -> list[str]:
-    """How to run the nox that runs these self-tests, found among this process's ancestors
-    (``nox`` from pipx, ``python -m nox``, ``uvx nox``), or else the ``nox`` on PATH."""
-    for ancestor in psutil.Process().parents():
-        try:
-            argv, cwd = ancestor.cmdline(), ancestor.cwd()
-        except psutil.Error:
-            continue
-        if len(argv) >= 3 and argv[1:3] == ["-m", "nox"]:
-            found = argv[:3]
-        elif len(argv) >= 2 and Path(argv[1]).name == "nox":
-            found = argv[:2]
-        else:
-            continue
-        return [str(Path(cwd, part)) if os.sep in part else part for part in found]
-    on_path = shutil.which("nox")
-    if on_path is None:
-        pytest.fail(
-            "These self-tests run `nox -s serve` as people do, but cannot find nox: run them "
-            "with `nox -s harness`, or put nox on PATH."
-        )
-    return [on_path]
 
 
 def tree(pid: int) -> list[psutil.Process]:
