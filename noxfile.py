@@ -4,6 +4,7 @@ nox                                   verify everything
 nox -s part2                          verify one stage (the reference snapshot)
 nox -s part2 -- --stage-dir ~/mine    verify your own folder as part2
 nox -s serve -- part2                 run a stage's servers for people to chat on
+nox -s catchup -- part2               put your attempt aside and the reference in its place
 nox -l                                list the sessions
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
+from harness.catchup import wrong_arguments as wrong_catchup_arguments
 from harness.lab import planned as planned_lab
 from harness.lab import settings_folder as lab_settings_folder
 from harness.lab import write_settings as write_lab_settings
@@ -184,13 +186,26 @@ def stop_signals_interrupt() -> Iterator[None]:
 
 
 @nox.session(default=False)
+def catchup(session: nox.Session) -> None:
+    """Put a learner's attempt aside and the reference stage in its place: -- STAGE."""
+    problem = wrong_catchup_arguments(session.posargs)
+    if problem:
+        session.error(problem)  # before installing: the stage says what to install
+    install_stage(session, STAGES[session.posargs[0]], HARNESS_REQUIREMENTS)
+    session.run(
+        "python", "-m", "harness.catchup", *session.posargs,
+        env={**NO_BYTECODE, "PYTHONPATH": "tests"},
+    )  # fmt: skip
+
+
+@nox.session(default=False)
 def serve(session: nox.Session) -> None:
     """Run a stage for people: nox -s serve -- part2 (default: the newest stage)."""
     name = session.posargs[0] if session.posargs else NEWEST.name
     if name not in STAGES:
         session.error(f"there is no stage called {name!r}; the stages are: {', '.join(STAGES)}")
     with stop_signals_interrupt():
-        install_stage(session, STAGES[name])
+        install_stage(session, STAGES[name], *requirements_of_folder_checked(session.posargs))
         # serve runs in a process group of its own, which the terminal's Ctrl-C does not
         # reach: nox passes every stop on to it at once, as SIGTERM.
         session.run(
