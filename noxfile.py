@@ -7,6 +7,7 @@ nox -s serve -- part2                 run a stage's servers for people to chat o
 nox -s doctor                         is this laptop ready? (offline, in seconds)
 nox -s wheelhouse -- DIR              every pinned package in DIR, for a room without internet
 CHAT_WHEELHOUSE=DIR nox -s part2      install from that wheelhouse alone (a folder or http://)
+nox -s catchup -- part2               put your attempt aside and the reference in its place
 nox -l                                list the sessions
 """
 
@@ -23,6 +24,7 @@ import nox
 from nox.command import CommandFailed
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
+from harness.catchup import wrong_arguments as wrong_catchup_arguments
 from harness.lab import planned as planned_lab
 from harness.lab import settings_folder as lab_settings_folder
 from harness.lab import write_settings as write_lab_settings
@@ -240,6 +242,19 @@ def stop_signals_interrupt() -> Iterator[None]:
 
 
 @workbook_session(default=False)
+def catchup(session: nox.Session) -> None:
+    """Put a learner's attempt aside and the reference stage in its place: -- STAGE."""
+    problem = wrong_catchup_arguments(session.posargs)
+    if problem:
+        session.error(problem)  # before installing: the stage says what to install
+    install_stage(session, STAGES[session.posargs[0]], HARNESS_REQUIREMENTS)
+    session.run(
+        "python", "-m", "harness.catchup", *session.posargs,
+        env={**NO_BYTECODE, "PYTHONPATH": "tests"},
+    )  # fmt: skip
+
+
+@workbook_session(default=False)
 def serve(session: nox.Session) -> None:
     """Run a stage for people: nox -s serve -- part2 (default: the newest stage)."""
     refuse_native_windows(session)
@@ -247,7 +262,7 @@ def serve(session: nox.Session) -> None:
     if name not in STAGES:
         session.error(f"there is no stage called {name!r}; the stages are: {', '.join(STAGES)}")
     with stop_signals_interrupt():
-        install_stage(session, STAGES[name])
+        install_stage(session, STAGES[name], *requirements_of_folder_checked(session.posargs))
         # serve runs in a process group of its own, which the terminal's Ctrl-C does not
         # reach: nox passes every stop on to it at once, as SIGTERM.
         session.run(

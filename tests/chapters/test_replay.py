@@ -12,15 +12,8 @@ import nbformat
 import pytest
 
 from harness.executed import keep
-from harness.replay import (
-    CHAPTERS,
-    ReplayError,
-    chapter_folder,
-    copy_stage,
-    differences,
-    execute_chapter,
-    folder_beside,
-)
+from harness.learner_folders import chapter_folder, copy_stage, folder_beside
+from harness.replay import CHAPTERS, ReplayError, differences, execute_chapter
 from harness.stages import READINGS, STAGES, Stage
 
 STAGE_OF_CHAPTER = {stage.chapter: stage for stage in STAGES.values()}

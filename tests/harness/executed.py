@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from .replay import files_of
+from .learner_folders import files_of
 from .stages import REPO_ROOT, STAGES, TUTORIAL_DIR
 
 EXECUTED_DIR_ENV = "CHAT_EXECUTED_DIR"

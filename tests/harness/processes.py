@@ -124,13 +124,16 @@ class StageProcesses:
         host: str = "127.0.0.1",
         ports: Mapping[str, int] | None = None,
         env: Mapping[str, str] | None = None,
+        database: Path | None = None,
     ) -> None:
         self.stage = stage
         self.stage_dir = stage_dir
         self.workdir = workdir
         self.host = host
         self.ports = {p.name: (ports or {}).get(p.name) or free_port(host) for p in stage.processes}
-        self.database = workdir / "db.sqlite3"
+        self.database = database or workdir / "db.sqlite3"
+        """The sqlite file every command of the stage uses: one in ``workdir`` unless
+        ``database`` names another (a learner's own, which ``nox -s serve`` may run)."""
         self._extra_env = dict(env or {})
         self._running: dict[str, subprocess.Popen[bytes]] = {}
         self.free_rooms: list[int] = []

@@ -7,10 +7,8 @@ cell by cell does not produce exactly the stage's files, the chapter or the stag
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,16 +17,8 @@ import nbclient
 import nbformat
 from nbclient.exceptions import CellExecutionError
 
-from .stages import TUTORIAL_DIR, Stage
-
-WORKBOOK_DIR_ENV = "CHAT_WORKBOOK_DIR"
-"""The chapters build the learner's project in this folder (default ~/django-twisted-chat)."""
-
-GENERATED = (
-    "__pycache__", "*.pyc", "*.sqlite3", "twistd.pid", "twistd.log", ".ipynb_checkpoints",
-    ".venv", "venv", "test-artefacts",
-)  # fmt: skip
-"""What running and installing a project leaves behind; never part of a snapshot."""
+from .learner_folders import WORKBOOK_DIR_ENV, files_of
+from .stages import TUTORIAL_DIR
 
 CELL_TIMEOUT = 300
 CHAPTERS = sorted(TUTORIAL_DIR.glob("[0-9][0-9]_*.md"))
@@ -37,27 +27,6 @@ CHAPTERS = sorted(TUTORIAL_DIR.glob("[0-9][0-9]_*.md"))
 
 class ReplayError(Exception):
     """A chapter's cell failed, or its result differs from the snapshot."""
-
-
-def folder_beside(workdir: Path, chapter: str) -> Path:
-    """The folder beside the learner's main one, ``workdir``, that holds what ``chapter``
-    (07_twisted_websocket.md, say) builds or keeps: named by the chapters' own helper in
-    tutorial/workbook.py, as chapter 00 explains."""
-    spec = importlib.util.spec_from_file_location("workbook", TUTORIAL_DIR / "workbook.py")
-    assert spec is not None and spec.loader is not None
-    workbook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(workbook)
-    return workbook.folder_of_chapter(workdir, chapter[:2])
-
-
-def chapter_folder(stage: Stage, workdir: Path) -> Path:
-    """Where ``stage``'s chapter builds when CHAT_WORKBOOK_DIR is ``workdir``: in it on the
-    main line, in a folder of its own beside it for a branch."""
-    return folder_beside(workdir, stage.chapter) if stage.branch else workdir
-
-
-def copy_stage(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*GENERATED), dirs_exist_ok=True)
 
 
 def execute_chapter(chapter: Path, workdir: Path) -> nbformat.NotebookNode:
@@ -87,16 +56,6 @@ def execute_chapter(chapter: Path, workdir: Path) -> nbformat.NotebookNode:
     except CellExecutionError as error:
         plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the kernel's colours
         raise ReplayError(f"{chapter.name}: a cell failed when replayed:\n{plain}") from None
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    """Every file below ``root`` by relative path, leaving out what running it generates."""
-    found = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if path.is_file() and not any(relative.match(p) or p in relative.parts for p in GENERATED):
-            found[relative.as_posix()] = path.read_bytes()
-    return found
 
 
 def differences(expected: Path, actual: Path) -> str:

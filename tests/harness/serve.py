@@ -1,7 +1,8 @@
 """Run a stage for people: ``python -m harness.serve part2`` (what ``nox -s serve`` calls).
 
-Migrates a database kept outside the snapshot (in .serve/<stage>/), makes sure there are
-demo rooms and an admin account, starts every process of the stage, prints where to go,
+Migrates a database kept outside the snapshot (in .serve/<stage>/), or a learner's own
+(``--stage-dir ~/django-twisted-chat``: their folder and its db.sqlite3), makes sure there
+are demo rooms and an admin account, starts every process of the stage, prints where to go,
 and stops everything cleanly on Ctrl-C.
 """
 
@@ -45,7 +46,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="where the database and logs go (default: .serve/<stage> in the workbook)",
+        help="where the logs go, and the database unless --stage-dir is given (default: "
+        ".serve/<stage> in the workbook)",
+    )
+    parser.add_argument(
+        "--stage-dir",
+        type=Path,
+        help="run this folder instead of the reference snapshot (your own project, as "
+        "nox -s catchup leaves it), with its own database, db.sqlite3 in that folder",
     )
     return parser.parse_args(argv)
 
@@ -233,7 +241,11 @@ def serve(args: argparse.Namespace) -> int:
         env["CHAT_ALLOWED_ORIGINS"] = ",".join(f"http://{n}:{pages_port}" for n in names)
 
     workdir = args.data_dir or REPO_ROOT / ".serve" / stage.name
-    site = StageProcesses(stage, stage.path, workdir, host=args.host, ports=ports, env=env)
+    folder = args.stage_dir.expanduser().resolve() if args.stage_dir else stage.path
+    database = folder / "db.sqlite3" if args.stage_dir else None
+    site = StageProcesses(
+        stage, folder, workdir, host=args.host, ports=ports, env=env, database=database
+    )
     guard_process = start_guard()
     try:
         return run(site, ports, f"http://{public}:{pages_port}")
@@ -247,7 +259,9 @@ def run(site: StageProcesses, ports: dict[str, int], pages: str) -> int:
     try:
         with site:
             password = ensure_demo_data(site)
-            print(f"\n{stage.folder} is running ({stage.title}).\n")
+            yours = site.stage_dir != stage.path
+            where = f"{site.stage_dir}, as {stage.name}," if yours else stage.folder
+            print(f"\n{where} is running ({stage.title}).\n")
             print(f"  Chat rooms:  {pages}/chats/")
             print(f"  Admin:       {pages}/admin/")
             print(f"               user admin, password {password}")
