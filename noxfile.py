@@ -262,7 +262,12 @@ def serve(session: nox.Session) -> None:
     if name not in STAGES:
         session.error(f"there is no stage called {name!r}; the stages are: {', '.join(STAGES)}")
     with stop_signals_interrupt():
-        install_stage(session, STAGES[name], *requirements_of_folder_checked(session.posargs))
+        # The harness's requirements bring psutil, which lists this machine's addresses for
+        # a room (harness/room.py).
+        install_stage(
+            session, STAGES[name], HARNESS_REQUIREMENTS,
+            *requirements_of_folder_checked(session.posargs),
+        )  # fmt: skip
         # serve runs in a process group of its own, which the terminal's Ctrl-C does not
         # reach: nox passes every stop on to it at once, as SIGTERM.
         session.run(

@@ -124,4 +124,8 @@ STATIC_URL = "static/"
 CHAT_PORT = env_int("CHAT_PORT", 1025)
 CHAT_SERVER_URL = os.environ.get("CHAT_SERVER_URL", "")
 
+# The longest a room page waits between two tries to reach the chat server, in milliseconds.
+# It never stops trying while it is open; the checks make the wait short.
+CHAT_LONGEST_RETRY_MS = env_int("CHAT_LONGEST_RETRY_MS", 10000)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

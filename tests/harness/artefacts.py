@@ -29,14 +29,15 @@ def run_name() -> str:
     return time.strftime("%Y-%m-%d_%H-%M-%S")
 
 
-def run_folder(root: Path, name: str) -> Path:
+def run_folder(root: Path, name: str, kept: int = RUNS_KEPT) -> Path:
     """The folder for this run's evidence: ``root/name``, with ``root/latest`` pointing to it.
 
-    Only the RUNS_KEPT newest runs are kept. The folder itself is made when something fails.
+    Only the ``kept`` newest runs are kept. The folder itself is made when something fails
+    (or by the caller: ``nox -s serve`` keeps each run's server logs this way).
     """
     root.mkdir(parents=True, exist_ok=True)
     earlier = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
-    for old in earlier[: max(len(earlier) - (RUNS_KEPT - 1), 0)]:
+    for old in earlier[: max(len(earlier) - (kept - 1), 0)]:
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)
     latest = root / "latest"

@@ -20,6 +20,13 @@ def connection_state(driver: WebDriver) -> str:
     return driver.find_element(By.ID, "connection_state").get_attribute("data-state") or ""
 
 
+def failed_tries(driver: WebDriver) -> int | None:
+    """How many tries to reach the chat server have failed in a row, as the page counts
+    them (its ``data-attempts``); None if it does not say."""
+    value = driver.find_element(By.ID, "connection_state").get_attribute("data-attempts")
+    return int(value) if value and value.isdigit() else None
+
+
 def wait_until_connected(driver: WebDriver, timeout: float | None = None) -> None:
     wait_for(
         lambda: connection_state(driver) == "open",

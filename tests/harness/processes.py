@@ -40,6 +40,9 @@ laptop is slow at everything."""
 PORT_IN_USE = ("Address already in use", "CannotListenError", "That port is already in use")
 """What twistd and Django's runserver print when their port is taken."""
 PREPARE_PROJECT = Path(__file__).with_name("prepare_project.py")
+EVERY_INTERFACE = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+"""Where to reach a server listening on every interface from this machine: its loopback,
+a name every stage allows (a request to 0.0.0.0 would name a host no stage allows)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def reachable(host: str) -> str:
+    """The address to reach a server listening on ``host`` from this machine."""
+    return EVERY_INTERFACE.get(host, host)
+
+
 def tail(text: str, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
@@ -125,10 +133,16 @@ class StageProcesses:
         ports: Mapping[str, int] | None = None,
         env: Mapping[str, str] | None = None,
         database: Path | None = None,
+        deployed: bool = False,
+        log_dir: Path | None = None,
     ) -> None:
+        """``deployed``: run as deployed, with DEBUG off and each process's deployed_args.
+        ``log_dir``: where the processes' logs go (``workdir`` by default)."""
         self.stage = stage
         self.stage_dir = stage_dir
         self.workdir = workdir
+        self.log_dir = log_dir or workdir
+        self.deployed = deployed
         self.host = host
         self.ports = {p.name: (ports or {}).get(p.name) or free_port(host) for p in stage.processes}
         self.database = database or workdir / "db.sqlite3"
@@ -156,6 +170,8 @@ class StageProcesses:
             PYTHONPATH=str(self.stage_dir),
             DJANGO_DB_PATH=str(self.database),
         )
+        if self.deployed:
+            env["DJANGO_DEBUG"] = "0"
         for process in self.stage.processes:
             env[process.port_env] = str(self.ports[process.name])
         env.update(self._extra_env)
@@ -171,7 +187,7 @@ class StageProcesses:
         return [part.format(**values) for part in template]
 
     def log_path(self, role: str) -> Path:
-        return self.workdir / f"{self.process(role).name}.log"
+        return self.log_dir / f"{self.process(role).name}.log"
 
     def run(
         self, *argv: str, check: bool = True, env: Mapping[str, str] | None = None
@@ -234,6 +250,7 @@ class StageProcesses:
                 "holds manage.py (the one you ran `django-admin startproject ... .` in)."
             )
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         if database is None:
             self.prepare()
         else:
@@ -285,7 +302,8 @@ class StageProcesses:
 
     def argv(self, process: Process, port: int | None = None) -> list[str]:
         """The command that starts ``process``, listening on ``port``."""
-        return self._argv(process.argv, port)
+        deployed_args = process.deployed_args if self.deployed else ()
+        return self._argv(process.argv + deployed_args, port)
 
     def env_for(self, process: Process, port: int) -> dict[str, str]:
         """The environment ``process`` runs with, listening on ``port``."""
@@ -375,7 +393,7 @@ class StageProcesses:
         """Whether ``process`` answers its ready path yet, or listens without answering."""
         port = self.ports[process.name]
         try:
-            connection = socket.create_connection((self.host, port), timeout=1)
+            connection = socket.create_connection((reachable(self.host), port), timeout=1)
         except OSError:
             return Answer.NOT_LISTENING
         connection.close()
@@ -449,7 +467,7 @@ class StageProcesses:
     # -- what the checks need ------------------------------------------------------------
 
     def url(self, role: str, path: str = "/", scheme: str = "http") -> str:
-        return f"{scheme}://{self.host}:{self.port(role)}{path}"
+        return f"{scheme}://{reachable(self.host)}:{self.port(role)}{path}"
 
     def log_text(self, role: str) -> str:
         path = self.log_path(role)

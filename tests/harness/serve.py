@@ -3,7 +3,9 @@
 Migrates a database kept outside the snapshot (in .serve/<stage>/), or a learner's own
 (``--stage-dir ~/django-twisted-chat``: their folder and its db.sqlite3), makes sure there
 are demo rooms and an admin account, starts every process of the stage, prints where to go,
-and stops everything cleanly on Ctrl-C.
+and stops everything cleanly on Ctrl-C. Each run's server logs go to a folder of their own,
+.serve/<stage>/logs/<date_time>/ (logs/latest: the newest). ``--room`` (or a ``--host``
+other machines can reach) serves a whole room, as deployed: see harness/room.py.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import ports
+from . import artefacts, ports, room
 from .native_windows import refuse_native_windows
 from .processes import STOP_TIMEOUT, StageError, StageProcesses
 from .stages import REPO_ROOT, STAGES
@@ -28,6 +30,8 @@ DEMO_ROOMS = ("Lobby", "Help desk", "Random")
 DEMO_PEOPLE = ("ada", "grace", "linus")
 """Accounts to chat as, on a stage where chatting needs a login (passwords change each run)."""
 DEFAULT_PORTS = {"django": 8000, "chatserver": 1025, "site": 8000}
+LOG_RUNS_KEPT = 10
+"""Runs whose server logs serve keeps, in the data folder's logs/ (logs/latest: the newest)."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -35,8 +39,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("stage", choices=sorted(STAGES), help="which stage to run")
     parser.add_argument(
         "--host",
-        default="127.0.0.1",
-        help="address to listen on; 0.0.0.0 lets other machines in (a workshop room)",
+        help="address to listen on (default 127.0.0.1, this machine alone; with --room "
+        "0.0.0.0); any other than loopback serves a room, as --room does",
+    )
+    parser.add_argument(
+        "--room",
+        action="store_true",
+        help="serve the whole room: listen on every interface, with DEBUG off, a secret key "
+        "kept in the data folder, and every name and address of this machine allowed",
     )
     parser.add_argument(
         "--public-name",
@@ -55,7 +65,47 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run this folder instead of the reference snapshot (your own project, as "
         "nox -s catchup leaves it), with its own database, db.sqlite3 in that folder",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.host = args.host or ("0.0.0.0" if args.room else "127.0.0.1")
+    if args.public_name:
+        room.check_public_name(args.public_name)
+    return args
+
+
+def serves_a_room(args: argparse.Namespace) -> bool:
+    """Whether serve opens the stage to a room: asked for with --room, or implied by a
+    --host that other machines can reach."""
+    return bool(args.room) or not room.is_loopback(args.host)
+
+
+def run_logs(data_dir: Path) -> Path:
+    """This run's folder for the servers' logs, ``data_dir/logs/<date_time>/``, which
+    ``logs/latest`` points to; the LOG_RUNS_KEPT newest runs are kept, older ones deleted."""
+    folder = artefacts.run_folder(data_dir / "logs", artefacts.run_name(), LOG_RUNS_KEPT)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def one_person_env(public_name: str | None, pages_port: int) -> dict[str, str]:
+    """On loopback, the names Django and the chat server allow: their own defaults, or
+    ``public_name`` (a name a proxy forwards to this machine) and the local ones."""
+    if not public_name:
+        return {}
+    names = [public_name, "localhost", "127.0.0.1"]
+    return {
+        "DJANGO_ALLOWED_HOSTS": ",".join(names),
+        "CHAT_ALLOWED_ORIGINS": ",".join(f"http://{n}:{pages_port}" for n in names),
+    }
+
+
+def room_notes(data_dir: Path, public_name: str | None) -> list[str]:
+    """What serve says about a room, after the URLs: how else it is reached, and how it runs."""
+    names = ", ".join(room.machine_names(public_name))
+    key = data_dir / room.SECRET_KEY_FILE
+    return [
+        f"  Reached as:  {names}",
+        f"  As deployed: DEBUG off; secret key in {key} (delete it to log everyone out)",
+    ]
 
 
 def port_from_env(process: str, variable: str) -> int:
@@ -227,34 +277,39 @@ def main(argv: list[str]) -> int:
 def serve(args: argparse.Namespace) -> int:
     stop_when_parent_ends()
     stage = STAGES[args.stage]
-    loopback = args.host in ("127.0.0.1", "0.0.0.0")
-    public = args.public_name or ("localhost" if loopback else args.host)
     ports = {}
     for process in stage.processes:
         ports[process.name] = port_from_env(process.name, process.port_env)
         check_port_free(args.host, ports[process.name], process.port_env)
     pages_port = ports[stage.process("django").name]
-    env = {"CHAT_INTERFACE": args.host}  # the chat server listens where Django does
-    if args.public_name:
-        names = [args.public_name, "localhost", "127.0.0.1"]
-        env["DJANGO_ALLOWED_HOSTS"] = ",".join(names)
-        env["CHAT_ALLOWED_ORIGINS"] = ",".join(f"http://{n}:{pages_port}" for n in names)
-
     workdir = args.data_dir or REPO_ROOT / ".serve" / stage.name
+    env = {"CHAT_INTERFACE": args.host}  # the chat server listens where Django does
+    in_room = serves_a_room(args)
+    if in_room:
+        env.update(room.room_env(workdir, pages_port, args.public_name))
+        public = room.address_to_give(args.public_name)
+        notes = room_notes(workdir, args.public_name)
+    else:
+        env.update(one_person_env(args.public_name, pages_port))
+        public = args.public_name or "localhost"
+        notes = []
+
     folder = args.stage_dir.expanduser().resolve() if args.stage_dir else stage.path
     database = folder / "db.sqlite3" if args.stage_dir else None
     site = StageProcesses(
-        stage, folder, workdir, host=args.host, ports=ports, env=env, database=database
-    )
+        stage, folder, workdir, host=args.host, ports=ports, env=env, database=database,
+        deployed=in_room, log_dir=run_logs(workdir),
+    )  # fmt: skip
     guard_process = start_guard()
     try:
-        return run(site, ports, f"http://{public}:{pages_port}")
+        return run(site, ports, f"http://{public}:{pages_port}", notes)
     finally:
         dismiss(guard_process)
 
 
-def run(site: StageProcesses, ports: dict[str, int], pages: str) -> int:
-    """Start the site, say where to go, and keep it running until a signal stops it."""
+def run(site: StageProcesses, ports: dict[str, int], pages: str, notes: list[str]) -> int:
+    """Start the site, say where to go (and ``notes``), and keep it running until a signal
+    stops it."""
     stage = site.stage
     try:
         with site:
@@ -267,6 +322,8 @@ def run(site: StageProcesses, ports: dict[str, int], pages: str) -> int:
             print(f"               user admin, password {password}")
             for name, secret in ensure_demo_people(site).items():
                 print(f"  Chat as:     user {name}, password {secret}")
+            for note in notes:
+                print(note)
             for process in stage.processes:
                 log = site.log_path(process.name)
                 print(f"  {process.name:<12} port {ports[process.name]}, log {log}")

@@ -8,6 +8,11 @@ from .preflight import RootCause
 from .processes import PreparedDatabase, StageError, StageProcesses
 from .stages import Stage
 
+SETTINGS = {"CHAT_LONGEST_RETRY_MS": "200"}
+"""The shared servers' settings: the pages wait at most 0.2 s between two tries to reach a
+stopped chat server (10 s by default), so that a check sees a page go on trying long past
+the point where it once gave up, in seconds, and every restart check is over sooner."""
+
 
 class SharedSite:
     """The servers most checks share: launched as soon as the run starts, so that they boot
@@ -21,7 +26,7 @@ class SharedSite:
         self._waited = False
         if database is None:
             return  # the stage could not be prepared; the preflight says why
-        site = StageProcesses(stage, stage_dir, workdir)
+        site = StageProcesses(stage, stage_dir, workdir, env=SETTINGS)
         try:
             site.launch(database=database)
             self.running = site

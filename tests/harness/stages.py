@@ -33,6 +33,9 @@ class Process:
     roles: tuple[str, ...] = ()
     """Other names the checks may know it by: a process that serves both Django's pages and
     the chat is both "django" and "chatserver"."""
+    deployed_args: tuple[str, ...] = ()
+    """Further arguments when the stage runs as deployed, DEBUG off (``nox -s serve`` for a
+    room): Django's runserver then serves the static files only when told to."""
 
     def plays(self, role: str) -> bool:
         return role == self.name or role in self.roles
@@ -97,6 +100,7 @@ DJANGO = Process(
     argv=("{python}", "manage.py", "runserver", "--noreload", "{host}:{port}"),
     port_env="DJANGO_PORT",
     ready_path="/chats/",
+    deployed_args=("--insecure",),
 )
 
 CHATSERVER = Process(

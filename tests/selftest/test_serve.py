@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import http, ports
+from harness import http, ports, room
 from harness.processes import free_port
 from harness.stages import REPO_ROOT, STAGES
 from harness.wsclient import open_silent_client, read_until_closed
@@ -382,3 +382,87 @@ def test_a_port_whose_holder_cannot_be_found_is_named_alone(
         f"Port {port} on 127.0.0.1 is already in use: another program listens there "
         "(this machine would not say which)."
     )
+
+
+RoomSite = tuple[Path, dict[str, int], str]
+"""A served room: its data folder, its ports, and the secret key its first run made."""
+
+
+@pytest.fixture(scope="module")
+def room_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoomSite]:
+    """``serve part2 --host 0.0.0.0`` run twice in one data folder: the first run stopped, the
+    second left running for the checks; its data folder, ports and the first run's key. One
+    served room for every check of the room, so that they cost two starts between them."""
+    data_dir = tmp_path_factory.mktemp("room")
+    env, taken = serve_env("part2")
+    command = [sys.executable, "-m", "harness.serve", "part2", "--data-dir", str(data_dir)]
+    for run in ("first", "second"):
+        serve = start([*command, "--host", "0.0.0.0"], env)
+        output = Output(serve)
+        try:
+            output.until(READY)
+        except BaseException:
+            stop_serve(serve, output, signal.SIGINT)
+            raise
+        if run == "first":
+            stop_serve(serve, output, signal.SIGINT)
+            first_key = (data_dir / room.SECRET_KEY_FILE).read_text()
+    try:
+        yield data_dir, taken, first_key
+    finally:
+        stop_serve(serve, output, signal.SIGINT)
+
+
+def as_named(port: int, path: str, name: str) -> http.Response:
+    """GET ``path`` from the room's pages on this machine, as a browser that typed ``name``."""
+    return http.request(f"http://127.0.0.1:{port}{path}", headers={"Host": f"{name}:{port}"})
+
+
+def test_a_room_answers_to_every_name_of_the_machine_and_to_no_other(
+    room_site: RoomSite,
+) -> None:
+    _, taken, _ = room_site
+    for name in (socket.gethostname(), *room.interface_addresses()):
+        page = as_named(taken["django"], "/chats/", name)
+        assert page.status == 200 and "Lobby" in page.text, (
+            f"A room served with --host 0.0.0.0 answered {page.status} to Host {name!r}, one of "
+            "this machine's names: allow every name and address (harness/room.py)."
+        )
+    assert as_named(taken["django"], "/chats/", "elsewhere.example").status == 400
+    origin = f"http://{socket.gethostname()}:{taken['django']}"
+    with open_silent_client("127.0.0.1", taken["chatserver"], "/ws/1", origin=origin, timeout=10):
+        pass  # the chat server took a page of the machine's host name: its origins include it
+
+
+def test_a_room_runs_as_deployed_with_a_key_of_its_own(
+    room_site: RoomSite,
+) -> None:
+    data_dir, taken, first_key = room_site
+    missing = as_named(taken["django"], "/no-such-page/", socket.gethostname())
+    assert missing.status == 404 and "DEBUG = True" not in missing.text, (
+        "A room's 404 page is Django's debug page: a room must run with DJANGO_DEBUG=0."
+    )
+    script = as_named(taken["django"], "/static/chat/chat.js", socket.gethostname())
+    assert script.status == 200, "No static files: with DEBUG off, runserver needs --insecure."
+    key = data_dir / room.SECRET_KEY_FILE
+    assert key.stat().st_mode & 0o077 == 0, "others than its owner may read the room's key"
+    assert key.read_text() == first_key, "a restart made a new key: everyone was logged out"
+    logs = "".join(path.read_text() for path in (data_dir / "logs").glob("*/*.log"))
+    assert "DJANGO_SECRET_KEY is not set" not in logs, "the room runs on the public development key"
+
+
+def test_each_run_of_a_room_logs_to_a_folder_of_its_own_with_no_traceback(
+    room_site: RoomSite,
+) -> None:
+    data_dir, _, _ = room_site
+    runs = sorted(p for p in (data_dir / "logs").iterdir() if not p.is_symlink())
+    latest = data_dir / "logs" / "latest"
+    assert len(runs) == 2, f"Two runs of serve should leave two log folders, not {runs}."
+    assert latest.resolve() == runs[-1].resolve(), "logs/latest is not the newest run's folder"
+    first = {path.name: path.read_text() for path in runs[0].glob("*.log")}
+    assert set(first) == {"django.log", "chatserver.log"}, f"the first run logged {set(first)}"
+    for name, text in first.items():
+        assert "Traceback" not in text and '" 400 ' not in text, (
+            f"The first run's {name} has a traceback or a refused request, though nobody but "
+            f"serve itself asked anything of it (its readiness probe?):\n{text}"
+        )

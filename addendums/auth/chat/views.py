@@ -33,6 +33,7 @@ def render_room(request, chat_room_id, template):
     chat_server = {
         "room": chat.id,
         "poll_timeout": settings.CHAT_POLL_TIMEOUT,
+        "longest_retry_ms": settings.CHAT_LONGEST_RETRY_MS,
         "csrf_token": get_token(request),
         "login_url": redirect_to_login(request.get_full_path()).url,
     }

@@ -30,6 +30,17 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_int(name, default):
+    """Read a whole number such as CHAT_PORT=1025, refusing anything else in plain words."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+
+
 def env_seconds(name, default):
     """Read a number of seconds such as CHAT_POLL_TIMEOUT=25 or 2.5."""
     value = os.environ.get(name)
@@ -129,6 +140,10 @@ STATIC_URL = "static/"
 # DJANGO_STATIC_ROOT set, it serves what `python manage.py collectstatic` gathered there, as a
 # deployment does; unset, it serves each app's own files, found by Django's finders.
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
+
+# The longest a room page waits between two tries to reach the chat server, in milliseconds.
+# It never stops trying while it is open; the checks make the wait short.
+CHAT_LONGEST_RETRY_MS = env_int("CHAT_LONGEST_RETRY_MS", 10000)
 
 # How long the chat server holds a poll when nothing happens (the same variable it reads).
 # The long-poll page waits a little longer than that before it gives a poll up for lost.

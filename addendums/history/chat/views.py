@@ -39,6 +39,7 @@ def render_room(request, chat_room_id, template):
         # so that a message stored in between is not skipped.
         "last_id": shown[-1].seq if shown else chat.last_seq,
         "poll_timeout": settings.CHAT_POLL_TIMEOUT,
+        "longest_retry_ms": settings.CHAT_LONGEST_RETRY_MS,
         "csrf_token": get_token(request),
         "login_url": redirect_to_login(request.get_full_path()).url,
         "username": request.user.get_username(),

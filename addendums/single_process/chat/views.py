@@ -23,5 +23,9 @@ def long_poll_room(request, chat_room_id):
 def render_room(request, chat_room_id, template):
     """A room page, telling its script which room it is and how long polls are held."""
     chat = get_object_or_404(ChatRoom, pk=chat_room_id)
-    chat_server = {"room": chat.id, "poll_timeout": settings.CHAT_POLL_TIMEOUT}
+    chat_server = {
+        "room": chat.id,
+        "poll_timeout": settings.CHAT_POLL_TIMEOUT,
+        "longest_retry_ms": settings.CHAT_LONGEST_RETRY_MS,
+    }
     return render(request, template, {"chat": chat, "chat_server": chat_server})

@@ -28,5 +28,6 @@ def render_room(request, chat_room_id, template):
         "url": settings.CHAT_SERVER_URL,
         "port": settings.CHAT_PORT,
         "poll_timeout": settings.CHAT_POLL_TIMEOUT,
+        "longest_retry_ms": settings.CHAT_LONGEST_RETRY_MS,
     }
     return render(request, template, {"chat": chat, "chat_server": chat_server})

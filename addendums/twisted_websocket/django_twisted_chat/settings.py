@@ -135,6 +135,10 @@ STATIC_URL = "static/"
 CHAT_PORT = env_int("CHAT_PORT", 1025)
 CHAT_SERVER_URL = os.environ.get("CHAT_SERVER_URL", "")
 
+# The longest a room page waits between two tries to reach the chat server, in milliseconds.
+# It never stops trying while it is open; the checks make the wait short.
+CHAT_LONGEST_RETRY_MS = env_int("CHAT_LONGEST_RETRY_MS", 10000)
+
 # How long the chat server holds a poll when nothing happens (the same variable it reads).
 # The long-poll page waits a little longer than that before it gives a poll up for lost.
 CHAT_POLL_TIMEOUT = env_seconds("CHAT_POLL_TIMEOUT", 25)

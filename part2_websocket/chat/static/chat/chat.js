@@ -1,6 +1,6 @@
 // The room page's chat client: one WebSocket to the Twisted chat server.
 //
-// It shows the connection's state (connecting, open, reconnecting, closed) in
+// It shows the connection's state (connecting, open, reconnecting) in
 // #connection_state, whose data-state attribute is what the tests wait on
 // before typing. Received text is always inserted with textContent, so a
 // message can never become HTML on somebody else's page.
@@ -17,11 +17,9 @@
     connecting: "Connecting…",
     open: "Connected",
     reconnecting: "Reconnecting…",
-    closed: "Disconnected",
   };
   const FIRST_RETRY_MS = 500;
-  const LONGEST_RETRY_MS = 10000;
-  const MAX_ATTEMPTS = 10;
+  const LONGEST_RETRY_MS = config.longest_retry_ms; // 10 s unless the settings say
 
   let socket = null;
   let attempts = 0;
@@ -37,19 +35,10 @@
 
   function showState(state, retryInSeconds) {
     stateLabel.dataset.state = state;
+    stateLabel.dataset.attempts = attempts; // failed tries in a row, for the tests
     stateLabel.textContent = STATE_TEXT[state];
     if (state === "reconnecting" && retryInSeconds) {
       stateLabel.textContent += " (next try in " + retryInSeconds + " s)";
-    }
-    if (state === "closed") {
-      const retry = document.createElement("button");
-      retry.type = "button";
-      retry.textContent = "Try again";
-      retry.addEventListener("click", function () {
-        attempts = 0;
-        connect();
-      });
-      stateLabel.append(retry);
     }
     if (state === "open") {
       // Enabled for good once connected: while reconnecting people may keep
@@ -113,12 +102,8 @@
   function onClose(event) {
     socket = null;
     attempts += 1;
-    if (attempts > MAX_ATTEMPTS) {
-      showState("closed");
-      return;
-    }
     // Exponential backoff with jitter, so a restarted server is not hit by every
-    // page at the same instant.
+    // page at the same instant. It never gives up while the page is open.
     const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempts - 1));
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     showState("reconnecting", Math.ceil(delay / 1000));

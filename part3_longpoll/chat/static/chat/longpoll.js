@@ -12,26 +12,19 @@
   // Longer than the server's own timeout (CHAT_POLL_TIMEOUT), so normally the
   // server answers first; this only catches a connection that has gone silent.
   const POLL_TIMEOUT_MS = (page.config.poll_timeout + 15) * 1000;
-  const MAX_ATTEMPTS = 10;
 
   let cursor = null; // the id of the last message seen; null before the first answer
   let failures = 0;
 
   // Network trouble and error answers both land here; the retry waits longer
   // each time, so a server that is down is not hammered, and at least as long
-  // as the server asked in a Retry-After header (a full room, say).
+  // as the server asked in a Retry-After header (a full room, say). It never
+  // gives up while the page is open.
   function pollFailed(reason, retryAfterSeconds) {
     failures += 1;
     console.info("poll failed:", reason);
-    if (failures > MAX_ATTEMPTS) {
-      page.showState("closed", 0, function () {
-        failures = 0;
-        poll();
-      });
-      return;
-    }
     const delay = Math.max(page.retryDelay(failures), (retryAfterSeconds || 0) * 1000);
-    page.showState("reconnecting", Math.ceil(delay / 1000));
+    page.showState("reconnecting", Math.ceil(delay / 1000), failures);
     window.setTimeout(poll, delay);
   }
 

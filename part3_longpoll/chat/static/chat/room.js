@@ -1,8 +1,8 @@
 // What every room page shares, whichever way it talks to the chat server:
 // the connection state, the message list, errors, and sending on Enter.
 //
-// #connection_state's data-state attribute (connecting, open, reconnecting,
-// closed) is what the tests wait on before typing. Received text is always
+// #connection_state's data-state attribute (connecting, open, reconnecting)
+// is what the tests wait on before typing. Received text is always
 // inserted with textContent, so a message can never become HTML on the page.
 "use strict";
 
@@ -17,10 +17,9 @@ window.chatRoomPage = (function () {
     connecting: "Connecting…",
     open: "Connected",
     reconnecting: "Reconnecting…",
-    closed: "Disconnected",
   };
   const FIRST_RETRY_MS = 500;
-  const LONGEST_RETRY_MS = 10000;
+  const LONGEST_RETRY_MS = config.longest_retry_ms; // 10 s unless the settings say
 
   // The chat server's address, to put /ws/<id> or /rooms/<id>/... after: the
   // host the page came from, on CHAT_PORT, unless settings.CHAT_SERVER_URL
@@ -35,18 +34,13 @@ window.chatRoomPage = (function () {
     return scheme + "//" + window.location.hostname + ":" + config.port;
   }
 
-  function showState(state, retryInSeconds, onRetry) {
+  // `attempts`: the tries in a row that failed, kept for the tests beside the state.
+  function showState(state, retryInSeconds, attempts) {
     stateLabel.dataset.state = state;
+    stateLabel.dataset.attempts = attempts || 0;
     stateLabel.textContent = STATE_TEXT[state];
     if (state === "reconnecting" && retryInSeconds) {
       stateLabel.textContent += " (next try in " + retryInSeconds + " s)";
-    }
-    if (state === "closed" && onRetry) {
-      const retry = document.createElement("button");
-      retry.type = "button";
-      retry.textContent = "Try again";
-      retry.addEventListener("click", onRetry);
-      stateLabel.append(retry);
     }
     if (state === "open") {
       // Enabled for good once connected: while reconnecting people may keep

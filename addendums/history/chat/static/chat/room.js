@@ -1,8 +1,8 @@
 // What every room page shares, whichever way it talks to the chat server:
 // the connection state, the message list, errors, and sending on Enter.
 //
-// #connection_state's data-state attribute (connecting, open, reconnecting,
-// closed) is what the tests wait on before typing. Received text is always
+// #connection_state's data-state attribute (connecting, open, reconnecting)
+// is what the tests wait on before typing. Received text is always
 // inserted with textContent, so a message can never become HTML on the page.
 //
 // The list starts with the latest messages, drawn by Django; the rest arrive
@@ -23,11 +23,10 @@ window.chatRoomPage = (function () {
     connecting: "Connecting…",
     open: "Connected",
     reconnecting: "Reconnecting…",
-    closed: "Disconnected",
     logged_out: "Logged out",
   };
   const FIRST_RETRY_MS = 500;
-  const LONGEST_RETRY_MS = 10000;
+  const LONGEST_RETRY_MS = config.longest_retry_ms; // 10 s unless the settings say
 
   // The chat server's address, to put /ws/<id> or /rooms/<id>/... after: the
   // very place the page came from, since one process serves both. A page
@@ -37,18 +36,13 @@ window.chatRoomPage = (function () {
     return scheme + "//" + window.location.host;
   }
 
-  function showState(state, retryInSeconds, onRetry) {
+  // `attempts`: the tries in a row that failed, kept for the tests beside the state.
+  function showState(state, retryInSeconds, attempts) {
     stateLabel.dataset.state = state;
+    stateLabel.dataset.attempts = attempts || 0;
     stateLabel.textContent = STATE_TEXT[state];
     if (state === "reconnecting" && retryInSeconds) {
       stateLabel.textContent += " (next try in " + retryInSeconds + " s)";
-    }
-    if (state === "closed" && onRetry) {
-      const retry = document.createElement("button");
-      retry.type = "button";
-      retry.textContent = "Try again";
-      retry.addEventListener("click", onRetry);
-      stateLabel.append(retry);
     }
     if (state === "open") {
       // Enabled for good once connected: while reconnecting people may keep

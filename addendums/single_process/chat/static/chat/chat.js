@@ -4,7 +4,6 @@
 
 (function () {
   const page = window.chatRoomPage;
-  const MAX_ATTEMPTS = 10;
 
   let socket = null;
   let attempts = 0;
@@ -39,22 +38,15 @@
 
   function onClose(event) {
     socket = null;
-    attempts += 1;
-    if (attempts > MAX_ATTEMPTS) {
-      page.showState("closed", 0, function () {
-        attempts = 0;
-        connect();
-      });
-      return;
-    }
+    attempts += 1; // it never gives up while the page is open
     const delay = page.retryDelay(attempts);
-    page.showState("reconnecting", Math.ceil(delay / 1000));
+    page.showState("reconnecting", Math.ceil(delay / 1000), attempts);
     console.info("chat connection closed (code " + event.code + "); retrying in", delay, "ms");
     window.setTimeout(connect, delay);
   }
 
   function connect() {
-    page.showState(attempts === 0 ? "connecting" : "reconnecting");
+    page.showState(attempts === 0 ? "connecting" : "reconnecting", 0, attempts);
     socket = new WebSocket(page.serverUrl("wss:", "ws:") + "/ws/" + page.config.room);
     socket.addEventListener("message", onServerMessage);
     socket.addEventListener("close", onClose);
