@@ -4,6 +4,7 @@ nox                                   verify everything
 nox -s part2                          verify one stage (the reference snapshot)
 nox -s part2 -- --stage-dir ~/mine    verify your own folder as part2
 nox -s serve -- part2                 run a stage's servers for people to chat on
+nox -s workshop                       the room's server for a workshop, with a live board
 nox -l                                list the sessions
 """
 
@@ -195,6 +196,19 @@ def serve(session: nox.Session) -> None:
         # reach: nox passes every stop on to it at once, as SIGTERM.
         session.run(
             "python", "-m", "harness.serve", name, *session.posargs[1:],
+            env={**NO_BYTECODE, "PYTHONPATH": "tests"},
+            interrupt_timeout=0, terminate_timeout=SERVE_STOP_TIMEOUT,
+        )  # fmt: skip
+
+
+@nox.session(default=False)
+def workshop(session: nox.Session) -> None:
+    """The room's server with the instructor's live board: -- --accounts 40, -- --reset."""
+    with stop_signals_interrupt():
+        install_stage(session, NEWEST)
+        # As for serve: a process group of its own, which nox passes every stop on to.
+        session.run(
+            "python", "-m", "harness.workshop", *session.posargs,
             env={**NO_BYTECODE, "PYTHONPATH": "tests"},
             interrupt_timeout=0, terminate_timeout=SERVE_STOP_TIMEOUT,
         )  # fmt: skip

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from . import ports
@@ -225,7 +226,15 @@ def main(argv: list[str]) -> int:
         return 0
 
 
-def serve(args: argparse.Namespace) -> int:
+Notes = Callable[[StageProcesses, str], list[str]]
+"""Lines more to print once the site runs, given it and its address (harness/workshop.py)."""
+
+
+def serve(
+    args: argparse.Namespace, more_env: Mapping[str, str] | None = None, notes: Notes | None = None
+) -> int:
+    """Run ``args.stage`` until stopped; ``more_env`` adds to its settings, ``notes`` to what
+    is printed (both for the workshop, which is this plus its board)."""
     posix = supported_here()
     if posix:
         stop_when_parent_ends()
@@ -242,18 +251,21 @@ def serve(args: argparse.Namespace) -> int:
         names = [args.public_name, "localhost", "127.0.0.1"]
         env["DJANGO_ALLOWED_HOSTS"] = ",".join(names)
         env["CHAT_ALLOWED_ORIGINS"] = ",".join(f"http://{n}:{pages_port}" for n in names)
+    env.update(more_env or {})
 
     workdir = args.data_dir or REPO_ROOT / ".serve" / stage.name
     site = StageProcesses(stage, stage.path, workdir, host=args.host, ports=ports, env=env)
     guard_process = start_guard() if posix else None
     try:
-        return run(site, ports, f"http://{public}:{pages_port}")
+        return run(site, ports, f"http://{public}:{pages_port}", notes)
     finally:
         if guard_process is not None:
             dismiss(guard_process)
 
 
-def run(site: StageProcesses, ports: dict[str, int], pages: str) -> int:
+def run(
+    site: StageProcesses, ports: dict[str, int], pages: str, notes: Notes | None = None
+) -> int:
     """Start the site, say where to go, and keep it running until a signal stops it."""
     stage = site.stage
     try:
@@ -265,6 +277,8 @@ def run(site: StageProcesses, ports: dict[str, int], pages: str) -> int:
             print(f"               user admin, password {password}")
             for name, secret in ensure_demo_people(site).items():
                 print(f"  Chat as:     user {name}, password {secret}")
+            for line in notes(site, pages) if notes else []:
+                print(f"  {line}")
             for process in stage.processes:
                 log = site.log_path(process.name)
                 print(f"  {process.name:<12} port {ports[process.name]}, log {log}")
