@@ -263,9 +263,7 @@ def serve(
             dismiss(guard_process)
 
 
-def run(
-    site: StageProcesses, ports: dict[str, int], pages: str, notes: Notes | None = None
-) -> int:
+def run(site: StageProcesses, ports: dict[str, int], pages: str, notes: Notes | None = None) -> int:
     """Start the site, say where to go, and keep it running until a signal stops it."""
     stage = site.stage
     try:

@@ -59,16 +59,16 @@ def board_session() -> str:
 
 class Nudger:
     def __init__(self) -> None:
-        self._lines: list[str] = []
+        self._lines: list[tuple[str, str]] = []  # (who, what), waiting to be said
         self._lock = threading.Lock()
         self._waiting = threading.Event()
         self._thread: threading.Thread | None = None
         self._session: str | None = None
 
-    def nudge(self, line: str) -> None:
-        """Have ``line`` said in the board room soon (with any others waiting)."""
+    def nudge(self, who: str, line: str) -> None:
+        """Have ``line``, from ``who``, said in the board room soon (with any others waiting)."""
         with self._lock:
-            self._lines.append(line)
+            self._lines.append((who, line))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="board", daemon=True)
                 self._thread.start()
@@ -126,8 +126,10 @@ class Nudger:
             return RETRY_AFTER
 
 
-def together(lines: list[str]) -> str:
-    text = lines[0] if len(lines) == 1 else f"{len(lines)} reports. " + " · ".join(lines)
+def together(lines: list[tuple[str, str]]) -> str:
+    """One line for the reports waiting: the report itself, or who sent them."""
+    who = ", ".join(name for name, _ in lines)
+    text = lines[0][1] if len(lines) == 1 else f"{len(lines)} reports, from {who}"
     return text if len(text) <= LINE_LIMIT else text[: LINE_LIMIT - 1] + "…"
 
 

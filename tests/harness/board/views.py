@@ -57,7 +57,8 @@ def receive_report(request):
         failing_check=report.check,
         message=report.message,
     )
-    NUDGER.nudge(f"{report.name}: {report.stage}, {report.passed} passed, {report.failed} failed")
+    said = f"{report.name}: {report.stage}, {report.passed} passed, {report.failed} failed"
+    NUDGER.nudge(report.name, said)
     return JsonResponse({"received": row.pk}, status=201)
 
 

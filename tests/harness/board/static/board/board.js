@@ -49,7 +49,8 @@
       column.dataset.stage = stage.stage;
       column.dataset.count = stage.learners.length;
       const title = element("h3");
-      title.append(element("span", "chapter", stage.chapter), " " + stage.stage);
+      title.append(element("span", "chapter", stage.chapter));
+      title.append(element("span", "stage-name", stage.stage.replace("_", " ")));
       title.append(element("span", "count", String(stage.learners.length)));
       const list = element("ul", "learners");
       list.append(...stage.learners.map(tile));
