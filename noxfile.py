@@ -8,6 +8,7 @@ nox -s doctor                         is this laptop ready? (offline, in seconds
 nox -s wheelhouse -- DIR              every pinned package in DIR, for a room without internet
 CHAT_WHEELHOUSE=DIR nox -s part2      install from that wheelhouse alone (a folder or http://)
 nox -s catchup -- part2               put your attempt aside and the reference in its place
+nox -s workshop                       the room's server for a workshop, with a live board
 nox -l                                list the sessions
 """
 
@@ -292,3 +293,16 @@ def wheelhouse(session: nox.Session) -> None:
         "python", "-m", "harness.wheelhouse", *session.posargs, *everything,
         env={**NO_BYTECODE, "PYTHONPATH": "tests"},
     )  # fmt: skip
+
+
+@workbook_session(default=False)
+def workshop(session: nox.Session) -> None:
+    """The room's server with the instructor's live board: -- --accounts 40, -- --reset."""
+    with stop_signals_interrupt():
+        install_stage(session, NEWEST, HARNESS_REQUIREMENTS)  # psutil: see serve
+        # As for serve: a process group of its own, which nox passes every stop on to.
+        session.run(
+            "python", "-m", "harness.workshop", *session.posargs,
+            env={**NO_BYTECODE, "PYTHONPATH": "tests"},
+            interrupt_timeout=0, terminate_timeout=SERVE_STOP_TIMEOUT,
+        )  # fmt: skip

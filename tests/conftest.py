@@ -40,7 +40,7 @@ from harness.processes import (
 from harness.shared_site import SharedSite
 from harness.stages import FEATURES, REPO_ROOT, STAGES, Stage, chatserver_modules
 
-pytest_plugins = ["harness.watchdog"]
+pytest_plugins = ["harness.watchdog", "harness.reporting"]
 
 FIRST_CHECK = "test_the_project_can_be_prepared"
 BROWSER_FIXTURES = frozenset({"browser", "browsers"})

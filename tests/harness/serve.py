@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from . import artefacts, ports, room
@@ -274,7 +275,17 @@ def main(argv: list[str]) -> int:
         return 0
 
 
-def serve(args: argparse.Namespace) -> int:
+Notes = Callable[[StageProcesses, str], list[str]]
+"""Lines more to print once the site runs, given it and its address (harness/workshop.py)."""
+
+
+def serve(
+    args: argparse.Namespace,
+    more_env: Mapping[str, str] | None = None,
+    more_notes: Notes | None = None,
+) -> int:
+    """Run ``args.stage`` until stopped; ``more_env`` adds to its settings, ``more_notes`` to
+    what is printed (both for the workshop, which is this plus its board)."""
     stop_when_parent_ends()
     stage = STAGES[args.stage]
     ports = {}
@@ -293,6 +304,7 @@ def serve(args: argparse.Namespace) -> int:
         env.update(one_person_env(args.public_name, pages_port))
         public = args.public_name or "localhost"
         notes = []
+    env.update(more_env or {})
 
     folder = args.stage_dir.expanduser().resolve() if args.stage_dir else stage.path
     database = folder / "db.sqlite3" if args.stage_dir else None
@@ -302,14 +314,20 @@ def serve(args: argparse.Namespace) -> int:
     )  # fmt: skip
     guard_process = start_guard()
     try:
-        return run(site, ports, f"http://{public}:{pages_port}", notes)
+        return run(site, ports, f"http://{public}:{pages_port}", notes, more_notes)
     finally:
         dismiss(guard_process)
 
 
-def run(site: StageProcesses, ports: dict[str, int], pages: str, notes: list[str]) -> int:
-    """Start the site, say where to go (and ``notes``), and keep it running until a signal
-    stops it."""
+def run(
+    site: StageProcesses,
+    ports: dict[str, int],
+    pages: str,
+    notes: list[str],
+    more_notes: Notes | None = None,
+) -> int:
+    """Start the site, say where to go (and ``notes``, and ``more_notes``), and keep it
+    running until a signal stops it."""
     stage = site.stage
     try:
         with site:
@@ -324,6 +342,8 @@ def run(site: StageProcesses, ports: dict[str, int], pages: str, notes: list[str
                 print(f"  Chat as:     user {name}, password {secret}")
             for note in notes:
                 print(note)
+            for line in more_notes(site, pages) if more_notes else []:
+                print(f"  {line}")
             for process in stage.processes:
                 log = site.log_path(process.name)
                 print(f"  {process.name:<12} port {ports[process.name]}, log {log}")
