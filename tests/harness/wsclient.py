@@ -264,6 +264,13 @@ class MemoryClient:
         fresh, self._taken = everything[self._taken :], len(everything)
         return fresh
 
+    def first_message(self) -> JSON | None:
+        """The very first JSON message, whatever its type, once it has come: the protocol's one
+        ordering rule is that it is the welcome, before even a learner's own types."""
+        self._read()
+        texts = [frame.json() for frame in self.frames if frame.opcode == TEXT]
+        return texts[0] if texts else None
+
     def take_welcome(self) -> JSON | None:
         """The first message (a welcome, if the server keeps the rule), once it has come; the
         next new_messages() starts after it, with what the server sent next."""
@@ -325,6 +332,17 @@ class ChatConnection:
             if not protocol.is_ignored(message):
                 return message
             self.ignored.append(message["type"])
+
+    def receive_first(self, waiting_for: str) -> JSON:
+        """The connection's very first message, whatever its type: the protocol's one ordering
+        rule is that it is the welcome, before even a learner's own types."""
+        try:
+            data = self.connection.recv(timeout=self.timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"Waited {self.timeout:g} s for {waiting_for}, but the chat server sent nothing."
+            ) from None
+        return json.loads(data)
 
     def receive(self, waiting_for: str) -> JSON:
         """The next message of a type the checks know, as JSON.
@@ -500,9 +518,10 @@ def joined(
                 f"Could not open a WebSocket to {url}: {problem}.\n"
                 f"The chat server's last lines:\n{tail(site.log_text('chatserver'))}"
             ) from None
-        welcome = chat.receive("the welcome message")
+        welcome = chat.receive_first("the welcome message")
         assert welcome.get("type") == "welcome", (
-            f"The first message from the chat server should be the welcome message, not {welcome}."
+            f"The first message from the chat server should be the welcome message, not "
+            f"{welcome}. Send anything else (presence, catching up) after the welcome."
         )
         chat.welcome = welcome
         yield chat

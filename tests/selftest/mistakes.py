@@ -69,6 +69,21 @@ MISTAKES = {
         checks="does_not_exist",
         message="get_object_or_404",
     ),
+    "a learner's own message before the welcome": Mistake(
+        stage="part2",
+        file="chatserver/protocol.py",
+        correct="        self.send_json(messages.welcome(self.room.id, config))\n",
+        broken='        self.send_json({"type": "presence", "here": len(self.room.clients)})\n'
+        "        self.send_json(messages.welcome(self.room.id, config))\n",
+        checks="a_message_reaches_everyone_in_its_room or messages_stay_in_their_room",
+        message="Send anything else (presence, catching up) after the welcome",
+        also_caught_by={
+            "a learner's own message before the welcome, in memory": Caught(
+                "clients_join_the_room_they_ask_for",
+                "Send it from onOpen, before anything else (presence, catching up)",
+            ),
+        },
+    ),
     "text inserted as HTML": Mistake(
         stage="part2",
         file="chat/static/chat/chat.js",

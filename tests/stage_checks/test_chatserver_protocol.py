@@ -60,11 +60,12 @@ class ChatServer:
             f"HTTP {client.status} instead of 101 Switching Protocols. Check onConnect in "
             "chatserver/protocol.py and the allowed origins in chatserver/factory.py."
         )
-        first = client.new_messages()
-        assert first and first[0].get("type") == "welcome", (
+        first = client.first_message()
+        assert first is not None and first.get("type") == "welcome", (
             f"The first message after connecting should be the welcome message, but was "
-            f"{first[:1]}. Send it from onOpen."
+            f"{first}. Send it from onOpen, before anything else (presence, catching up)."
         )
+        client.new_messages()  # read: the checks start after the welcome
         return client
 
     def limits(self, client: MemoryClient) -> dict[str, Any]:
