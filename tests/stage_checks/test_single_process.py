@@ -477,10 +477,15 @@ def test_a_page_being_made_when_sigterm_comes_is_still_sent(
         except (ConnectionError, HTTPException) as problem:
             status, body = None, repr(problem).encode()
         stopper.join(2 * STOP_TIMEOUT)  # stop_process ends it, killing it if need be
+        # Root cause first: a process that had to be killed cut the page off itself.
+        assert not stopping.had_to_kill, stopping.had_to_kill[0]
+        stopping.had_to_kill.clear()  # said here, not again when the site stops
+        log = tail(stopping.log_text("django"))
     assert status == 200 and b"</html>" in body, (
         f"A page Django was still making when SIGTERM came was answered {status} {body[:80]!r}. "
         "twistd must wait for the page threads to finish their work before it exits: "
-        "ThreadPoolService.stopService returns a Deferred that fires once the pool has stopped."
+        "ThreadPoolService.stopService returns a Deferred that fires once the pool has stopped. "
+        f"The server's last lines:\n{log}"
     )
 
 
