@@ -12,12 +12,26 @@ to one copy of its stage, and one run of the stage's checks must pass.
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
+from http.client import HTTPConnection
 from pathlib import Path
+from typing import Any
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
+from harness import chat_page, http, people, waits
+from harness.browser import Browsers
+from harness.longpoll_client import LongPollClient
+from harness.processes import StageProcesses, tail
 from harness.stages import NEWEST, REPO_ROOT, STAGES, Stage
+from harness.waits import wait_for
+from harness.wsclient import django_origin, handshake_status, joined, room_url
 from selftest.copies import copy_stage, edit, files_in, run_checks
 
 SOLUTIONS = REPO_ROOT / "tutorial" / "solutions"
@@ -25,10 +39,15 @@ SOLVED = [stage for stage in STAGES.values() if (SOLUTIONS / stage.chapter_path.
 """The stages whose chapter has worked solutions as patches."""
 CAUGHT_BY = {
     "part2": "chatserver or chat_browser",
+    "part3": "longpoll_protocol or second_enter",
+    "single_process": "reconnects_after_the_chat_server_restarts or two_windows_chat_through",
+    "auth": "welcome or author",
     "twisted_websocket": "test_twisted_websocket or chatserver or stopping",
 }
 """For a stage whose every check would take long, the checks (pytest -k) that would catch a
-wrong solution: those of the files its patches change. Every check runs for other stages."""
+wrong solution: those of the files its patches change. Every check runs for other stages.
+What a solution adds (a status page, a field in the welcome) no stage check knows of: the
+checks at the end of this file prove it, on the stage's real servers."""
 
 # Chapter 02, exercise 1, "Who is here?": after its welcome, everyone in the room hears
 # how many are here, whenever someone joins or leaves.
@@ -108,6 +127,19 @@ def test_part3_runs_every_check_part2_runs() -> None:
     )
 
 
+def solutions_to(stage: Stage) -> list[Path]:
+    """The worked solutions to a stage's chapter, in the order they are applied."""
+    return sorted((SOLUTIONS / stage.chapter_path.stem).glob("*.diff"))
+
+
+def solved_copy(stage: Stage, into: Path) -> Path:
+    """A copy of the stage with every worked solution to its chapter applied, in order."""
+    folder = copy_stage(stage.name, into)
+    for patch in solutions_to(stage):
+        apply_solution(patch, folder)
+    return folder
+
+
 def apply_solution(patch: Path, folder: Path) -> None:
     """Apply one exercise's patch to a copy of its stage, as ``git apply`` does."""
     done = subprocess.run(
@@ -125,10 +157,8 @@ def apply_solution(patch: Path, folder: Path) -> None:
 def test_the_worked_solutions_to_a_chapters_exercises_pass_its_checks(
     stage: Stage, tmp_path: Path
 ) -> None:
-    patches = sorted((SOLUTIONS / stage.chapter_path.stem).glob("*.diff"))
-    folder = copy_stage(stage.name, tmp_path)
-    for patch in patches:
-        apply_solution(patch, folder)
+    patches = solutions_to(stage)
+    folder = solved_copy(stage, tmp_path)
 
     chosen = ("-k", CAUGHT_BY[stage.name]) if stage.name in CAUGHT_BY else ()
     result = run_checks(stage.name, folder, tmp_path / "artefacts", *chosen)
@@ -138,3 +168,246 @@ def test_the_worked_solutions_to_a_chapters_exercises_pass_its_checks(
         f"its checks; a solution shown to instructors must keep every check passing:\n"
         f"{result.stdout[-6000:]}"
     )
+
+
+# -- what the solutions add, on the stage's real servers ----------------------------------------
+#
+# Each stage below runs once for the module, from a copy with its chapter's solutions applied,
+# with the settings that let its checks see what the exercises ask for.
+
+
+@contextmanager
+def solved_site(name: str, into: Path, settings: Mapping[str, str]) -> Iterator[StageProcesses]:
+    """The stage's processes, run from a copy with its chapter's worked solutions applied."""
+    stage = STAGES[name]
+    folder = solved_copy(stage, into)
+    preparing = StageProcesses(stage, folder, into / "prepared")
+    logins = people.EVERYONE if "auth" in stage.features else ()
+    preparing.prepare(rooms=4, logins=logins)
+    site = StageProcesses(stage, folder, into / "running", env=settings)
+    try:
+        site.start(database=preparing.prepared())
+        yield site
+    finally:
+        site.stop()
+
+
+TOKEN_EVERY = 2
+"""Seconds between two POSTs an address may make on the part3 site below."""
+
+
+@pytest.fixture(scope="module")
+def longpoll_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StageProcesses]:
+    """part3 with chapter 03's solutions; a history of two messages, so that one is dropped
+    from a room of three, and a token every 2 s for an address's POSTs."""
+    settings = {"CHAT_HISTORY": "2", "CHAT_RATE": str(1 / TOKEN_EVERY), "CHAT_BURST": "1"}
+    with solved_site("part3", tmp_path_factory.mktemp("chapter03"), settings) as site:
+        yield site
+
+
+def chat_server_answer(site: StageProcesses, path: str) -> http.Response:
+    return http.request(site.url("chatserver", path), headers={"Origin": django_origin(site)})
+
+
+def room_counts(site: StageProcesses, room: int) -> tuple[int, int] | None:
+    """What /status says of a room: its WebSockets and its waiting polls."""
+    answer = chat_server_answer(site, "/status")
+    assert answer.status == 200, f"/status answered {answer.status}: {answer.text[:300]}"
+    for listed in answer.json()["rooms"]:
+        if listed["room"] == room:
+            return listed["websockets"], listed["waiting_polls"]
+    return None
+
+
+def test_chapter_03_the_status_page_counts_who_is_waiting(longpoll_site: StageProcesses) -> None:
+    """Exercise 3: a WebSocket and a waiting poll are counted, and forgotten as they go."""
+    site, room = longpoll_site, longpoll_site.new_room()
+    with (
+        joined(site, room),
+        closing(HTTPConnection(site.host, site.port("chatserver"), timeout=30)) as waiting,
+    ):
+        waiting.request("GET", f"/rooms/{room}/messages?after=0")  # waits; never read
+        wait_for(
+            lambda: room_counts(site, room) == (1, 1),
+            f"/status never counted room {room}'s WebSocket and waiting poll as 1 and 1 "
+            f"(it said {room_counts(site, room)}); see 3_how_many_are_waiting.diff.",
+        )
+    wait_for(
+        lambda: room_counts(site, room) == (0, 0),
+        f"/status still counted room {room}'s WebSocket or poll after both had gone (it said "
+        f"{room_counts(site, room)}): a count must go down at once.",
+    )
+
+
+def say(site: StageProcesses, room: int, text: str) -> None:
+    """Say ``text`` in the room over a WebSocket of its own: a bucket of its own, too."""
+    with joined(site, room) as chat:
+        chat.send_json({"text": text})
+        chat.receive_until("message", f"the message {text!r}")
+
+
+def latest(site: StageProcesses, room: int, last: str) -> dict[str, Any]:
+    answer = chat_server_answer(site, f"/rooms/{room}/messages?last={last}")
+    assert answer.status == 200, f"?last={last} answered {answer.status}: {answer.text[:300]}"
+    return answer.json()
+
+
+def test_chapter_03_a_poll_may_ask_for_the_latest_messages(longpoll_site: StageProcesses) -> None:
+    """Exercise 4: ?last=N answers at once with the latest N, and says missed only when some
+    of those are gone from the history (two messages here)."""
+    site, room = longpoll_site, longpoll_site.new_room()
+    say(site, room, "the only one")
+    alone = latest(site, room, "20")
+    say(site, room, "second")
+    say(site, room, "third")
+
+    assert [m["text"] for m in alone["messages"]] == ["the only one"], alone
+    assert alone["missed"] is False, f"a room with fewer than 20 missed nothing: {alone}"
+    two = latest(site, room, "2")
+    assert [m["id"] for m in two["messages"]] == [2, 3], f"?last=2 of 3 messages: {two}"
+    assert two["cursor"] == 3 and two["missed"] is False, f"?last=2 of 3 messages: {two}"
+    three = latest(site, room, "3")
+    assert ([m["id"] for m in three["messages"]], three["missed"]) == ([2, 3], True), (
+        f"message 1 is no longer in a history of two, so ?last=3 has missed it: {three}"
+    )
+    refused = chat_server_answer(site, f"/rooms/{room}/messages?last=many")
+    assert refused.status == 400 and refused.json()["type"] == "error", refused.text
+
+
+@contextmanager
+def tokens_taken(site: StageProcesses, room: int) -> Iterator[None]:
+    """Keep this address's bucket of POSTs empty while the block runs, so that a page on
+    this machine is refused however long it takes to send."""
+    origin = django_origin(site)
+    sender = LongPollClient(site.url("chatserver", ""), room, origin=origin, timeout=30)
+    done = threading.Event()
+
+    def take() -> None:
+        while not done.wait(0.01):
+            sender.send("taking a token")
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        taker.join(timeout=30)
+
+
+TRIES = 3
+"""Messages the page may send before one is refused: each has the slimmest chance of coming
+just as a token does, before the thread that takes the tokens."""
+
+
+def error_line(window: WebDriver) -> str:
+    return window.find_element(By.ID, "chat_error").text
+
+
+def test_chapter_03_a_refused_message_is_sent_again_after_retry_after(
+    longpoll_site: StageProcesses, browsers: Browsers
+) -> None:
+    """Exercise 5: a POST refused with 429 stays in the box, counts down and goes by itself;
+    exercise 4's page opens with the room's latest messages."""
+    site, room = longpoll_site, longpoll_site.new_room()
+    say(site, room, "said before the page opened")
+    window = chat_page.open_window(browsers, site, f"/chats/long_poll/{room}/")
+    chat_page.wait_for_message(
+        window,
+        "said before the page opened",
+        "The long-poll page did not show the room's latest message when it opened: its first "
+        "poll should ask with ?last= (4_catch_up_on_arrival.diff).",
+    )
+    with tokens_taken(site, room):
+        # A token comes every TOKEN_EVERY s, and the page may happen to take it before the thread
+        # above does: then its message is simply sent, and it tries with another.
+        for attempt in range(1, TRIES + 1):
+            text = f"patience {attempt}"
+            chat_page.send(window, text)
+            outcome = wait_for(
+                lambda text=text: ("again in" in error_line(window) and "refused")
+                or (text in chat_page.messages(window) and "sent"),
+                f"{text!r} was neither shown nor refused with a countdown in the error line "
+                f"(it said {error_line(window)!r}); see "
+                "5_listen_to_retry_after_when_sending_too.diff.",
+            )
+            if outcome == "refused":
+                break
+        else:
+            pytest.fail(f"The page was never refused in {TRIES} tries; the thread took no token.")
+    chat_page.wait_for_message(
+        window,
+        text,
+        "A message refused with 429 was never sent again by itself once Retry-After had "
+        "passed.",
+        timeout=waits.MAX_WAIT + 2 * TOKEN_EVERY,  # a countdown, or two if the thread won
+    )
+    assert window.find_element(By.ID, "inputbox").get_attribute("value") == "", (
+        "The message was sent again, but the box still holds it."
+    )
+
+
+def test_chapter_04_the_status_line_says_why_the_server_closed(
+    browsers: Browsers, tmp_path: Path
+) -> None:
+    """Exercise 5: the close frame's reason shows while the page reconnects."""
+    with solved_site("single_process", tmp_path, {}) as site:
+        window = chat_page.open_window(browsers, site, f"/chats/{site.new_room()}/")
+        site.stop_process("chatserver", signal.SIGTERM)
+        state = window.find_element(By.ID, "connection_state")
+        wait_for(
+            lambda: state.text.startswith("The chat server is stopping. Reconnecting"),
+            f"After SIGTERM the page's status line said {state.text!r}, not the server's "
+            "reason and that it reconnects; see 04_single_process/5_say_why.diff.",
+        )
+
+
+@pytest.fixture(scope="module")
+def auth_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StageProcesses]:
+    with solved_site("auth", tmp_path_factory.mktemp("chapter05"), {}) as site:
+        yield site
+
+
+def test_chapter_05_the_welcome_says_who_you_are_and_the_page_marks_yours(
+    auth_site: StageProcesses, browsers: Browsers
+) -> None:
+    """Exercise 4: "you" in the welcome, and only your own messages marked on the page."""
+    site, room = auth_site, auth_site.new_room()
+    window = chat_page.open_window(browsers, site, f"/chats/{room}/", people.ALICE)
+    with joined(site, room, people.BOB) as bob:
+        assert bob.welcome.get("you") == people.BOB, f"Bob's welcome: {bob.welcome}"
+        bob.send_json({"text": "from bob"})
+        chat_page.send(window, "from alice")
+        chat_page.wait_for_message(window, "from alice", "Alice's own message never showed.")
+        chat_page.wait_for_message(window, "from bob", "Bob's message never reached Alice.")
+    mine = chat_page.read_all(window, "#message_list li.mine .text")
+    assert mine == ["from alice"], (
+        f"Alice's page marked {mine} as hers; it should mark her message alone, by comparing "
+        "each author with the welcome's 'you' (05_auth/4_show_who_you_are.diff)."
+    )
+
+
+def test_chapter_07_an_address_may_hold_only_so_many_websockets(tmp_path: Path) -> None:
+    """Exercise 5: with CHAT_MAX_SOCKETS=2, a third is refused with 429; refused handshakes
+    leave the count as it was, and a socket that closes makes room at once."""
+    with solved_site("twisted_websocket", tmp_path, {"CHAT_MAX_SOCKETS": "2"}) as site:
+        room, origin = site.new_room(), django_origin(site)
+
+        def status(room_id: int) -> int:
+            return handshake_status(room_url(site, room_id), origin=origin, timeout=30)
+
+        with joined(site, room):
+            for _ in range(3):
+                assert status(999999) == 404, "a handshake to a room Django lacks"
+            with joined(site, room):
+                third = status(room)
+                assert third == 429, (
+                    f"A third WebSocket from one address was answered {third}, not 429, with "
+                    f"CHAT_MAX_SOCKETS=2. The server's last lines:\n"
+                    f"{tail(site.log_text('chatserver'))}"
+                )
+            wait_for(
+                lambda: status(room) == 101,
+                "Once one of two WebSockets had closed, another was still refused: count "
+                "down in connectionLost, and after every refusal that follows the count.",
+            )
