@@ -18,7 +18,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, closing, contextmanager
-from http.client import HTTPConnection
+from http.client import HTTPConnection, HTTPResponse
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +215,59 @@ def longpoll_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StagePro
 
 def chat_server_answer(site: StageProcesses, path: str) -> http.Response:
     return http.request(site.url("chatserver", path), headers={"Origin": django_origin(site)})
+
+
+@contextmanager
+def event_stream(site: StageProcesses, room: int, last_seen: int | None) -> Iterator[HTTPResponse]:
+    """A room's server-sent events, as an EventSource that saw ``last_seen`` last asks."""
+    headers = {"Origin": django_origin(site)}
+    if last_seen is not None:
+        headers["Last-Event-ID"] = str(last_seen)
+    port = site.port("chatserver")
+    with closing(HTTPConnection(site.host, port, timeout=waits.MAX_WAIT)) as connection:
+        connection.request("GET", f"/rooms/{room}/events", headers=headers)
+        stream = connection.getresponse()
+        assert stream.status == 200, f"/rooms/{room}/events answered {stream.status}"
+        assert stream.headers["Content-Type"].startswith("text/event-stream"), stream.headers
+        yield stream
+
+
+def next_event(stream: HTTPResponse) -> dict[str, str]:
+    """The next event's fields ("id", "data"), passing over comment lines such as ": ping"."""
+    fields: dict[str, str] = {}
+    while True:
+        try:
+            text = stream.readline().decode("utf-8")
+        except TimeoutError:
+            raise AssertionError(f"No event came in {waits.MAX_WAIT:g} s: {fields}") from None
+        assert text, "The chat server ended the event stream."
+        if text == "\n" and fields:
+            return fields
+        if text.strip() and not text.startswith(":"):
+            name, _, value = text.rstrip("\n").partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
+def test_chapter_03_server_sent_events_bring_each_message_and_resume(
+    longpoll_site: StageProcesses,
+) -> None:
+    """Exercise 1: a stream gets each message as it is said, with its id; one that comes
+    back with Last-Event-ID is caught up from the history first."""
+    site, room = longpoll_site, longpoll_site.new_room()
+    say(site, room, "before the stream")
+    with event_stream(site, room, last_seen=None) as stream:
+        say(site, room, "live")
+        event = next_event(stream)
+    assert event["id"] == "2" and json.loads(event["data"])["text"] == "live", (
+        f"A stream opened after message 1 should hear message 2 as 'id: 2' and its JSON as "
+        f"'data:', not {event}; see 03_longpoll/1_server_sent_events.diff."
+    )
+    with event_stream(site, room, last_seen=1) as resumed:
+        caught_up = next_event(resumed)
+    assert caught_up["id"] == "2", (
+        f"A stream that saw message 1 last, and comes back saying so in Last-Event-ID, should "
+        f"first be sent message 2 from the history, not {caught_up}."
+    )
 
 
 def room_counts(site: StageProcesses, room: int) -> tuple[int, int] | None:
