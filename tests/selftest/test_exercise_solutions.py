@@ -408,12 +408,61 @@ def test_chapter_03_a_refused_message_is_sent_again_after_retry_after(
     )
 
 
+@pytest.fixture(scope="module")
+def one_process_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StageProcesses]:
+    """single_process with chapter 04's solutions, behind a "proxy" at 127.0.0.1 (this
+    machine: the checks themselves), and one POST at a time for each address."""
+    settings = {"CHAT_TRUSTED_PROXY": "127.0.0.1", "CHAT_BURST": "1", "CHAT_RATE": "0.01"}
+    with solved_site("single_process", tmp_path_factory.mktemp("chapter04"), settings) as site:
+        yield site
+
+
+def post_from(site: StageProcesses, room: int, via: str, forwarded_for: str) -> int:
+    """POST a message over a connection from the local address ``via``, saying it was
+    forwarded for ``forwarded_for``; the status of the answer. Every 127.x address is this
+    machine, so a connection from 127.0.0.2 is one the proxy did not make."""
+    body = json.dumps({"text": f"for {forwarded_for}"})
+    headers = {
+        "Content-Type": "application/json",
+        "Origin": django_origin(site),
+        "X-Forwarded-For": f"10.0.0.1, {forwarded_for}",  # the first, the client wrote
+    }
+    port = site.port("chatserver")
+    with closing(HTTPConnection(site.host, port, timeout=30, source_address=(via, 0))) as post:
+        post.request("POST", f"/rooms/{room}/messages", body=body, headers=headers)
+        return post.getresponse().status
+
+
+def test_chapter_04_a_trusted_proxy_names_the_client(one_process_site: StageProcesses) -> None:
+    """Exercise 3: behind the proxy, each client has a bucket of its own and the log shows
+    it; anyone else's X-Forwarded-For is not believed."""
+    site, room = one_process_site, one_process_site.new_room()
+    posted = [post_from(site, room, "127.0.0.1", client) for client in ("192.0.2.1",) * 2]
+    posted.append(post_from(site, room, "127.0.0.1", "192.0.2.2"))
+    assert posted == [201, 429, 201], (
+        f"Three POSTs through the proxy, for 192.0.2.1 twice and then 192.0.2.2, with one "
+        f"message allowed each, were answered {posted}: the rate limit should count each "
+        "client, by the last address in X-Forwarded-For (3_a_trusted_proxy.diff)."
+    )
+    wait_for(
+        lambda: '"192.0.2.1"' in site.log_text("site"),
+        "The log's line for the refused POST should name the client, 192.0.2.1, not the proxy.",
+    )
+    # Not from the proxy: whatever X-Forwarded-For says, it is 127.0.0.2 that sends.
+    spoofed = [post_from(site, room, "127.0.0.2", client) for client in ("192.0.2.3", "192.0.2.4")]
+    assert spoofed == [201, 429], (
+        f"Two POSTs from 127.0.0.2, which is not CHAT_TRUSTED_PROXY, claiming two clients, "
+        f"were answered {spoofed}: only the trusted proxy's X-Forwarded-For may be believed."
+    )
+
+
 def test_chapter_04_the_status_line_says_why_the_server_closed(
-    browsers: Browsers, tmp_path: Path
+    one_process_site: StageProcesses, browsers: Browsers
 ) -> None:
     """Exercise 5: the close frame's reason shows while the page reconnects."""
-    with solved_site("single_process", tmp_path, {}) as site:
-        window = chat_page.open_window(browsers, site, f"/chats/{site.new_room()}/")
+    site = one_process_site
+    window = chat_page.open_window(browsers, site, f"/chats/{site.new_room()}/")
+    try:
         site.stop_process("chatserver", signal.SIGTERM)
         state = window.find_element(By.ID, "connection_state")
         wait_for(
@@ -421,6 +470,8 @@ def test_chapter_04_the_status_line_says_why_the_server_closed(
             f"After SIGTERM the page's status line said {state.text!r}, not the server's "
             "reason and that it reconnects; see 04_single_process/5_say_why.diff.",
         )
+    finally:
+        site.start_process("chatserver")  # for whichever check of this site comes next
 
 
 @pytest.fixture(scope="module")
