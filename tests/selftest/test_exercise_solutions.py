@@ -48,7 +48,7 @@ SOLVED = [stage for stage in STAGES.values() if (SOLUTIONS / stage.chapter_path.
 CAUGHT_BY = {
     "part2": "chatserver or chat_browser",
     "part3": "longpoll_protocol or second_enter",
-    "single_process": "reconnects_after_the_chat_server_restarts or two_windows_chat_through",
+    "single_process": "longpoll_protocol or client_address or reconnects_after_the_chat_server",
     "auth": "welcome or author",
     "twisted_websocket": "test_twisted_websocket or chatserver or stopping",
 }
@@ -444,10 +444,17 @@ def test_chapter_04_a_trusted_proxy_names_the_client(one_process_site: StageProc
         f"message allowed each, were answered {posted}: the rate limit should count each "
         "client, by the last address in X-Forwarded-For (3_a_trusted_proxy.diff)."
     )
-    wait_for(
-        lambda: '"192.0.2.1"' in site.log_text("site"),
-        "The log's line for the refused POST should name the client, 192.0.2.1, not the proxy.",
-    )
+    page = http.request(site.url("django", "/chats/"), headers={"X-Forwarded-For": "192.0.2.5"})
+    assert page.status == 200, f"/chats/ through the proxy answered {page.status}"
+    for client, request in (("192.0.2.1", "POST /rooms/"), ("192.0.2.5", "GET /chats/")):
+        wait_for(
+            lambda client=client, request=request: any(
+                f'"{client}"' in line and request in line
+                for line in site.log_text("site").splitlines()
+            ),
+            f"The log has no line for {request}... naming the client, {client}, not the proxy. "
+            f"Its last lines:\n{tail(site.log_text('site'))}",
+        )
     # Not from the proxy: whatever X-Forwarded-For says, it is 127.0.0.2 that sends.
     spoofed = [post_from(site, room, "127.0.0.2", client) for client in ("192.0.2.3", "192.0.2.4")]
     assert spoofed == [201, 429], (
