@@ -27,16 +27,9 @@ from pathlib import Path
 from typing import IO
 
 from . import people
+from .children import READY_TIMEOUT, STOP_TIMEOUT, end_process, free_port, tail
 from .stages import Process, Stage
 
-READY_TIMEOUT = 120.0
-"""Seconds a starting process may take before it answers. Only a process that never will
-meets this limit (one listening on another port is told at once, below), so it is generous:
-Django's system checks alone can take half a minute on a laptop that is busy."""
-STOP_TIMEOUT = 10.0
-"""Seconds a process has to end after it is asked to, before it is killed: a stopping twistd
-answers its waiting polls, closes its sockets and joins its threads, all quick, but a busy
-laptop is slow at everything."""
 PORT_IN_USE = ("Address already in use", "CannotListenError", "That port is already in use")
 """What twistd and Django's runserver print when their port is taken."""
 PREPARE_PROJECT = Path(__file__).with_name("prepare_project.py")
@@ -80,40 +73,9 @@ def let_children_hear_ctrl_c() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def end_process(popen: subprocess.Popen[bytes], signum: int | None, timeout: float) -> bool:
-    """Send ``signum`` (None: it was sent already), wait up to ``timeout`` seconds, then kill;
-    True if it had to be killed.
-
-    Every wait is bounded: even a process that ignores every signal it can is gone after
-    ``timeout`` plus a moment for SIGKILL, which no process can ignore.
-    """
-    if popen.poll() is not None:
-        return False
-    if signum is not None:
-        popen.send_signal(signum)
-    try:
-        popen.wait(timeout)
-        return False
-    except subprocess.TimeoutExpired:
-        popen.kill()
-        popen.wait(STOP_TIMEOUT)  # SIGKILL cannot be caught; only a hung kernel call delays it
-        return True
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody is listening on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def reachable(host: str) -> str:
     """The address to reach a server listening on ``host`` from this machine."""
     return EVERY_INTERFACE.get(host, host)
-
-
-def tail(text: str, lines: int = 25) -> str:
-    return "\n".join(text.splitlines()[-lines:])
 
 
 class StageProcesses:
