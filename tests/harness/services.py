@@ -26,7 +26,9 @@ server that crashes while being set up is set up again, anyway).
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from .children import READY_TIMEOUT, STOP_TIMEOUT, end_process, free_port, tail
 
@@ -45,21 +47,30 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
 """The database superuser initdb makes (-U), whoever runs it; trusted on this machine only."""
-DEBIAN_POSTGRESQL = Path("/usr/lib/postgresql")
-"""Where Debian and Ubuntu keep each installed version's initdb, pg_ctl and postgres
-(``/usr/lib/postgresql/15/bin``): they are not on PATH there."""
+POSTGRES_FOLDERS = (
+    "/usr/lib/postgresql/*/bin",
+    "/opt/homebrew/opt/postgresql@*/bin",
+    "/usr/local/opt/postgresql@*/bin",
+)
+"""Where PostgreSQL's server programs live off PATH, one folder per installed version:
+Debian and Ubuntu (``/usr/lib/postgresql/15/bin``), and Homebrew's versioned formulas, which
+it does not link onto PATH (Apple silicon, then Intel)."""
 POSTGRES_PROGRAMS = ("initdb", "postgres")
 
 PACKAGES: dict[str, tuple[str, str]] = {
-    "postgres": ("postgresql", "postgresql"),
-    "initdb": ("postgresql", "postgresql"),
+    "postgres": ("postgresql", "postgresql@17"),
+    "initdb": ("postgresql", "postgresql@17"),
     "redis-server": ("redis-server", "redis"),
     "haproxy": ("haproxy", "haproxy"),
 }
 """For each program: the Debian/Ubuntu package and the Homebrew formula that install it."""
 
 
-class MissingProgram(Exception):
+class ServiceError(Exception):
+    """A server did not start or did not do what it was asked; the message says why."""
+
+
+class MissingProgram(ServiceError):
     """A program a stage needs is not installed; str() is one line saying how to install it."""
 
     def __init__(self, program: str) -> None:
@@ -74,7 +85,8 @@ class MissingProgram(Exception):
 def install_line(missing: Iterable[MissingProgram]) -> str:
     """One line that names every missing program and the one command for each system."""
     missing = list(missing)
-    programs = " and ".join(problem.program for problem in missing)
+    names = [problem.program for problem in missing]
+    programs = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
     debian = " ".join(dict.fromkeys(problem.debian for problem in missing))
     brew = " ".join(dict.fromkeys(problem.brew for problem in missing))
     return (
@@ -83,23 +95,25 @@ def install_line(missing: Iterable[MissingProgram]) -> str:
     )
 
 
-class ServiceError(Exception):
-    """A server did not start or did not do what it was asked; the message says why."""
-
-
 def find_program(name: str) -> Path:
-    """Where ``name`` is installed: for PostgreSQL's programs the newest version under
-    /usr/lib/postgresql first (Debian), then PATH (Homebrew, other systems). MissingProgram
-    if it is nowhere."""
-    if name in POSTGRES_PROGRAMS and DEBIAN_POSTGRESQL.is_dir():
-        versions = [p for p in DEBIAN_POSTGRESQL.iterdir() if (p / "bin" / name).is_file()]
-        if versions:
-            newest = max(versions, key=lambda p: int(p.name) if p.name.isdigit() else 0)
-            return newest / "bin" / name
+    """Where ``name`` is installed: for PostgreSQL's programs the newest version in
+    POSTGRES_FOLDERS, then PATH. MissingProgram if it is nowhere."""
+    if name in POSTGRES_PROGRAMS:
+        found = [Path(p) / name for pattern in POSTGRES_FOLDERS for p in glob.glob(pattern)]
+        installed = [program for program in found if program.is_file()]
+        if installed:
+            return max(installed, key=postgres_version)
     found = shutil.which(name)
     if found is None:
         raise MissingProgram(name)
     return Path(found)
+
+
+def postgres_version(program: Path) -> int:
+    """The major version in a program's folder name: 15 for /usr/lib/postgresql/15/bin/postgres,
+    17 for /opt/homebrew/opt/postgresql@17/bin/postgres."""
+    digits = re.search(r"(\d+)\D*$", program.parent.parent.name)
+    return int(digits.group(1)) if digits else 0
 
 
 def missing_programs(names: Iterable[str]) -> list[MissingProgram]:
@@ -133,7 +147,8 @@ class _Server:
     def _answers(self) -> bool:
         raise NotImplementedError
 
-    def _child_options(self) -> dict[str, object]:
+    def _child_options(self) -> dict[str, Any]:
+        """More of subprocess.Popen's options for the server's process."""
         return {}
 
     def start(self) -> None:
@@ -146,7 +161,7 @@ class _Server:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the harness, which stops it in order
-            **self._child_options(),  # type: ignore[call-overload]
+            **self._child_options(),
         )
         deadline = time.monotonic() + READY_TIMEOUT
         while not self._answers():
@@ -206,7 +221,8 @@ class PostgresServer(_Server):
     The data folder is made with ``tempfile`` rather than in ``workdir``: as root, the server
     runs as the ``postgres`` user, who must own the folder and reach it, and a pytest temp
     folder is root's alone. ``close()`` (or leaving the ``with`` block) removes it; ``stop``
-    keeps it, for ``start`` or ``restart`` to carry on with the same data.
+    keeps it, for ``start`` or ``restart`` to carry on with the same data. A data folder given
+    to keep must be one the ``postgres`` user can reach, too, when run as root.
 
     It stops on SIGINT, PostgreSQL's "fast" shutdown: SIGTERM is its "smart" one, which waits
     for every client to disconnect first, for as long as a client likes.
@@ -215,24 +231,31 @@ class PostgresServer(_Server):
     name = "postgresql"
     stop_signal = signal.SIGINT
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, data: Path | None = None) -> None:
+        """``data``: a data folder to keep (``nox -s serve``'s), set up on first use; by
+        default a temp folder, removed by ``close``."""
         super().__init__(workdir, port)
-        self.data: Path | None = None
+        self.data = data
+        self._kept = data is not None
         self._as_postgres = os.geteuid() == 0
 
     def url(self, database: str) -> str:
         """Where a client finds ``database`` on this server (libpq's and DATABASE_URL's form)."""
         return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{database}"
 
-    def _child_options(self) -> dict[str, object]:
+    def _child_options(self) -> dict[str, Any]:
         """As root, run as ``postgres``: PostgreSQL refuses to run as root."""
         if not self._as_postgres:
             return {}
-        return {"user": "postgres", "group": "postgres", "extra_groups": [], "cwd": self.data}
+        assert self.data is not None
+        folder = self.data.parent  # the postgres user's own, unlike root's home or a pytest folder
+        return {"user": "postgres", "group": "postgres", "extra_groups": [], "cwd": folder}
 
     def _initdb(self) -> None:
-        folder = Path(tempfile.mkdtemp(prefix="chat-postgresql-"))
-        self.data = folder / "data"
+        if self.data is None:
+            self.data = Path(tempfile.mkdtemp(prefix="chat-postgresql-")) / "data"
+        folder = self.data.parent
+        folder.mkdir(parents=True, exist_ok=True)
         if self._as_postgres:
             shutil.chown(folder, "postgres", "postgres")
         argv = [
@@ -240,9 +263,8 @@ class PostgresServer(_Server):
             "--pgdata", str(self.data), "--username", SUPERUSER, "--auth", "trust",
             "--encoding", "UTF8", "--no-locale", "--no-sync",
         ]  # fmt: skip
-        options = self._child_options() | ({"cwd": folder} if self._as_postgres else {})
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=READY_TIMEOUT, **options  # type: ignore[call-overload]
+            argv, capture_output=True, text=True, timeout=READY_TIMEOUT, **self._child_options()
         )
         if done.returncode != 0:
             raise ServiceError(
@@ -251,7 +273,7 @@ class PostgresServer(_Server):
             )
 
     def start(self) -> None:
-        if self.data is None:
+        if self.data is None or not (self.data / "PG_VERSION").is_file():
             self._initdb()
         super().start()
 
@@ -289,6 +311,11 @@ class PostgresServer(_Server):
             statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         self._run_sql(statement)
 
+    def has_database(self, name: str) -> bool:
+        with self.connect() as connection:
+            found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            return found.fetchone() is not None
+
     def drop_database(self, name: str) -> None:
         """Drop ``name``, disconnecting whoever is still connected to it."""
         from psycopg import sql
@@ -308,9 +335,9 @@ class PostgresServer(_Server):
             raise ServiceError(f"PostgreSQL on port {self.port} refused: {error}") from error
 
     def close(self) -> None:
-        """Stop the server and remove its data folder."""
+        """Stop the server and remove its data folder, unless it was given one to keep."""
         self.stop()
-        if self.data is not None:
+        if self.data is not None and not self._kept:
             shutil.rmtree(self.data.parent, ignore_errors=True)
             self.data = None
 
