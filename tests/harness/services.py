@@ -76,22 +76,22 @@ class MissingProgram(ServiceError):
     def __init__(self, program: str) -> None:
         self.program = program
         self.debian, self.brew = PACKAGES[program]
-        super().__init__(
-            f"{program} is not installed: on Debian/Ubuntu `sudo apt-get install {self.debian}`, "
-            f"on macOS `brew install {self.brew}`."
-        )
+        super().__init__(install_line([self]))
 
 
-def install_line(missing: Iterable[MissingProgram]) -> str:
-    """One line that names every missing program and the one command for each system."""
+def install_line(missing: Iterable[MissingProgram], needed_by: str = "") -> str:
+    """One line that names every missing program and the one command for each system:
+    ``needed_by`` (a stage, say) needs them, if given."""
     missing = list(missing)
     names = [problem.program for problem in missing]
     programs = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
     debian = " ".join(dict.fromkeys(problem.debian for problem in missing))
     brew = " ".join(dict.fromkeys(problem.brew for problem in missing))
+    are = "is" if len(missing) == 1 else "are"
+    what = f"{needed_by} needs {programs}, which {are}" if needed_by else f"{programs} {are}"
     return (
-        f"{programs} {'is' if len(missing) == 1 else 'are'} not installed: on Debian/Ubuntu "
-        f"`sudo apt-get install {debian}`, on macOS `brew install {brew}`."
+        f"{what} not installed: on Debian/Ubuntu `sudo apt-get install {debian}`, on macOS "
+        f"`brew install {brew}`"
     )
 
 
