@@ -127,7 +127,7 @@ def missing_programs(names: Iterable[str]) -> list[MissingProgram]:
     return missing
 
 
-class _Server:
+class Server:
     """What both servers share: a child process on a port, a log, a bounded start and stop."""
 
     name = "server"
@@ -203,7 +203,7 @@ class _Server:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> _Server:
+    def __enter__(self) -> Server:
         try:
             self.start()
         except BaseException:
@@ -215,7 +215,7 @@ class _Server:
         self.stop()
 
 
-class PostgresServer(_Server):
+class PostgresServer(Server):
     """A PostgreSQL server of its own: ``initdb`` into a temp folder on first start.
 
     The data folder is made with ``tempfile`` rather than in ``workdir``: as root, the server
@@ -345,7 +345,7 @@ class PostgresServer(_Server):
         self.close()
 
 
-class RedisServer(_Server):
+class RedisServer(Server):
     """A redis-server of its own, keeping nothing on disk (``--save "" --appendonly no``):
     what it carries is only ever "what happened just now"."""
 
