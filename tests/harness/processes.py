@@ -109,7 +109,8 @@ class StageProcesses:
         ``log_dir``: where the processes' logs go (``workdir`` by default).
         ``database``: the one to use, instead of a new one in ``workdir`` (sqlite) or on
         ``postgres`` (a stage that needs PostgreSQL; without ``postgres``, a server of its own
-        is started in ``log_dir`` and stopped with the stage)."""
+        is started in ``log_dir`` and stopped with the stage). Sites that start from copies
+        of one another's databases (``prepared``) must be given the same ``postgres``."""
         self.stage = stage
         self.stage_dir = stage_dir
         self.workdir = workdir
