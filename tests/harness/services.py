@@ -128,7 +128,12 @@ def missing_programs(names: Iterable[str]) -> list[MissingProgram]:
 
 
 class Server:
-    """What both servers share: a child process on a port, a log, a bounded start and stop."""
+    """What both servers share: a child process on a port, a log, a bounded start and stop.
+
+    The server stays in the harness's process group, as the stage's own processes do: what
+    stops the group (a Ctrl-C in the terminal, serve's guard after a ``kill -9``) stops it
+    too, and both servers stop cleanly on SIGINT.
+    """
 
     name = "server"
     stop_signal = signal.SIGTERM
@@ -160,7 +165,6 @@ class Server:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the harness, which stops it in order
             **self._child_options(),
         )
         deadline = time.monotonic() + READY_TIMEOUT
