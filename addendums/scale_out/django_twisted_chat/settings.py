@@ -134,6 +134,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # PostgreSQL away: a 503 page in plain words, not a 500 with a traceback.
+    "chat.unavailable.DatabaseUnavailable",
 ]
 
 ROOT_URLCONF = "django_twisted_chat.urls"
