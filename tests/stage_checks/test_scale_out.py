@@ -7,12 +7,14 @@ after it wait. A logout heard from another process closes that login's connectio
 These checks play the part of Redis and of the other processes in-process: they store
 messages in a FakeStore behind the chat server's back, as another process would, and hand
 the factory what Redis would have brought (ChatServerFactory.heard). The last checks read
-where PostgreSQL and Redis are from the settings, and refuse a wrong address in plain words.
+where PostgreSQL and Redis are from the settings, and refuse a wrong address in plain words;
+and a page asked for while PostgreSQL is away is a 503 in plain words, not a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Iterator
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -202,7 +204,11 @@ def test_a_message_redis_brings_that_is_not_a_chat_message_is_passed_over(
 
 
 @pytest.fixture
-def settings_module(import_from_stage: Callable[[str], ModuleType]) -> ModuleType:
+def settings_module(
+    import_from_stage: Callable[[str], ModuleType], django_in_process: None
+) -> ModuleType:
+    """The stage's settings module, imported once Django is set up on the run's database
+    (importing it first would fix DATABASES for this process before the run says where)."""
     return import_from_stage("django_twisted_chat.settings")
 
 
@@ -256,3 +262,36 @@ def test_a_redis_url_that_is_not_one_is_refused_in_plain_words(
         config.Config.from_environ({"CHAT_REDIS_URL": "localhost:6379"})
     chosen = config.Config.from_environ({"CHAT_REDIS_URL": "redis://cache.example.com:6380/2"})
     assert chosen.redis_url == "redis://cache.example.com:6380/2"
+
+
+# -- PostgreSQL away: Django's pages say so in plain words -------------------------------------
+
+
+def test_a_page_asked_for_while_postgresql_is_away_is_a_plain_words_503(
+    django_in_process: None,
+) -> None:
+    from django.db import connection
+    from django.test import Client
+
+    closed = socket.socket()  # bound, never listening: every connection to it is refused
+    closed.bind(("127.0.0.1", 0))
+    database = connection.settings_dict
+    kept = database["HOST"], database["PORT"]
+    connection.close()
+    database["HOST"], database["PORT"] = closed.getsockname()[0], str(closed.getsockname()[1])
+    try:
+        browser = Client()
+        browser.cookies["sessionid"] = "a" * 32  # a session to look up: the database is asked
+        answer = browser.get("/chats/", HTTP_HOST="localhost")
+    finally:
+        connection.close()
+        database["HOST"], database["PORT"] = kept
+        closed.close()
+    page = answer.content.decode()
+    assert answer.status_code == 503 and "cannot reach its database" in page, (
+        f"With PostgreSQL away, /chats/ answered {answer.status_code}; it should be a 503 "
+        f"page that says so in plain words (chat/unavailable.py). It began: {page[:300]!r}"
+    )
+    assert "Traceback" not in page and answer.get("Retry-After"), (
+        "The 503 page should carry a Retry-After header and no traceback."
+    )
