@@ -1,0 +1,320 @@
+"""Chapter 9's scale-out: what one chat process does with what the others tell it.
+
+Every process hears each stored message through Redis, its own included, in whatever order
+Redis brings them, and hands them to its clients through one path (Room.arrive): in id
+order, with no gap and no repeat. A gap is read from the database once, while the messages
+after it wait. A logout heard from another process closes that login's connections here.
+These checks play the part of Redis and of the other processes in-process: they store
+messages in a FakeStore behind the chat server's back, as another process would, and hand
+the factory what Redis would have brought (ChatServerFactory.heard). The last checks read
+where PostgreSQL and Redis are from the settings, and refuse a wrong address in plain words;
+and a page asked for while PostgreSQL is away is a 503 in plain words, not a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterator
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred
+from twisted.internet.testing import MemoryReactorClock
+
+from harness.fakes import ORIGIN, FakePeople, FakePerson, FakeStore, chat_factory, chat_site
+from harness.wsclient import MemoryClient
+
+pytestmark = pytest.mark.needs("scale_out")
+
+JSON = dict[str, Any]
+ALICE = FakePerson(2, "alice", "alice-session")
+CAROL = FakePerson(4, "carol", "carol-session")
+"""Someone chatting on another process: her messages reach the store, not this process."""
+MESSAGES = "chat:messages"
+LOGOUTS = "chat:logouts"
+"""The Redis channels every process publishes on and listens to (the stage's contract)."""
+
+
+class Process:
+    """One chat process, in this process: its factory on a FakeStore that other processes
+    share, with Alice's WebSocket in room 1."""
+
+    def __init__(self, code: SimpleNamespace) -> None:
+        self.code = code
+        self.people = FakePeople(code)
+        self.alice = self.people.log_in(ALICE)
+        self.store = FakeStore()
+        self.factory, self.clock, _ = chat_factory(
+            code,
+            {"CHAT_RATE": "1000", "CHAT_BURST": "1000"},
+            (1,),
+            people=self.people,
+            store=self.store,
+        )
+        self.site = chat_site(code, self.factory, one_process=True)
+        self.site.reactor = MemoryReactorClock()
+        self.socket = MemoryClient(self.site, "/ws/1", origin=ORIGIN, headers=self.alice)
+        welcome = self.socket.take_welcome()
+        assert welcome is not None and welcome.get("type") == "welcome", (
+            f"Alice's WebSocket to /ws/1 was answered {self.socket.status} with {welcome}, "
+            "not let in with a welcome."
+        )
+
+    def stored_elsewhere(self, *texts: str, room: int = 1) -> list[JSON]:
+        """Carol says ``texts`` on another process: stored, and not yet heard of here."""
+        now = self.clock.seconds()
+        drafts = [self.code.messages.Draft(room, CAROL, text, now) for text in texts]
+        return [message for message, _ in self.store.store(drafts)]
+
+    def hear(self, channel: str, data: Any) -> None:
+        """Redis brings ``data``, published on ``channel`` by some process."""
+        self.factory.heard(channel, json.dumps(data).encode())
+
+    def seen(self) -> list[int]:
+        """The ids of the messages Alice's page has been sent since last asked."""
+        return [m["id"] for m in self.socket.new_messages() if m.get("type") == "message"]
+
+
+@pytest.fixture
+def process(chatserver_code: SimpleNamespace) -> Iterator[Process]:
+    made = Process(chatserver_code)
+    yield made
+    made.socket.disconnect()
+
+
+def test_messages_heard_out_of_order_go_out_in_order_after_one_read_of_the_gap(
+    process: Process,
+) -> None:
+    first, second, third = process.stored_elsewhere("one", "two", "three")
+    process.store.hold_reads()
+    process.hear(MESSAGES, third)
+    process.hear(MESSAGES, second)
+    early = process.seen()
+    assert early == [], (
+        f"Messages 3 and 2 came from Redis before message 1, and Alice was sent {early} at "
+        "once. A message after a gap must wait (Room.arrive) until the ones before it are "
+        "read from the database."
+    )
+    assert process.store.reads == [(1, 0)], (
+        f"The database should have been asked once, for what follows id 0 in room 1, while "
+        f"3 and 2 waited; it was asked {process.store.reads}. Ask once per gap, not once "
+        "per message that arrives behind it."
+    )
+    process.store.release_reads()
+    assert process.seen() == [1, 2, 3], (
+        "Once the gap was read from the database, Alice should get 1, 2, 3, in that order."
+    )
+    process.hear(MESSAGES, first)
+    process.hear(MESSAGES, third)
+    repeats = process.seen()
+    assert repeats == [], (
+        f"Redis brought messages 1 and 3 again, late, and Alice was sent {repeats}. An id "
+        "already delivered is a repeat: drop it."
+    )
+
+
+def test_a_message_stored_here_goes_out_at_once_and_its_echo_is_dropped(
+    process: Process,
+) -> None:
+    process.socket.send_json({"text": "hello", "ref": "alice-1"})
+    answers = process.socket.new_messages()
+    delivered = [m for m in answers if m.get("type") == "message"]
+    assert [m["id"] for m in delivered] == [1], (
+        f"Alice's own message, stored by this process, should reach her at once, without "
+        f"waiting for Redis to bring it back; she got {answers}."
+    )
+    process.hear(MESSAGES, delivered[0])
+    echoed = process.seen()
+    assert echoed == [], f"Redis brought message 1 back and Alice was sent {echoed} again."
+    assert process.store.reads == [], (
+        f"A repeat needs nothing from the database, yet it was asked {process.store.reads}."
+    )
+
+
+def test_a_message_heard_while_its_room_is_being_read_is_not_lost(process: Process) -> None:
+    """Alice opens room 2, which nobody here was in: the process reads its latest messages
+    from the database, and Carol's message, stored elsewhere just after that read began,
+    comes from Redis before the read is back. The read cannot have seen it."""
+    process.factory.room_exists.existing.add(2)
+    reading: Deferred[tuple[int, list[JSON]]] = Deferred()
+    process.store.latest = lambda room_id, count: reading
+    second = MemoryClient(process.site, "/ws/2", origin=ORIGIN, headers=process.alice)
+    (carols,) = process.stored_elsewhere("while you were loading", room=2)
+    process.hear(MESSAGES, carols)
+    reading.callback((0, []))  # what the database held when the read began
+    second.take_welcome()
+    seen = [m["id"] for m in second.new_messages() if m.get("type") == "message"]
+    second.disconnect()
+    assert seen == [1], (
+        f"Carol's message 1 came from Redis while room 2 was being read from the database, "
+        f"and Alice, in room 2, was sent {seen}. Keep what Redis brings for a room being "
+        "loaded, and hand it to the room (arrive) once it is there: the read may have begun "
+        "before the message was stored."
+    )
+
+
+def test_a_message_stored_here_after_a_gap_waits_for_the_one_before(process: Process) -> None:
+    process.stored_elsewhere("from carol, not heard of yet")
+    process.store.hold_reads()
+    process.socket.send_json({"text": "from alice", "ref": "alice-1"})
+    early = process.seen()
+    assert early == [], (
+        f"Alice's message was stored as 2 while 1 (stored by another process) had not been "
+        f"heard of, and she was sent {early} at once. The process's own messages go through "
+        "the same path (Room.arrive), and wait for the gap to be read."
+    )
+    process.store.release_reads()
+    assert process.seen() == [1, 2], "Once 1 was read, Alice should get 1, then 2."
+
+
+def test_a_gap_that_cannot_be_read_now_is_read_again_later(process: Process) -> None:
+    _, second = process.stored_elsewhere("one", "two")
+    process.store.hold_reads()
+    process.hear(MESSAGES, second)
+    ((_, failing),) = process.store.held_reads
+    process.store.held_reads.clear()
+    failing.errback(ConnectionError("the database is away"))
+    assert process.seen() == [] and len(process.store.reads) == 1
+    process.clock.advance(5)
+    assert len(process.store.reads) == 2, (
+        f"The database could not be read for the gap before message 2; five seconds later it "
+        f"should have been asked again, but the reads were {process.store.reads}."
+    )
+    process.store.release_reads()
+    assert process.seen() == [1, 2], "Once the database answered, Alice should get 1, then 2."
+
+
+def test_when_redis_is_back_every_room_catches_up_from_the_database(process: Process) -> None:
+    process.stored_elsewhere("said while", "this process heard nothing")
+    assert process.seen() == []
+    process.factory.hearing_again()
+    assert process.seen() == [1, 2], (
+        "Redis was away while two messages were stored elsewhere; when it is back "
+        "(factory.hearing_again), each room this process holds should read what it missed "
+        "from the database and send it on."
+    )
+
+
+def test_a_logout_heard_from_another_process_closes_that_logins_websockets(
+    process: Process,
+) -> None:
+    process.hear(LOGOUTS, "someone-else")
+    assert process.socket.close_codes() == [], "Someone else's logout closed Alice's WebSocket."
+    process.people.log_out(ALICE)
+    process.hear(LOGOUTS, ALICE.session_key)
+    assert process.socket.close_codes() == [4001], (
+        f"Alice logged out on another process, and her WebSocket here got close codes "
+        f"{process.socket.close_codes()}, not [4001]: a session key on chat:logouts ends "
+        "that login on every process (factory.session_ended)."
+    )
+
+
+@pytest.mark.parametrize("data", [b"not json", b"[1, 2]", b'{"room": 1}', b'{"id": 1}'])
+def test_a_message_redis_brings_that_is_not_a_chat_message_is_passed_over(
+    process: Process, data: bytes
+) -> None:
+    process.factory.heard(MESSAGES, data)
+    (message,) = process.stored_elsewhere("still flowing")
+    process.hear(MESSAGES, message)
+    assert process.seen() == [1], (
+        f"After {data!r} on chat:messages, the next real message should still reach Alice."
+    )
+
+
+# -- where PostgreSQL and Redis are: the settings every process shares -----------------------
+
+
+@pytest.fixture
+def settings_module(
+    import_from_stage: Callable[[str], ModuleType], django_in_process: None
+) -> ModuleType:
+    """The stage's settings module, imported once Django is set up on the run's database
+    (importing it first would fix DATABASES for this process before the run says where)."""
+    return import_from_stage("django_twisted_chat.settings")
+
+
+def test_database_url_says_where_postgresql_is(
+    settings_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://chat:s%40cret@db.example.com:6543/talk")
+    found = settings_module.database_from_environment()
+    wanted = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "talk",
+        "HOST": "db.example.com",
+        "PORT": "6543",
+        "USER": "chat",
+        "PASSWORD": "s@cret",
+    }
+    assert {key: found.get(key) for key in wanted} == wanted, (
+        f"DATABASE_URL=postgresql://chat:s%40cret@db.example.com:6543/talk became {found}."
+    )
+
+
+def test_without_database_url_the_pg_variables_say_it(
+    settings_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("PGHOST", "db.example.com")
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    found = settings_module.database_from_environment()
+    assert (found["NAME"], found["HOST"]) == ("django_twisted_chat", "db.example.com"), (
+        f"With PGHOST set and no DATABASE_URL or PGDATABASE, the database should be "
+        f"django_twisted_chat on db.example.com; the settings said {found}."
+    )
+
+
+@pytest.mark.parametrize("url", ["sqlite:///db.sqlite3", "postgresql://db.example.com:99999/x"])
+def test_a_database_url_that_is_not_postgresql_is_refused_in_plain_words(
+    settings_module: ModuleType, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ImproperlyConfigured, match="is not a PostgreSQL address; write it like"):
+        settings_module.database_from_environment()
+
+
+def test_a_redis_url_that_is_not_one_is_refused_in_plain_words(
+    chatserver_code: SimpleNamespace,
+) -> None:
+    config = chatserver_code.config
+    with pytest.raises(config.ConfigError, match="CHAT_REDIS_URL: 'localhost:6379'"):
+        config.Config.from_environ({"CHAT_REDIS_URL": "localhost:6379"})
+    chosen = config.Config.from_environ({"CHAT_REDIS_URL": "redis://cache.example.com:6380/2"})
+    assert chosen.redis_url == "redis://cache.example.com:6380/2"
+
+
+# -- PostgreSQL away: Django's pages say so in plain words -------------------------------------
+
+
+def test_a_page_asked_for_while_postgresql_is_away_is_a_plain_words_503(
+    django_in_process: None,
+) -> None:
+    from django.db import connection
+    from django.test import Client
+
+    closed = socket.socket()  # bound, never listening: every connection to it is refused
+    closed.bind(("127.0.0.1", 0))
+    database = connection.settings_dict
+    kept = database["HOST"], database["PORT"]
+    connection.close()
+    database["HOST"], database["PORT"] = closed.getsockname()[0], str(closed.getsockname()[1])
+    try:
+        browser = Client()
+        browser.cookies["sessionid"] = "a" * 32  # a session to look up: the database is asked
+        answer = browser.get("/chats/", HTTP_HOST="localhost")
+    finally:
+        connection.close()
+        database["HOST"], database["PORT"] = kept
+        closed.close()
+    page = answer.content.decode()
+    assert answer.status_code == 503 and "cannot reach its database" in page, (
+        f"With PostgreSQL away, /chats/ answered {answer.status_code}; it should be a 503 "
+        f"page that says so in plain words (chat/unavailable.py). It began: {page[:300]!r}"
+    )
+    assert "Traceback" not in page and answer.get("Retry-After"), (
+        "The 503 page should carry a Retry-After header and no traceback."
+    )
