@@ -523,10 +523,10 @@ def test_a_name_with_markup_shows_as_text(
     chat_page.wait_until_connected(window)
     chat_page.send(window, "look at my name")
     chat_page.wait_for_message(window, "look at my name", "The message never came back.")
-    author = window.find_element(By.CSS_SELECTOR, "#message_list li .author")
-    assert author.get_attribute("textContent") == name, (
-        f"The author is shown as {author.get_attribute('textContent')!r}, not as the name "
-        "typed. Put it in with textContent."
+    # read_all: the line may still be "sending…", and be replaced by the stored one meanwhile.
+    authors = chat_page.read_all(window, "#message_list li .author")
+    assert authors == [name], (
+        f"The author is shown as {authors}, not as the name typed. Put it in with textContent."
     )
     assert not window.find_elements(By.CSS_SELECTOR, "main img, header img"), (
         "A name that looks like HTML became an element on the page; it must stay text."

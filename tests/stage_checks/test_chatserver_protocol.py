@@ -686,28 +686,30 @@ def django_room(import_from_stage: Callable[[str], ModuleType], django_in_proces
 
 @pytest_twisted.ensureDeferred
 async def test_the_default_room_lookup_asks_django_in_a_thread(
-    chatserver_code: SimpleNamespace, django_room: int
+    chatserver_code: SimpleNamespace, django_room: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django.db.backends.signals import connection_created
+    # Every query Django runs goes through CursorWrapper.execute, in the thread that asked.
+    # (Noting new connections instead would see nothing on a stage that keeps them open.)
+    from django.db.backends.utils import CursorWrapper
 
     threads: list[threading.Thread] = []
+    execute = CursorWrapper.execute
 
-    def note_thread(sender: object, **kwargs: object) -> None:
+    def note_thread(cursor: CursorWrapper, *args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread())
+        return execute(cursor, *args, **kwargs)
 
-    connection_created.connect(note_thread)
-    try:
-        factory = chatserver_code.factory.ChatServerFactory(
-            chatserver_code.config.Config.from_environ({})
-        )
-        lookup = factory.room_exists(django_room)
-        assert isinstance(lookup, Deferred), (
-            f"factory.room_exists(room_id) should return a Deferred, not {lookup!r}."
-        )
-        found = await lookup
-        missing = await factory.room_exists(django_room + 1000)
-    finally:
-        connection_created.disconnect(note_thread)
+    monkeypatch.setattr(CursorWrapper, "execute", note_thread)
+    factory = chatserver_code.factory.ChatServerFactory(
+        chatserver_code.config.Config.from_environ({})
+    )
+    lookup = factory.room_exists(django_room)
+    assert isinstance(lookup, Deferred), (
+        f"factory.room_exists(room_id) should return a Deferred, not {lookup!r}."
+    )
+    found = await lookup
+    missing = await factory.room_exists(django_room + 1000)
+    monkeypatch.undo()
     assert (found, missing) == (True, False), (
         f"The default room_exists said {found} for an existing room and {missing} for a "
         "missing one. Query ChatRoom.objects.filter(pk=room_id).exists()."
