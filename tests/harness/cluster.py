@@ -164,8 +164,11 @@ class Cluster(StageProcesses):
         balancer_port: int | None = None,
         env: Mapping[str, str] | None = None,
         database: Path | None = None,
+        deployed: bool = False,
         log_dir: Path | None = None,
     ) -> None:
+        """``balancer_port``: where people reach the site (a free port by default); the
+        chat processes take free ports. The other options are StageProcesses'."""
         if count < 1:
             raise StageError(f"A cluster needs at least one chat process, not {count}.")
         ports = {copy_name(n): free_port(host) for n in range(1, count + 1)}
@@ -185,6 +188,7 @@ class Cluster(StageProcesses):
             ports=ports,
             env=settings,
             database=database,
+            deployed=deployed,
             log_dir=log_dir,
         )
 
