@@ -19,9 +19,11 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from . import people
 from .processes import (
@@ -163,12 +165,10 @@ class Cluster(StageProcesses):
         host: str = "127.0.0.1",
         balancer_port: int | None = None,
         env: Mapping[str, str] | None = None,
-        database: Path | None = None,
-        deployed: bool = False,
-        log_dir: Path | None = None,
+        **options: Any,
     ) -> None:
         """``balancer_port``: where people reach the site (a free port by default); the
-        chat processes take free ports. The other options are StageProcesses'."""
+        chat processes take free ports. ``options`` are StageProcesses' (database, ...)."""
         if count < 1:
             raise StageError(f"A cluster needs at least one chat process, not {count}.")
         ports = {copy_name(n): free_port(host) for n in range(1, count + 1)}
@@ -180,17 +180,8 @@ class Cluster(StageProcesses):
         origins = {f"http://{name}:{port}" for name in names for port in ports.values()}
         # A page may come from the balancer or from any one process: each lets all in.
         settings = {"CHAT_ALLOWED_ORIGINS": ",".join(sorted(origins)), **(env or {})}
-        super().__init__(
-            cluster_stage(stage, ports, self.config, host),
-            stage_dir,
-            workdir,
-            host=host,
-            ports=ports,
-            env=settings,
-            database=database,
-            deployed=deployed,
-            log_dir=log_dir,
-        )
+        stage = cluster_stage(stage, ports, self.config, host)
+        super().__init__(stage, stage_dir, workdir, host=host, ports=ports, env=settings, **options)
 
     @property
     def names(self) -> list[str]:
@@ -283,3 +274,8 @@ class Cluster(StageProcesses):
             f"Check `option httpchk` in the stage's {CONFIG}: its path must answer 200 "
             f"without a login. HAProxy's last lines:\n{self.log_text(BALANCER)[-2000:]}"
         )
+
+
+ClusterWith = Callable[[Path, int, Mapping[str, str]], AbstractContextManager[Cluster]]
+"""The ``cluster_with`` fixture: ``count`` copies of a stage's process behind its balancer,
+with some settings changed, for one ``with`` block."""

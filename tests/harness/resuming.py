@@ -41,6 +41,10 @@ RETRY_PAUSE = 0.2
 HTTP_FAILURES = (AssertionError, OSError, http.client.HTTPException)
 """No answer from the long-poll API (the server is away), or an error answer to a poll."""
 
+NO_ANSWER_BEHIND_A_PROXY = (502, 504)
+"""What a load balancer answers when the chat process behind it died or stayed silent with
+a request: the same as no answer at all."""
+
 
 @dataclass
 class Seen:
@@ -305,6 +309,8 @@ class ResumingPoller(ResumingClient):
                     self.acknowledged(ref, answer.json()["id"])
             elif answer.status in (429, 503):
                 time.sleep(float(answer.headers.get("Retry-After") or RETRY_PAUSE))
+            elif answer.status in NO_ANSWER_BEHIND_A_PROXY:  # perhaps stored: the same ref again
+                time.sleep(RETRY_PAUSE)
             else:
                 self.seen.errors.append({"status": answer.status, "body": answer.text})
                 self.outbox.done(ref)
