@@ -217,7 +217,7 @@ def test_one_persons_rate_limit_holds_across_two_processes(pair: Cluster) -> Non
 
 
 STORE_QUIETLY = """
-import os, time
+import json, os, time
 from types import SimpleNamespace
 from django.contrib.auth import get_user_model
 from chatserver.messages import Draft
@@ -225,10 +225,11 @@ from chatserver.store import save_drafts
 user = get_user_model().objects.get(username=os.environ["AUTHOR"])
 author = SimpleNamespace(id=user.pk, name=user.get_username())
 drafts = [Draft(int(os.environ["ROOM"]), author, text, time.time()) for text in ("2nd", "3rd")]
-print(*[message["id"] for message, new in save_drafts(drafts)])
+print(json.dumps([message for message, new in save_drafts(drafts)]))
 """
 """Store two messages with the stage's own store, from a process of its own that publishes
-nothing: no chat process hears of them until the check says so."""
+nothing, and print them as clients see them: no chat process hears of them until the check
+publishes them."""
 
 
 def publish(redis_url: str, channel: str, message: JSON) -> None:
@@ -255,9 +256,9 @@ def test_a_process_that_hears_a_later_id_first_still_delivers_in_order_once(
         speaker.say("1st")
         wait_until_acknowledged([speaker], waits.MAX_WAIT)
         wait_until_caught_up(everyone, 1, waits.MAX_WAIT)
-        stored = pair.django_shell(STORE_QUIETLY, AUTHOR=people.ALICE, ROOM=str(room)).split()
-        assert stored == ["2", "3"], f"The stage's store gave the ids {stored}, not 2 and 3."
-        second, third = read_history(pair, room)[1:3]
+        printed = pair.django_shell(STORE_QUIETLY, AUTHOR=people.ALICE, ROOM=str(room))
+        second, third = json.loads(printed.splitlines()[-1])
+        assert (second["id"], third["id"]) == (2, 3), f"The store gave {second}, {third}."
         publish(pair.redis.url, MESSAGES_CHANNEL, third)  # 3 is heard before 2
         wait_until_caught_up(listeners, 3, waits.MAX_WAIT)
         for repeat in (second, third):  # and then heard again, late
