@@ -403,7 +403,10 @@ def everyone_has_everything(
         f"The database holds {len(history)} messages of the room for the {len(said)} said and "
         "acknowledged."
     )
-    wait_until_caught_up(clients, history[-1]["id"], 4 * waits.MAX_WAIT)
+    try:
+        wait_until_caught_up(clients, history[-1]["id"], 4 * waits.MAX_WAIT)
+    except AssertionError as stuck:
+        raise AssertionError(f"{stuck} {hint}") from None
     for client in clients:
         assert [m["id"] for m in client.seen.messages] == [m["id"] for m in history], (
             f"{client.name} should have every message once, in order: it has "
