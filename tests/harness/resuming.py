@@ -30,8 +30,7 @@ from websockets.sync.client import connect
 
 from . import people, protocol, waits
 from .longpoll_client import LongPollClient
-from .processes import StageProcesses
-from .wsclient import as_origin, django_origin, room_url
+from .wsclient import ChatSite, as_origin, django_origin, room_url
 
 JSON = dict[str, Any]
 
@@ -107,7 +106,7 @@ class ResumingClient:
 
     def __init__(
         self,
-        site: StageProcesses,
+        site: ChatSite,
         room: int,
         username: str,
         after: int,
@@ -180,7 +179,7 @@ class ResumingSocket(ResumingClient):
 
     def __init__(
         self,
-        site: StageProcesses,
+        site: ChatSite,
         room: int,
         username: str = people.VISITOR,
         after: int = 0,
@@ -256,7 +255,7 @@ class ResumingPoller(ResumingClient):
 
     def __init__(
         self,
-        site: StageProcesses,
+        site: ChatSite,
         room: int,
         username: str = people.VISITOR,
         after: int = 0,
@@ -316,7 +315,7 @@ class ResumingPoller(ResumingClient):
                 self.outbox.done(ref)
 
 
-def read_history(site: StageProcesses, room: int, username: str = people.VISITOR) -> list[JSON]:
+def read_history(site: ChatSite, room: int, username: str = people.VISITOR) -> list[JSON]:
     """Every message the room keeps, oldest first, read a page at a time with long-polls."""
     client = LongPollClient(
         site.url("chatserver", ""),
