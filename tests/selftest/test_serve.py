@@ -523,6 +523,7 @@ def test_serve_runs_processes_behind_one_address_and_ctrl_c_ends_them_all(
     finally:
         rest = stop_serve(serve, output, signal.SIGINT)
     still = left_running(started, STOP_TIMEOUT)
+    kill_all(still)  # a failing serve must not leave them behind for the next check
     assert not still, (
         f"{STOP_TIMEOUT:g} s after Ctrl-C, serve --processes 3 had left running: "
         f"{'; '.join(describe(p) for p in still)}. It printed:\n{rest}"
