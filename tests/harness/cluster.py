@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import people
+from .databases import PostgresDatabase
 from .processes import (
     READY_TIMEOUT,
     PreparedDatabase,
@@ -34,6 +35,7 @@ from .processes import (
     free_port,
     reachable,
 )
+from .services import PostgresServer
 from .stages import Process, Stage
 
 CONFIG = "haproxy.cfg"
@@ -187,6 +189,14 @@ class Cluster(StageProcesses):
     def names(self) -> list[str]:
         """The chat processes' names, chat1 first."""
         return [copy_name(n) for n in range(1, self.count + 1)]
+
+    @property
+    def postgres(self) -> PostgresServer:
+        """The PostgreSQL server the chat processes share, for a check to stop and start.
+        (Its Redis is ``redis``, as for any site of a stage that needs one.)"""
+        if not isinstance(self.database, PostgresDatabase):
+            raise StageError(f"Stage {self.stage.name} keeps its data in {self.database}.")
+        return self.database.server
 
     def door(self, number: int) -> Door:
         """Chat process ``number`` (from 1), to reach it without the balancer."""

@@ -447,7 +447,7 @@ def test_redis_restarted_mid_conversation_loses_nothing(trio: Cluster) -> None:
 def test_postgresql_restarted_mid_conversation_loses_nothing_and_says_so_meanwhile(
     trio: Cluster,
 ) -> None:
-    server = trio.database.server
+    server = trio.postgres
     room = trio.new_room()
     clients = chatting(trio, room)
     try:
