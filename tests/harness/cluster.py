@@ -14,8 +14,6 @@ handed the cluster, and straight to one copy when it is handed ``cluster.door(i)
 from __future__ import annotations
 
 import csv
-import os
-import shutil
 import signal
 import socket
 import time
@@ -34,8 +32,9 @@ from .processes import (
     StageProcesses,
     free_port,
     reachable,
+    tail,
 )
-from .services import PostgresServer
+from .services import MissingProgram, PostgresServer, find_program
 from .stages import Process, Stage
 
 CONFIG = "haproxy.cfg"
@@ -45,10 +44,6 @@ BACKEND = "chat_processes"
 BALANCER = "balancer"
 STATS_TIMEOUT = 2.0
 """Seconds one question to HAProxy's stats socket may take: it answers at once."""
-HAPROXY_MISSING = (
-    "HAProxy is not installed. Install it: `sudo apt-get install haproxy` (Debian, Ubuntu) "
-    "or `brew install haproxy` (macOS)."
-)
 
 
 def copy_name(number: int) -> str:
@@ -204,8 +199,10 @@ class Cluster(StageProcesses):
 
     def launch(self, *, database: PreparedDatabase | None = None) -> None:
         """Write the balancer's configuration from the stage's, then start every process."""
-        if shutil.which("haproxy") is None:
-            raise StageError(HAPROXY_MISSING)
+        try:
+            find_program("haproxy")
+        except MissingProgram as missing:
+            raise StageError(str(missing)) from None
         source = self.stage_dir / CONFIG
         if not source.is_file():
             raise StageError(
@@ -234,20 +231,6 @@ class Cluster(StageProcesses):
         and HAProxy sends people to it again."""
         self.start_process(copy_name(number))
         self.wait_until_balanced([copy_name(number)])
-
-    def pause(self, number: int) -> None:
-        """Freeze chat process ``number`` (SIGSTOP): it hears nothing until ``carry_on``."""
-        self._signal(number, signal.SIGSTOP)
-
-    def carry_on(self, number: int) -> None:
-        """Let a paused chat process run again (SIGCONT)."""
-        self._signal(number, signal.SIGCONT)
-
-    def _signal(self, number: int, signum: int) -> None:
-        pid = self.pid(copy_name(number))
-        if pid is None:
-            raise StageError(f"Chat process {copy_name(number)} is not running.")
-        os.kill(pid, signum)
 
     # -- what HAProxy sees ----------------------------------------------------------------
 
@@ -282,7 +265,7 @@ class Cluster(StageProcesses):
         raise StageError(
             f"HAProxy did not see {', '.join(names)} up within {timeout:g} s (it sees {seen}). "
             f"Check `option httpchk` in the stage's {CONFIG}: its path must answer 200 "
-            f"without a login. HAProxy's last lines:\n{self.log_text(BALANCER)[-2000:]}"
+            f"without a login. HAProxy's last lines:\n{tail(self.log_text(BALANCER))}"
         )
 
 
