@@ -24,16 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from . import people
+from .children import READY_TIMEOUT, free_port, tail
 from .databases import PostgresDatabase
-from .processes import (
-    READY_TIMEOUT,
-    PreparedDatabase,
-    StageError,
-    StageProcesses,
-    free_port,
-    reachable,
-    tail,
-)
+from .processes import PreparedDatabase, StageError, StageProcesses, reachable
 from .services import MissingProgram, PostgresServer, find_program
 from .stages import Process, Stage
 
