@@ -17,7 +17,12 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from .children import STOP_TIMEOUT
 from .services import PostgresServer, Server
+
+LOCK_TIMEOUT = STOP_TIMEOUT
+"""Seconds the harness waits to lock a PostgreSQL database: the stage's transactions are
+short, but a busy laptop is slow at everything."""
 
 
 class Database(ABC):
@@ -180,6 +185,8 @@ class PostgresDatabase(Database):
         from psycopg import sql
 
         with closing(self.server.connect(self.name)) as connection:
+            # Taking the locks waits for the stage's own transactions to end: a bounded wait.
+            connection.execute(f"SET lock_timeout = '{LOCK_TIMEOUT:g}s'")
             tables = connection.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
             ).fetchall()

@@ -126,7 +126,7 @@ def served_database(
     keeps a server's data folder in ``data_dir``, started and stopped with the stage.
     """
     if "postgresql" in stage.services:
-        server = PostgresServer(logs, data=data_dir / "postgresql")
+        server = PostgresServer(logs, keep_in=data_dir / "postgresql")
         return PostgresDatabase(server, POSTGRES_DATABASE)
     if learners is not None:
         return SqliteFile(learners / "db.sqlite3", data_dir / "empty.sqlite3")

@@ -32,6 +32,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -220,14 +221,26 @@ class Server:
         self.stop()
 
 
-class PostgresServer(Server):
-    """A PostgreSQL server of its own: ``initdb`` into a temp folder on first start.
+def hand_to_postgres(folder: Path) -> None:
+    """Give ``folder`` to the postgres user, or say why that user could not use it."""
+    for above in folder.resolve().parents:
+        if not above.stat().st_mode & stat.S_IXOTH:
+            raise ServiceError(
+                f"PostgreSQL runs as the postgres user here (it refuses to run as root), "
+                f"and that user cannot reach {folder}: {above} is open to root alone. "
+                "Keep the data somewhere others may pass through (--data-dir /var/tmp/chat, "
+                "say), or run as a user of your own."
+            )
+    shutil.chown(folder, "postgres", "postgres")
 
-    The data folder is made with ``tempfile`` rather than in ``workdir``: as root, the server
-    runs as the ``postgres`` user, who must own the folder and reach it, and a pytest temp
-    folder is root's alone. ``close()`` (or leaving the ``with`` block) removes it; ``stop``
-    keeps it, for ``start`` or ``restart`` to carry on with the same data. A data folder given
-    to keep must be one the ``postgres`` user can reach, too, when run as root.
+
+class PostgresServer(Server):
+    """A PostgreSQL server of its own: ``initdb`` into a folder of its own on first start.
+
+    That folder is a new temp folder rather than one in ``workdir``: as root, the server runs
+    as the ``postgres`` user, who must own the folder and reach it, and a pytest temp folder
+    is root's alone. ``close()`` (or leaving the ``with`` block) removes it; ``stop`` keeps
+    it, for ``start`` or ``restart`` to carry on with the same data.
 
     It stops on SIGINT, PostgreSQL's "fast" shutdown: SIGTERM is its "smart" one, which waits
     for every client to disconnect first, for as long as a client likes.
@@ -236,13 +249,18 @@ class PostgresServer(Server):
     name = "postgresql"
     stop_signal = signal.SIGINT
 
-    def __init__(self, workdir: Path, port: int | None = None, data: Path | None = None) -> None:
-        """``data``: a data folder to keep (``nox -s serve``'s), set up on first use; by
-        default a temp folder, removed by ``close``."""
+    def __init__(self, workdir: Path, port: int | None = None, keep_in: Path | None = None) -> None:
+        """``keep_in``: a folder to keep the server's files in from run to run (``nox -s
+        serve``'s), instead of a temp folder that ``close`` removes."""
         super().__init__(workdir, port)
-        self.data = data
-        self._kept = data is not None
+        self.folder = keep_in
+        self._kept = keep_in is not None
         self._as_postgres = os.geteuid() == 0
+
+    @property
+    def data(self) -> Path | None:
+        """The data folder (PGDATA), once there is one."""
+        return None if self.folder is None else self.folder / "data"
 
     def url(self, database: str) -> str:
         """Where a client finds ``database`` on this server (libpq's and DATABASE_URL's form)."""
@@ -252,17 +270,15 @@ class PostgresServer(Server):
         """As root, run as ``postgres``: PostgreSQL refuses to run as root."""
         if not self._as_postgres:
             return {}
-        assert self.data is not None
-        folder = self.data.parent  # the postgres user's own, unlike root's home or a pytest folder
-        return {"user": "postgres", "group": "postgres", "extra_groups": [], "cwd": folder}
+        assert self.folder is not None  # postgres's own, unlike root's home or a pytest folder
+        return {"user": "postgres", "group": "postgres", "extra_groups": [], "cwd": self.folder}
 
     def _initdb(self) -> None:
-        if self.data is None:
-            self.data = Path(tempfile.mkdtemp(prefix="chat-postgresql-")) / "data"
-        folder = self.data.parent
-        folder.mkdir(parents=True, exist_ok=True)
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="chat-postgresql-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         if self._as_postgres:
-            shutil.chown(folder, "postgres", "postgres")
+            hand_to_postgres(self.folder)
         argv = [
             str(find_program("initdb")),
             "--pgdata", str(self.data), "--username", SUPERUSER, "--auth", "trust",
@@ -350,9 +366,9 @@ class PostgresServer(Server):
             self.stop()
             return
         self.stop(signal.SIGQUIT)
-        if self.data is not None:
-            shutil.rmtree(self.data.parent, ignore_errors=True)
-            self.data = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -192,9 +192,19 @@ def stop_serve(serve: subprocess.Popen[str], output: Output, signum: int) -> str
     return output.rest()
 
 
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data folder for serve that others may pass through: PostgreSQL, run as the postgres
+    user when the checks run as root, keeps its files there (pytest's are root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="chat-serve-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.parametrize("stage", sorted(STAGES))
-def test_serve_runs_a_stage_with_demo_rooms_and_stops_on_ctrl_c(stage: str, tmp_path: Path) -> None:
-    serve, output, _ = start_serve(stage, tmp_path)
+def test_serve_runs_a_stage_with_demo_rooms_and_stops_on_ctrl_c(stage: str, data_dir: Path) -> None:
+    serve, output, _ = start_serve(stage, data_dir)
     try:
         printed = output.until(READY)
         rooms_url = re.search(r"Chat rooms:\s+(\S+)", printed)
@@ -209,7 +219,8 @@ def test_serve_runs_a_stage_with_demo_rooms_and_stops_on_ctrl_c(stage: str, tmp_
             headers["Cookie"] = http.log_in(login_url, *logins[0])
         page = http.request(rooms_url.group(1), headers=headers)
         assert page.status == 200 and "Lobby" in page.text, "the demo rooms are not listed"
-        assert (tmp_path / "db.sqlite3").exists(), "the database is not in --data-dir"
+        kept = "postgresql" if "postgresql" in STAGES[stage].services else "db.sqlite3"
+        assert (data_dir / kept).exists(), "the database is not in --data-dir"
     finally:
         rest = stop_serve(serve, output, signal.SIGINT)
     assert serve.returncode == 0, f"serve did not stop cleanly on Ctrl-C:\n{rest}"

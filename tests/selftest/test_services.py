@@ -125,3 +125,15 @@ def test_nox_says_what_to_install_and_runs_nothing_else(tmp_path: Path) -> None:
     assert len(said) == 1 and "apt-get install redis-server haproxy" in said[0], output
     assert "brew install redis haproxy" in said[0], output
     assert "pip install" not in output and "pytest" not in output, output
+
+
+def test_a_folder_the_postgres_user_cannot_reach_is_refused_in_plain_words(
+    tmp_path: Path,
+) -> None:
+    """As root, serve's data folder is handed to the postgres user: one under a folder that
+    is root's alone (pytest's own, or /root) could never be used, and that is said first."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(ServiceError, match="cannot reach") as refused:
+        services.hand_to_postgres(private / "postgresql")
+    assert f"{private} is open to root alone" in str(refused.value)
