@@ -56,10 +56,13 @@ def latest_messages(room_id, count):
     from chat.models import ChatRoom, Message
 
     close_old_connections()
-    # One transaction, so that the last id and the messages are read at the same moment.
+    # In PostgreSQL each query sees what was committed when it began, even in one
+    # transaction: a message stored between these two queries would be among the messages
+    # but above the last id. So read the messages up to the last id, and no further.
     with transaction.atomic(durable=True):
         last_id = ChatRoom.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
-        rows = Message.objects.filter(room_id=room_id).select_related("author")
+        rows = Message.objects.filter(room_id=room_id, seq__lte=last_id or 0)
+        rows = rows.select_related("author")
         newest = list(rows.order_by("-seq")[:count])
     return last_id or 0, [as_message(row) for row in reversed(newest)]
 
@@ -72,7 +75,9 @@ def messages_after(room_id, cursor, count):
     close_old_connections()
     with transaction.atomic(durable=True):
         last_id = ChatRoom.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
-        rows = Message.objects.filter(room_id=room_id, seq__gt=cursor).select_related("author")
+        # Up to the last id, as in latest_messages.
+        rows = Message.objects.filter(room_id=room_id, seq__gt=cursor, seq__lte=last_id or 0)
+        rows = rows.select_related("author")
         found = list(rows.order_by("seq")[:count])
     return [as_message(row) for row in found], last_id or 0
 
