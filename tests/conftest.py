@@ -22,12 +22,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
+from typing import TypeVar
 
 import pytest
 
 from harness import waits
 from harness.artefacts import keep_evidence, run_name
 from harness.browser import BrowserPool, Browsers
+from harness.cluster import Cluster, ClusterWith
 from harness.load import Burners
 from harness.preflight import Preparation, RootCause, prepare
 from harness.processes import (
@@ -45,7 +47,7 @@ pytest_plugins = ["harness.watchdog", "harness.reporting"]
 
 FIRST_CHECK = "test_the_project_can_be_prepared"
 BROWSER_FIXTURES = frozenset({"browser", "browsers"})
-OWN_SERVER_FIXTURES = frozenset({"site_with", "empty_site"})
+OWN_SERVER_FIXTURES = frozenset({"site_with", "empty_site", "cluster_with"})
 SERVER_FIXTURES = frozenset({"site"}) | OWN_SERVER_FIXTURES
 PREPARATION = pytest.StashKey[Preparation]()
 RUN_NAME = pytest.StashKey[str]()
@@ -384,6 +386,17 @@ def start_site(
 ) -> StageProcesses:
     """Start the stage's servers on a copy of ``database``; fail in plain words if they don't."""
     site = StageProcesses(chosen.stage, chosen.path, workdir, env=settings, postgres=postgres)
+    return started(site, database, settings)
+
+
+Site = TypeVar("Site", bound=StageProcesses)
+
+
+def started(
+    site: Site, database: PreparedDatabase | None, settings: Mapping[str, str] | None
+) -> Site:
+    """``site``, started on a copy of ``database``; a failure in plain words if it does not
+    start with ``settings``."""
     try:
         site.start(database=database)
     except StageError as problem:
@@ -456,6 +469,38 @@ def site_with(
             started.stop()  # the check's own failure comes first
             raise
         stop_site(started)
+
+    return running
+
+
+@pytest.fixture(scope="session")
+def cluster_with(
+    chosen_stage: ChosenStage,
+    prepared_database: PreparedDatabase | None,
+    shared_site: SharedSite | None,
+    postgres: PostgresServer | None,
+) -> ClusterWith:
+    """``count`` copies of the stage's one process behind its load balancer (scale_out),
+    with some settings changed, for one ``with`` block:
+
+    ``with cluster_with(tmp_path, 3, {"CHAT_RATE": "1000"}) as cluster: ...``
+    """
+
+    @contextmanager
+    def running(workdir: Path, count: int, settings: Mapping[str, str]) -> Iterator[Cluster]:
+        if shared_site is not None:
+            shared_site.ready()
+        cluster = Cluster(
+            chosen_stage.stage, chosen_stage.path, workdir, count=count, env=settings,
+            postgres=postgres,
+        )  # fmt: skip
+        started(cluster, prepared_database, settings)
+        try:
+            yield cluster
+        except BaseException:
+            cluster.stop()  # the check's own failure comes first
+            raise
+        stop_site(cluster)
 
     return running
 

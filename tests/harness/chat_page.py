@@ -9,8 +9,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from . import people
 from .browser import Browsers
-from .processes import StageProcesses
 from .waits import wait_for
+from .wsclient import ChatSite
 
 RECONNECT_WAIT = 20.0
 """Seconds a page may take to reconnect after the chat server comes back (backoff included)."""
@@ -37,22 +37,20 @@ def wait_until_connected(driver: WebDriver, timeout: float | None = None) -> Non
     )
 
 
-def log_in(driver: WebDriver, site: StageProcesses, username: str = people.VISITOR) -> None:
+def log_in(driver: WebDriver, site: ChatSite, username: str = people.VISITOR) -> None:
     """Where the stage has logins, give the browser ``username``'s session, as if they had
     logged in on this browser (the login page itself has checks of its own)."""
     if site.sessions:
         use_session(driver, site, site.sessions[username])
 
 
-def use_session(driver: WebDriver, site: StageProcesses, session_key: str) -> None:
+def use_session(driver: WebDriver, site: ChatSite, session_key: str) -> None:
     """Give the browser the session cookie ``session_key``: logged in as its person."""
     driver.get(site.url("django", "/accounts/login/"))  # a cookie needs a page of its site
     driver.add_cookie({"name": "sessionid", "value": session_key, "path": "/"})
 
 
-def open_room(
-    driver: WebDriver, site: StageProcesses, path: str, username: str = people.VISITOR
-) -> None:
+def open_room(driver: WebDriver, site: ChatSite, path: str, username: str = people.VISITOR) -> None:
     """Open a room page (e.g. ``/chats/3/``), as ``username`` where the stage has logins,
     and wait until it can send."""
     log_in(driver, site, username)
@@ -61,7 +59,7 @@ def open_room(
 
 
 def open_window(
-    browsers: Browsers, site: StageProcesses, path: str, username: str = people.VISITOR
+    browsers: Browsers, site: ChatSite, path: str, username: str = people.VISITOR
 ) -> WebDriver:
     """A new browser window on a room page, connected and ready to send."""
     window = browsers.open()

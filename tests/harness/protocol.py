@@ -25,6 +25,9 @@ from typing import Any
 KNOWN_TYPES = frozenset({"welcome", "message", "error", "ack", "missed"})
 """The message types the checks read."""
 
+LOGGED_OUT_CLOSE = 4001
+"""The close code the chat server sends a WebSocket whose person is not logged in."""
+
 JSON = dict[str, Any]
 
 

@@ -30,8 +30,7 @@ from websockets.sync.client import connect
 
 from . import people, protocol, waits
 from .longpoll_client import LongPollClient
-from .processes import StageProcesses
-from .wsclient import as_origin, django_origin, room_url
+from .wsclient import ChatSite, as_origin, django_origin, room_url
 
 JSON = dict[str, Any]
 
@@ -40,6 +39,10 @@ RETRY_PAUSE = 0.2
 
 HTTP_FAILURES = (AssertionError, OSError, http.client.HTTPException)
 """No answer from the long-poll API (the server is away), or an error answer to a poll."""
+
+NO_ANSWER_BEHIND_A_PROXY = (502, 504)
+"""What a load balancer answers when the chat process behind it died or stayed silent with
+a request: the same as no answer at all."""
 
 
 @dataclass
@@ -103,7 +106,7 @@ class ResumingClient:
 
     def __init__(
         self,
-        site: StageProcesses,
+        site: ChatSite,
         room: int,
         username: str,
         after: int,
@@ -176,7 +179,7 @@ class ResumingSocket(ResumingClient):
 
     def __init__(
         self,
-        site: StageProcesses,
+        site: ChatSite,
         room: int,
         username: str = people.VISITOR,
         after: int = 0,
@@ -252,7 +255,7 @@ class ResumingPoller(ResumingClient):
 
     def __init__(
         self,
-        site: StageProcesses,
+        site: ChatSite,
         room: int,
         username: str = people.VISITOR,
         after: int = 0,
@@ -305,12 +308,14 @@ class ResumingPoller(ResumingClient):
                     self.acknowledged(ref, answer.json()["id"])
             elif answer.status in (429, 503):
                 time.sleep(float(answer.headers.get("Retry-After") or RETRY_PAUSE))
+            elif answer.status in NO_ANSWER_BEHIND_A_PROXY:  # perhaps stored: the same ref again
+                time.sleep(RETRY_PAUSE)
             else:
                 self.seen.errors.append({"status": answer.status, "body": answer.text})
                 self.outbox.done(ref)
 
 
-def read_history(site: StageProcesses, room: int, username: str = people.VISITOR) -> list[JSON]:
+def read_history(site: ChatSite, room: int, username: str = people.VISITOR) -> list[JSON]:
     """Every message the room keeps, oldest first, read a page at a time with long-polls."""
     client = LongPollClient(
         site.url("chatserver", ""),

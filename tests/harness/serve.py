@@ -7,6 +7,8 @@ starts every process of the stage, prints where to go, and stops everything clea
 Ctrl-C. Each run's server logs go to a folder of their own, .serve/<stage>/logs/<date_time>/
 (logs/latest: the newest). ``--room`` (or a ``--host`` other machines can reach) serves a
 whole room, as deployed: see harness/room.py.
+``--processes N`` runs a stage that scales out (scale_out) as N chat processes behind HAProxy,
+with its PostgreSQL and Redis: one address for people, as deployed (see harness/cluster.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from . import artefacts, ports, room
+from .cluster import Cluster
 from .databases import Database, PostgresDatabase, SqliteFile
 from .native_windows import refuse_native_windows
 from .processes import STOP_TIMEOUT, StageError, StageProcesses
@@ -71,11 +74,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run this folder instead of the reference snapshot (your own project, as "
         "nox -s catchup leaves it), with its own database, db.sqlite3 in that folder",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="run N chat processes behind HAProxy, as the scale_out stage is deployed (people "
+        "still use one address: HAProxy's)",
+    )
     args = parser.parse_args(argv)
+    check_processes(args.stage, args.processes)
     args.host = args.host or ("0.0.0.0" if args.room else "127.0.0.1")
     if args.public_name:
         room.check_public_name(args.public_name)
     return args
+
+
+def check_processes(stage: str, processes: int | None) -> None:
+    """Refuse, in one line, a --processes that the stage cannot run."""
+    if processes is None:
+        return
+    if "scale_out" not in STAGES[stage].features:
+        raise SystemExit(
+            f"--processes needs a stage whose processes share their data (scale_out); {stage} "
+            f"keeps it in one process. Leave out --processes, or run: nox -s serve -- scale_out "
+            f"--processes {processes}"
+        )
+    if processes < 1:
+        raise SystemExit(f"--processes {processes}: give a number of chat processes, at least 1.")
 
 
 def serves_a_room(args: argparse.Namespace) -> bool:
@@ -330,13 +355,17 @@ def serve(
     folder = args.stage_dir.expanduser().resolve() if args.stage_dir else stage.path
     logs = run_logs(workdir)
     database = served_database(stage, folder if args.stage_dir else None, workdir, logs)
-    site = StageProcesses(
-        stage, folder, workdir, host=args.host, ports=ports, env=env, database=database,
-        deployed=in_room, log_dir=logs,
-    )  # fmt: skip
+    options = {"host": args.host, "env": env, "database": database, "deployed": in_room,
+               "log_dir": logs}  # fmt: skip
+    if args.processes:
+        site: StageProcesses = Cluster(
+            stage, folder, workdir, count=args.processes, balancer_port=pages_port, **options
+        )
+    else:
+        site = StageProcesses(stage, folder, workdir, ports=ports, **options)
     guard_process = start_guard()
     try:
-        return run(site, ports, f"http://{public}:{pages_port}", notes, more_notes)
+        return run(site, site.ports, f"http://{public}:{pages_port}", notes, more_notes)
     finally:
         dismiss(guard_process)
 

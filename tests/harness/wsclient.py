@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from ssl import SSLContext
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
@@ -35,7 +35,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from . import people, protocol, waits
-from .processes import StageProcesses, tail
+from .processes import tail
 
 TEXT = 0x1
 BINARY = 0x2
@@ -481,19 +481,32 @@ def read_until_closed(sock: socket.socket, *, within: float) -> tuple[bool, int]
 # -- a chat client of the stage's real chat server, as a Django page would be ------------
 
 
-def django_origin(site: StageProcesses) -> str:
+class ChatSite(Protocol):
+    """What the clients read from a running site: its addresses, the logged-in sessions,
+    a person's credentials and its log. A StageProcesses is one; so is one chat process of
+    a cluster, reached without its balancer (harness/cluster.py's Door)."""
+
+    @property
+    def sessions(self) -> dict[str, str]: ...
+
+    def url(self, role: str, path: str = "/", scheme: str = "http") -> str: ...
+
+    def credentials(self, username: str = people.VISITOR) -> dict[str, str]: ...
+
+    def log_text(self, role: str) -> str: ...
+
+
+def django_origin(site: ChatSite) -> str:
     """The origin of the stage's Django pages, which the chat server must let in."""
     return site.url("django", "")
 
 
-def room_url(site: StageProcesses, room: int | str) -> str:
+def room_url(site: ChatSite, room: int | str) -> str:
     return site.url("chatserver", f"/ws/{room}", scheme="ws")
 
 
 @contextmanager
-def joined(
-    site: StageProcesses, room: int, username: str = people.VISITOR
-) -> Iterator[ChatConnection]:
+def joined(site: ChatSite, room: int, username: str = people.VISITOR) -> Iterator[ChatConnection]:
     """A client in ``room``, connected as a page from the Django site would be, logged in as
     ``username`` where the stage has logins.
 

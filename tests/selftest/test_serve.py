@@ -479,3 +479,77 @@ def test_each_run_of_a_room_logs_to_a_folder_of_its_own_with_no_traceback(
             f"The first run's {name} has a traceback or a refused request, though nobody but "
             f"serve itself asked anything of it (its readiness probe?):\n{text}"
         )
+
+
+# -- scale_out as several processes behind HAProxy -----------------------------------------------
+
+
+@pytest.fixture
+def scale_out_data() -> Iterator[Path]:
+    """A data folder for ``serve scale_out``, PostgreSQL's data folder included.
+
+    Not one of pytest's folders: run as root, PostgreSQL runs as the ``postgres`` user, who
+    may not enter those (mode 700); this one others may pass through, as a home folder."""
+    folder = Path(tempfile.mkdtemp(prefix="chat-serve-scale_out-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def served_processes(started: list[psutil.Process]) -> tuple[int, int]:
+    """How many chat processes (twistd) and balancers (haproxy) are among ``started``."""
+    commands = [" ".join(process.cmdline()) for process in started if alive(process)]
+    chat = sum("chatserver.tac" in command for command in commands)
+    return chat, sum("haproxy" in command for command in commands)
+
+
+def test_serve_runs_processes_behind_one_address_and_ctrl_c_ends_them_all(
+    scale_out_data: Path,
+) -> None:
+    """``serve scale_out --processes 3``: one URL for people, three chat processes, HAProxy,
+    PostgreSQL and Redis, and Ctrl-C stops every one of them.
+
+    SIGTERM and SIGHUP take the very same way out of serve as Ctrl-C (stop_on_signals), and
+    test_the_command_people_type_stops_every_server_however_it_is_stopped proves each; this
+    proves that the way out stops every process a cluster adds. One start: each costs half a
+    minute on a busy machine."""
+    env, taken = serve_env("scale_out")
+    command = [sys.executable, "-m", "harness.serve", "scale_out", "--processes", "3"]
+    serve = start([*command, "--data-dir", str(scale_out_data)], env)
+    output = Output(serve)
+    try:
+        printed = output.until(READY)
+        started = tree(serve.pid)
+        rooms_urls = re.findall(r"Chat rooms:\s+(\S+)", printed)
+        logins = re.findall(r"Chat as:\s+user (\S+), password (\S+)", printed)
+        assert len(rooms_urls) == 1 and logins, f"not one URL and the logins:\n{printed}"
+        assert served_processes(started) == (3, 1), (
+            f"serve --processes 3 should run 3 chat processes and HAProxy; it runs "
+            f"{[describe(p) for p in started]}"
+        )
+        login_url = rooms_urls[0].replace("/chats/", "/accounts/login/")
+        page = http.request(rooms_urls[0], headers={"Cookie": http.log_in(login_url, *logins[0])})
+        assert page.status == 200 and "Lobby" in page.text, "the demo rooms are not listed"
+        assert str(taken["site"]) in rooms_urls[0], "the one URL is not the balancer's port"
+    finally:
+        rest = stop_serve(serve, output, signal.SIGINT)
+    still = left_running(started, STOP_TIMEOUT)
+    kill_all(still)  # a failing serve must not leave them behind for the next check
+    assert not still, (
+        f"{STOP_TIMEOUT:g} s after Ctrl-C, serve --processes 3 had left running: "
+        f"{'; '.join(describe(p) for p in still)}. It printed:\n{rest}"
+    )
+    assert serve.returncode == 0 and "every server is down" in rest, rest
+
+
+def test_serve_refuses_processes_for_a_stage_in_one_process_in_one_line(tmp_path: Path) -> None:
+    env, _ = serve_env("part2")
+    command = [sys.executable, "-m", "harness.serve", "part2", "--processes", "2"]
+    refused = subprocess.run(
+        [*command, "--data-dir", str(tmp_path)], env=env, cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=STARTUP_TIMEOUT,
+    )  # fmt: skip
+    said = (refused.stdout + refused.stderr).strip()
+    assert refused.returncode != 0 and len(said.splitlines()) == 1, said
+    assert "--processes" in said and "scale_out" in said, said
+    assert not list(tmp_path.iterdir()), "serve started something before it refused"

@@ -30,6 +30,7 @@ from harness.fakes import FakePeople, FakePerson, chat_factory, chat_site
 from harness.longpoll_client import LongPollClient
 from harness.memory_http import Exchange, MemoryHTTP
 from harness.processes import SiteWith, StageProcesses
+from harness.protocol import LOGGED_OUT_CLOSE
 from harness.wsclient import (
     MemoryClient,
     chat_connection,
@@ -39,9 +40,6 @@ from harness.wsclient import (
 )
 
 pytestmark = pytest.mark.needs("auth")
-
-LOGGED_OUT_CLOSE = 4001
-"""The close code the chat server sends a WebSocket whose person is not logged in."""
 
 ALICE = FakePerson(2, "alice", "alice-session")
 BOB = FakePerson(3, "bob", "bob-session")
