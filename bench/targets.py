@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness import people
 from harness.cluster import BALANCER, Cluster
-from harness.processes import StageProcesses, free_port
+from harness.processes import StageError, StageProcesses, free_port
 from harness.services import PostgresServer, install_line, missing_programs
 from harness.stages import REPO_ROOT, Stage
 
@@ -228,16 +228,18 @@ class ClusterTarget(Target):
             )  # fmt: skip
             stack.callback(cluster.stop)
             cluster.start(database=preparing.prepared())
-            chats = {name: cluster.pid(name) for name in cluster.names}
-            balancer = cluster.pid(BALANCER)
-            assert cluster.redis is not None, f"{stage.name} runs without Redis"
+            if cluster.redis is None:
+                raise StageError(f"{stage.name}'s registry entry does not list redis")
             helpers = {
-                "balancer": balancer,
+                "balancer": cluster.pid(BALANCER),
                 "redis": listening_on(cluster.redis.port),
                 "postgresql": listening_on(postgres.port),
             }
+            chats = {name: cluster.pid(name) for name in cluster.names}
             running = {name: pid for name, pid in {**chats, **helpers}.items() if pid is not None}
-            assert len(running) == len(chats) + len(helpers), f"{stage.name} stopped starting"
+            stopped = [name for name in {**chats, **helpers} if name not in running]
+            if stopped:
+                raise StageError(f"{', '.join(stopped)} stopped as soon as it started")
             yield Running(
                 port=cluster.port("chatserver"),  # the balancer
                 origin=cluster.url("django", ""),
