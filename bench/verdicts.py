@@ -7,6 +7,11 @@ apply to our stages from GOALS_FROM on; the same ratios for earlier stages and f
 Channels peer are printed for reference, with no verdict, and so are the ratios no goal
 judges: long-poll p99 against WebSocket p99, join storms against bare Autobahn on its own
 port, and what serving the bare broadcast through twisted.web costs its join storms.
+
+A stage of several chat processes behind a balancer (scale_out) has goals of its own, on
+CPU per delivery and latency against the same chat as one process and against Channels +
+Redis (CLUSTER_GOALS). A target that lost messages meets no goal, and neither does a ratio
+taken with one.
 """
 
 from __future__ import annotations
