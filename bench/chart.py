@@ -236,9 +236,10 @@ def delivery_cpu(target: TargetResult) -> dict[str, float]:
     return parts
 
 
-def delivery_panel(axes: Axes, targets: Sequence[TargetResult], options: Options) -> None:
+def delivery_panel(axes: Axes, targets: Sequence[TargetResult]) -> None:
     """Each target's CPU per delivery in the burst, stacked: its chat processes' (its own
-    colour) and on top each helper's (balancer, Redis, PostgreSQL), the total above."""
+    colour) and on top each helper's (balancer, Redis, PostgreSQL), the total above. On a
+    log scale, so that our stages' bars show beside Channels'."""
     names = [target.label for target in targets]
     roles = list(dict.fromkeys(role for t in targets for role in delivery_cpu(t) if role != "chat"))
     shades = dict(zip(roles, HELPER_SHADES * 2, strict=False))
@@ -263,11 +264,12 @@ def delivery_panel(axes: Axes, targets: Sequence[TargetResult], options: Options
         helpers = [Patch(facecolor=shades[role], label=role) for role in roles]
         chats = Patch(facecolor="#5f6368", label="chat processes (the target's colour)")
         axes.legend(handles=[chats, *helpers], frameon=False, fontsize=8, loc="upper left")
-    style(
-        axes,
-        f"Burst of {options.burst_messages}: CPU per delivery, every process (lower is better)",
-        "\u00b5s",
-    )
+    axes.set_yscale("log")  # Channels spends tens of times what our stages do
+    axes.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
+    axes.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
+    style(axes, "Burst: CPU per delivery, all processes (lower is better)", "\u00b5s (log scale)")
+    # Room below the shortest bar, to see it, and above the tallest, for its total.
+    axes.set_ylim(min(value for value in chat if value > 0) / 4, max(bottoms) * 6)
 
 
 def bare_figure(
@@ -284,6 +286,13 @@ def short(title: str) -> str:
 def pretty(wanted: str) -> str:
     """'<= 1.5x' as '\u2264 1.5x'."""
     return wanted.replace("<=", "\u2264").replace(">=", "\u2265")
+
+
+def lost_words(verdict: Verdict) -> str:
+    """Why a goal whose ratio looks good is missed: who lost messages."""
+    if not verdict.lost_by:
+        return ""
+    return f", but {' and '.join(verdict.lost_by)} lost messages"
 
 
 def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
@@ -307,7 +316,7 @@ def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
     lines = [
         f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} "
         f"{'not measured' if verdict.ratio is None else f'{verdict.ratio:g}x'} "
-        f"(goal {pretty(verdict.wanted)})"
+        f"(goal {pretty(verdict.wanted)}){lost_words(verdict)}"
         for verdict in judged
     ]
     # Two columns of half the chart's width: long lines get a smaller type, not an overlap.
@@ -374,7 +383,7 @@ def figure_for(
         charts += (cpu,)
     if counted:
         per_delivery = figure.add_subplot(grid[2, 1] if polled else grid[2, :])
-        delivery_panel(per_delivery, counted, options)
+        delivery_panel(per_delivery, counted)
         charts += (per_delivery,)
 
     def burst_rate(target: TargetResult) -> float | None:

@@ -162,6 +162,9 @@ class Verdict:
     """Whether the goal holds for this target in this run (a stage from GOALS_FROM on, in a
     run of GOAL_CLIENTS, a goal with a limit); else the ratio is for reference, whatever it
     is."""
+    lost_by: tuple[str, ...] = ()
+    """The targets behind a judged ratio that lost messages: the goal is missed, whatever
+    the ratio says."""
 
     @property
     def word(self) -> str:
@@ -375,13 +378,17 @@ def verdicts(
         applies = applies and goal in goals_for(target)
         holds = applies and goal.limit is not None
         met = goal.met_by(value) if holds else None
-        lost = [side for side in (target, against) if side is not None and spoiled(goal, side)]
-        if holds and lost:
+        sides = (target, against)
+        lost = [side for side in sides if side is not None and spoiled(goal, side)] if holds else []
+        if lost:
             met = False
             note = "; ".join(part for part in (note, lost_verdict_words(lost)) if part)
         title = title or goal.title
+        lost_by = tuple(side.name for side in lost)
         found.append(
-            Verdict(goal.key, title, target.name, versus, value, goal.wanted, met, note, holds)
+            Verdict(
+                goal.key, title, target.name, versus, value, goal.wanted, met, note, holds, lost_by
+            )
         )
 
     for target in targets:
@@ -455,7 +462,7 @@ def verdicts(
         if one is not None:
             notes = "; ".join(n for n in map(lost_everywhere_note, (target, one)) if n)
             value = ratio(chat_cpu(target.burst), chat_cpu(one.burst))
-            title = f"chat processes' CPU per delivery vs {one.name} alone, burst"
+            title = f"chat processes' CPU per delivery vs {one.name} alone"
             judge(ALONE_CPU, target, one.name, value, notes, title, against=one)
             value = ratio(p99(target.fanout), p99(one.fanout))
             title = f"fan-out p99 vs {one.name} alone"
@@ -465,6 +472,6 @@ def verdicts(
                 continue
             notes = "; ".join(n for n in (lost_everywhere_note(target), lost_note(peer)) if n)
             value = ratio(all_cpu(peer.burst), all_cpu(target.burst))
-            title = f"CPU per delivery, every process, {peer.label} vs {target.name}"
+            title = f"all processes' CPU per delivery, {peer.label} vs {target.name}"
             judge(CHANNELS_CPU, target, peer.name, value, notes, title, against=peer)
     return found

@@ -1278,7 +1278,18 @@ def test_a_target_that_lost_messages_cannot_meet_a_goal() -> None:
         f"The Channels peer lost messages: the ratio with it meets no goal, however high ({burst})"
     )
     assert "not met: channels-redis lost messages" in burst.note, burst.note
+    assert burst.lost_by == ("channels-redis",)
     assert by_goal(found, "cpu_vs_channels", "scale_out").word == "not met"
+    from bench import chart
+
+    options = parse(["--clients", "1000"], STAGES)
+    figure = chart.figure_for([bare, stage, several, peer], found, options, "", 2)
+    texts = [text.get_text() for axes in figure.axes for text in axes.texts]
+    assert any(
+        text.startswith("\u2717 part3: burst deliveries/s vs Channels + Redis")
+        and text.endswith(", but channels-redis lost messages")
+        for text in texts
+    ), texts
     lines = verdict_lines(found)
     [line] = [line for line in lines if line.split()[0] == "part3" and "vs Channels" in line]
     assert "not met" in line and "channels-redis lost 1000 of 100000" in line, line
