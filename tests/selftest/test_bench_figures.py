@@ -1330,6 +1330,19 @@ def test_the_chart_stacks_each_helper_s_cpu_per_delivery_on_the_chat_processes()
     assert totals == ["20.0", "45.5", "400.0"], totals
 
 
+def test_a_run_s_cpu_per_delivery_is_quoted_process_by_process() -> None:
+    targets = several_processes_run()
+    run = json.loads(json.dumps(results_of(targets, {"scale_out"}, 1000)))
+    burst = run["targets"]["scale_out"]["burst"]
+    assert figures.cpu_per_delivery(burst) == (
+        "chat processes 24.00 \u00b5s, balancer 20.00 \u00b5s, redis 1.00 \u00b5s, "
+        "postgresql 0.50 \u00b5s"
+    )
+    assert figures.cpu_per_delivery(run["targets"]["scale_out"]["fanout"]) == "-"
+    line = figures.ratio_line(run, "cpu_vs_one_process", "scale_out")
+    assert line.endswith(": 1.2x, judged, goal <= 1.3x: met"), line
+
+
 def test_runs_of_a_burst_add_up_their_cpu_and_deliveries() -> None:
     runs = [
         burst_with_cpu(s, {"redis": s / 10}, delivered=n) for s, n in ((1.0, 1000), (3.0, 1000))
