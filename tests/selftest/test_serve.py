@@ -484,18 +484,6 @@ def test_each_run_of_a_room_logs_to_a_folder_of_its_own_with_no_traceback(
 # -- scale_out as several processes behind HAProxy -----------------------------------------------
 
 
-@pytest.fixture
-def scale_out_data() -> Iterator[Path]:
-    """A data folder for ``serve scale_out``, PostgreSQL's data folder included.
-
-    Not one of pytest's folders: run as root, PostgreSQL runs as the ``postgres`` user, who
-    may not enter those (mode 700); this one others may pass through, as a home folder."""
-    folder = Path(tempfile.mkdtemp(prefix="chat-serve-scale_out-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def served_processes(started: list[psutil.Process]) -> tuple[int, int]:
     """How many chat processes (twistd) and balancers (haproxy) are among ``started``."""
     commands = [" ".join(process.cmdline()) for process in started if alive(process)]
@@ -504,7 +492,7 @@ def served_processes(started: list[psutil.Process]) -> tuple[int, int]:
 
 
 def test_serve_runs_processes_behind_one_address_and_ctrl_c_ends_them_all(
-    scale_out_data: Path,
+    data_dir: Path,
 ) -> None:
     """``serve scale_out --processes 3``: one URL for people, three chat processes, HAProxy,
     PostgreSQL and Redis, and Ctrl-C stops every one of them.
@@ -515,7 +503,7 @@ def test_serve_runs_processes_behind_one_address_and_ctrl_c_ends_them_all(
     minute on a busy machine."""
     env, taken = serve_env("scale_out")
     command = [sys.executable, "-m", "harness.serve", "scale_out", "--processes", "3"]
-    serve = start([*command, "--data-dir", str(scale_out_data)], env)
+    serve = start([*command, "--data-dir", str(data_dir)], env)
     output = Output(serve)
     try:
         printed = output.until(READY)

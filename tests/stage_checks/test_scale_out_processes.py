@@ -54,9 +54,12 @@ MESSAGES_CHANNEL = "chat:messages"
 """Where a process publishes every message it stored (see the contract in the chapter)."""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pair(cluster_with: ClusterWith, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """Two chat processes behind the balancer, shared by the checks that stop none of them."""
+    """Two chat processes behind the balancer, shared by the checks that stop none of them.
+
+    Kept for the whole run: the browser checks run last, after other modules' checks, and a
+    module's fixture would be started a second time for them."""
     with cluster_with(tmp_path_factory.mktemp("pair"), 2, SCARCE) as cluster:
         yield cluster
 
