@@ -220,6 +220,58 @@ def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options)
     axes.margins(y=0.25)
 
 
+HELPER_SHADES = ["#fbbc04", "#34a853", "#a142f4", "#80868b"]
+"""The helper processes' parts of a CPU bar (balancer, redis, postgresql, ...), in turn."""
+
+
+def delivery_cpu(target: TargetResult) -> dict[str, float]:
+    """The burst's CPU per delivery of ``target``, µs: its chat processes' ("chat") and each
+    helper's; empty where it was not measured or is below the clock's resolution."""
+    burst = target.burst
+    if burst is None or burst.chat_us_per_delivery is None:
+        return {}
+    parts = {"chat": burst.chat_us_per_delivery}
+    for role in burst.helper_cpu_s:
+        parts[role] = burst.helper_us_per_delivery(role) or 0.0
+    return parts
+
+
+def delivery_panel(axes: Axes, targets: Sequence[TargetResult]) -> None:
+    """Each target's CPU per delivery in the burst, stacked: its chat processes' (its own
+    colour) and on top each helper's (balancer, Redis, PostgreSQL), the total above. On a
+    log scale, so that our stages' bars show beside Channels'."""
+    names = [target.label for target in targets]
+    roles = list(dict.fromkeys(role for t in targets for role in delivery_cpu(t) if role != "chat"))
+    shades = dict(zip(roles, HELPER_SHADES * 2, strict=False))
+    chat = [delivery_cpu(t)["chat"] for t in targets]
+    axes.bar(names, chat, color=colours(targets), width=0.65)
+    bottoms = list(chat)
+    for role in roles:
+        values = [delivery_cpu(t).get(role, 0.0) for t in targets]
+        axes.bar(names, values, bottom=bottoms, color=shades[role], width=0.65, label=role)
+        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    for position, total in enumerate(bottoms):
+        axes.annotate(
+            f"{total:,.1f}",
+            (position, total),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+            color=INK,
+        )
+    if roles:
+        helpers = [Patch(facecolor=shades[role], label=role) for role in roles]
+        chats = Patch(facecolor="#5f6368", label="chat processes (the target's colour)")
+        axes.legend(handles=[chats, *helpers], frameon=False, fontsize=8, loc="upper left")
+    axes.set_yscale("log")  # Channels spends tens of times what our stages do
+    axes.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
+    axes.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
+    style(axes, "Burst: CPU per delivery, all processes (lower is better)", "\u00b5s (log scale)")
+    # Room below the shortest bar, to see it, and above the tallest, for its total.
+    axes.set_ylim(min(value for value in chat if value > 0) / 4, max(bottoms) * 6)
+
+
 def bare_figure(
     targets: Sequence[TargetResult], figure: Callable[[TargetResult], float | None]
 ) -> float | None:
@@ -234,6 +286,13 @@ def short(title: str) -> str:
 def pretty(wanted: str) -> str:
     """'<= 1.5x' as '\u2264 1.5x'."""
     return wanted.replace("<=", "\u2264").replace(">=", "\u2265")
+
+
+def lost_words(verdict: Verdict) -> str:
+    """Why a goal whose ratio looks good is missed: who lost messages."""
+    if not verdict.lost_by:
+        return ""
+    return f", but {' and '.join(verdict.lost_by)} lost messages"
 
 
 def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
@@ -257,7 +316,7 @@ def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
     lines = [
         f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} "
         f"{'not measured' if verdict.ratio is None else f'{verdict.ratio:g}x'} "
-        f"(goal {pretty(verdict.wanted)})"
+        f"(goal {pretty(verdict.wanted)}){lost_words(verdict)}"
         for verdict in judged
     ]
     # Two columns of half the chart's width: long lines get a smaller type, not an overlap.
@@ -311,7 +370,8 @@ def figure_for(
     lines = len([v for v in found if v.word != "for reference"])
     goals_height = 0.6 + 0.25 * ((lines + 1) // 2)
     polled = [target for target in targets if target.longpoll is not None]
-    rows = [4, 4, 4] if polled else [4, 4]
+    counted = [target for target in targets if delivery_cpu(target)]
+    rows = [4, 4, 4] if polled or counted else [4, 4]
     figure = plt.figure(figsize=(13, 4.25 * len(rows) + goals_height), dpi=110)
     grid = figure.add_gridspec(len(rows) + 1, 2, height_ratios=[*rows, goals_height])
     burst, latency = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
@@ -319,8 +379,12 @@ def figure_for(
     goals_panel(figure.add_subplot(grid[len(rows), :]), found, options.clients)
     charts: tuple[Axes, ...] = (burst, latency, join, memory)
     if polled:
-        cpu = figure.add_subplot(grid[2, :])
+        cpu = figure.add_subplot(grid[2, 0] if counted else grid[2, :])
         charts += (cpu,)
+    if counted:
+        per_delivery = figure.add_subplot(grid[2, 1] if polled else grid[2, :])
+        delivery_panel(per_delivery, counted)
+        charts += (per_delivery,)
 
     def burst_rate(target: TargetResult) -> float | None:
         return None if target.burst is None else target.burst.deliveries_per_s

@@ -42,8 +42,26 @@ class CpuClock:
         """CPU seconds spent so far by the processes ``pids`` (those still running)."""
         return sum(spent for spent in map(self.read, pids) if spent is not None)
 
+    def family_seconds(self, pids: Iterable[int]) -> float:
+        """As ``seconds``, with the living children of each process counted too, once each:
+        PostgreSQL serves each connection in a child process of its own."""
+        return self.seconds(family(pids))
+
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "resolution_s": self.resolution_s}
+
+
+def family(pids: Iterable[int]) -> set[int]:
+    """``pids`` and the processes they started, and those started, that are still running."""
+    found: set[int] = set()
+    for pid in pids:
+        try:
+            children = psutil.Process(pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        found.add(pid)
+        found.update(child.pid for child in children)
+    return found
 
 
 def below_resolution(seconds: float, resolution_s: float) -> bool:

@@ -77,6 +77,20 @@ def cpu_per_answer(flow: Mapping[str, Any] | None) -> str:
     return "-" if figure is None else f"{figure:,.0f} \u00b5s"
 
 
+def cpu_per_delivery(flow: Mapping[str, Any] | None) -> str:
+    """A WebSocket flow's CPU per delivery in µs: the chat processes' together, then each
+    further process's (the balancer's, Redis's, PostgreSQL's), or why there is no figure."""
+    if flow is None or flow.get("cpu_deliveries") is None:
+        return "-"
+    shares = {"chat processes": flow["chat_us_per_delivery"], **flow["helper_us_per_delivery"]}
+    return ", ".join(f"{who} {microseconds(value)}" for who, value in shares.items())
+
+
+def microseconds(value: float | None) -> str:
+    """A CPU figure per delivery; None is one too small for the clock."""
+    return "below the clock's resolution" if value is None else f"{value:,.2f} \u00b5s"
+
+
 def clock_words(run: Run) -> str:
     """Which clock measured the servers' CPU time, and how finely."""
     clock = checked(run)["cpu_clock"]

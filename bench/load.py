@@ -3,7 +3,8 @@
 The client and the servers share the machine with whatever else runs on it, and on a
 shared or busy machine that moves the figures more than anything the servers do. So the
 bench measures it: all the CPU time the machine spent, less what the bench's own client
-and the target's processes spent, per second of the measurement.
+and the target's processes (and the processes they started) spent, per second of the
+measurement.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ class OtherLoad:
         self.pids = {psutil.Process().pid, *pids}  # each counted once
         self.started = time.monotonic()
         self.busy = busy_seconds()
-        self.ours = CLOCK.seconds(self.pids)
+        self.ours = CLOCK.family_seconds(self.pids)
 
     def cores(self) -> float | None:
         elapsed = time.monotonic() - self.started
         if elapsed <= 0:
             return None
-        others = (busy_seconds() - self.busy) - (CLOCK.seconds(self.pids) - self.ours)
+        others = (busy_seconds() - self.busy) - (CLOCK.family_seconds(self.pids) - self.ours)
         return round(max(others, 0.0) / elapsed, 2)

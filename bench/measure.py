@@ -18,6 +18,7 @@ import psutil
 
 from .adapters import BareAdapter
 from .collector import collector_paused
+from .cpuclock import CLOCK
 from .options import Options
 from .pollflow import LongPolls
 from .recorder import Recorder
@@ -30,7 +31,7 @@ from .results import (
     TargetResult,
     bare_alongside_words,
 )
-from .targets import Running
+from .targets import CHAT_CPU, Running
 from .wsload import Swarm
 
 Say = Callable[[str], None]
@@ -43,16 +44,54 @@ LONG_ENOUGH = 5.0
 """Seconds after which one run of a flow is long enough on its own."""
 
 
-def rss_kib(pid: int) -> int:
-    return psutil.Process(pid).memory_info().rss // 1024
+def rss_kib(pids: tuple[int, ...]) -> int:
+    """The resident memory of the processes ``pids`` together."""
+    return sum(psutil.Process(pid).memory_info().rss for pid in pids) // 1024
+
+
+def connections_held(pid: int) -> int:
+    """The TCP connections process ``pid`` has accepted on the ports it listens on, and
+    holds open: behind a balancer, one per client."""
+    connections = psutil.Process(pid).net_connections(kind="tcp")
+    listening = {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+    return sum(
+        1 for c in connections if c.status == psutil.CONN_ESTABLISHED and c.laddr.port in listening
+    )
+
+
+def spread(running: Running) -> dict[str, int] | None:
+    """How many clients each chat process holds, where there are several; else None."""
+    if not running.chats:
+        return None
+    return {name: connections_held(pid) for name, pid in running.chats.items()}
+
+
+def crowd_spread(
+    before: dict[str, int] | None, after: dict[str, int] | None
+) -> dict[str, int] | None:
+    """The clients each chat process took on between ``before`` and ``after``."""
+    if before is None or after is None:
+        return None
+    return {name: count - before.get(name, 0) for name, count in after.items()}
+
+
+def spread_words(held: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in held.items())
 
 
 async def flow(
-    swarm: Swarm, receivers: int, messages: int, rate: float | None, options: Options
+    swarm: Swarm,
+    receivers: int,
+    messages: int,
+    rate: float | None,
+    options: Options,
+    running: Running | None = None,
 ) -> Flow:
-    """Send ``messages`` from the swarm's first client and wait for the copies to arrive."""
+    """Send ``messages`` from the swarm's first client and wait for the copies to arrive;
+    with ``running``, the target's, read what its processes spent meanwhile."""
     recorder = Recorder(receivers)
     swarm.recorder = recorder
+    before = None if running is None else running.cpu_seconds()
     try:
         with collector_paused():
             await swarm.send(recorder, messages, rate)
@@ -60,7 +99,14 @@ async def flow(
             await recorder.settle(quiet=options.quiet, deadline=deadline)
     finally:
         swarm.recorder = None
-    return recorder.flow(rate)
+    result = recorder.flow(rate)
+    if running is not None and before is not None:
+        spent = {role: round(now - before[role], 6) for role, now in running.cpu_seconds().items()}
+        result.server_cpu_s = spent.pop(CHAT_CPU)
+        result.helper_cpu_s = spent
+        result.cpu_deliveries = result.delivered
+        result.cpu_resolution_s = CLOCK.resolution_s
+    return result
 
 
 def p99(flow: Flow) -> float | None:
@@ -107,7 +153,22 @@ def latency_words(result: Flow) -> str:
     spent = "" if cpu is None else f", server CPU {cpu:,.0f} \u00b5s per answer"
     if result.cpu_below_resolution:
         spent = ", server CPU below the clock's resolution"
-    return f"{result.deliveries_per_s or 0:,.0f} deliveries/s, {shown}{lost}{spent}"
+    return (
+        f"{result.deliveries_per_s or 0:,.0f} deliveries/s, {shown}{lost}{spent}{cpu_words(result)}"
+    )
+
+
+def cpu_words(result: Flow) -> str:
+    """A WebSocket flow's CPU per delivery: the chat processes', then each helper's."""
+    if result.cpu_deliveries is None:
+        return ""
+    shares = {"chat": result.chat_us_per_delivery}
+    shares |= {role: result.helper_us_per_delivery(role) for role in result.helper_cpu_s}
+    shown = ", ".join(
+        f"{role} {'below resolution' if value is None else f'{value:,.2f}'}"
+        for role, value in shares.items()
+    )
+    return f"; CPU per delivery, \u00b5s: {shown}"
 
 
 async def measure(
@@ -152,7 +213,8 @@ async def measure(
             return
         await flow(warm, ballast, 3, None, options)
         await asyncio.sleep(SETTLE)
-        before = rss_kib(running.pid)
+        before = rss_kib(running.chat_pids)
+        held = spread(running)
 
         result.join = await swarm.join(options.join_concurrency, options.deadline)
         if result.join.seconds is None:
@@ -164,8 +226,11 @@ async def measure(
             return
         say(f"join storm 1: {options.clients} clients ready in {result.join.seconds:.2f} s")
         await asyncio.sleep(1.0)  # idle, as a room of people reading is
-        result.memory = Memory(before, rss_kib(running.pid), options.clients)
+        result.memory = Memory(before, rss_kib(running.chat_pids), options.clients)
         say(f"idle memory: {result.memory.per_connection_kib} KiB per connection")
+        result.spread = crowd_spread(held, spread(running))
+        if result.spread is not None:
+            say(f"clients held by each chat process: {spread_words(result.spread)}")
         if pair is not None:
             await pair.storm(say)
 
@@ -176,7 +241,8 @@ async def measure(
             await pair.join_crowds(say)
 
         async def burst() -> Flow:
-            ours = await flow(swarm, options.clients, options.burst_messages, None, options)
+            messages = options.burst_messages
+            ours = await flow(swarm, options.clients, messages, None, options, running)
             if pair is not None:
                 await asyncio.sleep(SETTLE)
                 await pair.burst()
@@ -210,7 +276,8 @@ async def flows(
     fan-out, each of its runs followed by one of the bare twisted.web server's when
     ``pair`` is given. The median runs go into ``result`` and ``pair``."""
     rate = options.rate
-    result.fanout = await flow(swarm, options.clients, options.fanout_messages, rate, options)
+    messages = options.fanout_messages
+    result.fanout = await flow(swarm, options.clients, messages, rate, options, running)
     say(f"fan-out at {rate:g}/s: {latency_words(result.fanout)}")
     if pair is not None:
         pair.shape_like(swarm.sample)

@@ -8,11 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .verdicts import GOAL_CLIENTS
+from .verdicts import BARE, CHANNELS_REDIS, GOAL_CLIENTS
 
-BARE = "bare"
 CHANNELS_MEMORY = "channels-memory"
-CHANNELS_REDIS = "channels-redis"
 CHANNELS = (CHANNELS_MEMORY, CHANNELS_REDIS)
 OTHERS = (BARE, *CHANNELS)
 

@@ -15,13 +15,18 @@ from .targets import Running
 from .wsload import Swarm
 
 
+def total_cpu(running: Running) -> float:
+    """CPU seconds all of the target's processes have spent so far."""
+    return sum(running.cpu_seconds().values())
+
+
 class LongPolls:
     """``options.clients`` long-poll clients of one room and a WebSocket client that speaks
     there, at the fan-out's rate, for as many runs as asked."""
 
     def __init__(self, running: Running, room: str, options: Options) -> None:
         self.options = options
-        self.pids = running.pids
+        self.running = running
         self.sender = Swarm(
             running.ws_url(room), running.adapter, running.origin, 1, running.headers
         )
@@ -42,14 +47,14 @@ class LongPolls:
         options, polls = self.options, self.polls
         recorder = Recorder(options.clients)
         polls.recorder = recorder
-        retries, answers, cpu = polls.retries, polls.answers, CLOCK.seconds(self.pids)
+        retries, answers, cpu = polls.retries, polls.answers, total_cpu(self.running)
         with collector_paused():
             await self.sender.send(recorder, options.fanout_messages, options.rate)
             deadline = time.perf_counter() + options.deadline
             await recorder.settle(quiet=options.quiet, deadline=deadline)
         polls.recorder = None
         await polls.all_asking(options.quiet)  # the last answers' next polls are the flow's
-        spent = CLOCK.seconds(self.pids) - cpu
+        spent = total_cpu(self.running) - cpu
         problem = polls.problem()
         if problem is not None:
             raise RuntimeError(f"a long-poll client stopped: {problem}")

@@ -50,7 +50,61 @@ def other_load_words(cores: float | None, cpus: int) -> str:
     return f"other programs kept {cores:g} of {cpus} cores busy meanwhile{warning}"
 
 
-def rows(options: Options) -> list[tuple[str, Cell]]:
+def helper_roles(targets: Sequence[TargetResult]) -> list[str]:
+    """The targets' helper processes whose CPU the bursts read (balancer, redis, ...), in
+    the order first met."""
+    roles: dict[str, None] = {}
+    for target in targets:
+        if target.burst is not None:
+            roles.update(dict.fromkeys(target.burst.helper_cpu_s))
+    return list(roles)
+
+
+def per_delivery(figure: Callable[[Flow], float | None]) -> Cell:
+    """A cell of the burst's CPU per delivery, by ``figure``."""
+
+    def shown(target: TargetResult) -> str:
+        burst = target.burst
+        if burst is None or burst.server_cpu_s is None:
+            return "-"
+        value = figure(burst)
+        return BELOW_RESOLUTION if value is None else number(value, 2)
+
+    return shown
+
+
+def cpu_rows(title: str, roles: Sequence[str]) -> list[tuple[str, Cell]]:
+    """The burst's CPU per delivery: the chat processes', each helper's (a target without
+    that helper shows "-"), and all of them together."""
+
+    def helper(role: str) -> Cell:
+        cell = per_delivery(lambda burst: burst.helper_us_per_delivery(role))
+        return lambda target: (
+            cell(target) if target.burst and role in target.burst.helper_cpu_s else "-"
+        )
+
+    return [
+        (
+            f"{title}: chat processes' CPU per delivery, \u00b5s",
+            per_delivery(lambda b: b.chat_us_per_delivery),
+        ),
+        *((f"{title}: {role}'s CPU per delivery, \u00b5s", helper(role)) for role in roles),
+        (
+            f"{title}: every process's CPU per delivery, \u00b5s",
+            per_delivery(lambda b: b.all_us_per_delivery),
+        ),
+    ]
+
+
+def spread(target: TargetResult) -> str:
+    if target.spread is None:
+        return "-"
+    return ", ".join(f"{name} {count}" for name, count in target.spread.items())
+
+
+def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
+    """The table's rows; ``roles``: the helper processes whose CPU per delivery is shown."""
+
     def join(target: TargetResult) -> str:
         return "-" if target.join is None else number(target.join.seconds, 2)
 
@@ -78,8 +132,10 @@ def rows(options: Options) -> list[tuple[str, Cell]]:
     return [
         (f"join storm, s ({options.clients} clients, median of {options.join_storms})", join),
         ("idle memory per connection, KiB", memory),
+        ("clients of the crowd per chat process", spread),
         *flow_cells(lambda t: t.fanout, f"fan-out {rate}"),
         *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}"),
+        *cpu_rows(f"burst of {options.burst_messages}", roles),
         *flow_cells(lambda t: t.longpoll, longpoll),
         (f"{longpoll}: server CPU per answer, \u00b5s", cpu(lambda t: t.longpoll)),
         ("long-poll, bare twisted.web alongside: p99 ms", bare_p99),
@@ -93,7 +149,8 @@ def table(targets: Sequence[TargetResult], options: Options) -> str:
     are listed apart)."""
     targets = [target for target in targets if target.skipped is None]
     header = ["", *(target.label for target in targets)]
-    body = [[title, *(cell(target) for target in targets)] for title, cell in rows(options)]
+    made = rows(options, helper_roles(targets))
+    body = [[title, *(cell(target) for target in targets)] for title, cell in made]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:

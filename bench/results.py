@@ -17,7 +17,7 @@ from typing import Any
 from .cpuclock import below_resolution
 from .stats import Latency
 
-SCHEMA = 5
+SCHEMA = 6
 """Raised when the JSON's shape changes, so that readers of older files can tell."""
 
 AUTOBAHN = "Autobahn"
@@ -69,6 +69,13 @@ class Flow:
     cpu_resolution_s: float | None = None
     """The resolution of the clock ``server_cpu_s`` was read with (cpuclock.CLOCK); None:
     not said, as in results written before it was."""
+    cpu_deliveries: int | None = None
+    """WebSocket flows: the copies delivered while the CPU was read, ``server_cpu_s`` then
+    being the chat processes' alone; of several runs, all of them."""
+    helper_cpu_s: dict[str, float] = field(default_factory=dict)
+    """WebSocket flows: the CPU seconds each further process of the target spent meanwhile
+    (balancer, redis, postgresql, django), apart from the chat processes'; of several
+    runs, all of them."""
 
     @property
     def lost(self) -> int:
@@ -96,7 +103,15 @@ class Flow:
 
         ordered = sorted(flows, key=goodness)
         chosen = ordered[len(ordered) // 2]
-        measured = [flow for flow in flows if flow.answers and flow.server_cpu_s is not None]
+        measured = [
+            flow
+            for flow in flows
+            if (flow.answers or flow.cpu_deliveries) and flow.server_cpu_s is not None
+        ]
+        helpers: dict[str, float] = {}
+        for flow in measured:
+            for role, spent in flow.helper_cpu_s.items():
+                helpers[role] = round(helpers.get(role, 0.0) + spent, 6)
         return replace(
             chosen,
             runs=[figure(flow) for flow in flows],
@@ -105,6 +120,10 @@ class Flow:
             server_cpu_s=round(sum(flow.server_cpu_s or 0 for flow in measured), 6)
             if measured
             else None,
+            cpu_deliveries=sum(flow.cpu_deliveries or 0 for flow in measured)
+            if any(flow.cpu_deliveries for flow in measured)
+            else None,
+            helper_cpu_s=helpers,
         )
 
     @property
@@ -128,9 +147,39 @@ class Flow:
             return None
         return round(self.server_cpu_s / self.answers * 1e6, 1)
 
+    def us_per_delivery(self, seconds: float | None) -> float | None:
+        """Microseconds of ``seconds`` of CPU (the chat processes', a helper's) per copy
+        delivered, over every run; None when not measured, or below the clock's resolution."""
+        if not self.cpu_deliveries or seconds is None or self.cpu_resolution_s is None:
+            return None
+        if below_resolution(seconds, self.cpu_resolution_s):
+            return None
+        return round(seconds / self.cpu_deliveries * 1e6, 2)
+
+    @property
+    def chat_us_per_delivery(self) -> float | None:
+        """The chat processes' CPU per copy delivered, all of them together."""
+        return self.us_per_delivery(self.server_cpu_s)
+
+    @property
+    def all_us_per_delivery(self) -> float | None:
+        """The CPU of every process of the target per copy delivered: the chat processes'
+        and every helper's, the balancer, Redis and PostgreSQL included."""
+        if self.server_cpu_s is None:
+            return None
+        return self.us_per_delivery(self.server_cpu_s + sum(self.helper_cpu_s.values()))
+
+    def helper_us_per_delivery(self, role: str) -> float | None:
+        return self.us_per_delivery(self.helper_cpu_s.get(role))
+
     def to_json(self) -> dict[str, Any]:
         return {
             **asdict(self),
+            "chat_us_per_delivery": self.chat_us_per_delivery,
+            "all_us_per_delivery": self.all_us_per_delivery,
+            "helper_us_per_delivery": {
+                role: self.helper_us_per_delivery(role) for role in self.helper_cpu_s
+            },
             "lost": self.lost,
             "lost_anywhere": self.lost_anywhere,
             "deliveries_per_s": self.deliveries_per_s,
@@ -234,6 +283,12 @@ class TargetResult:
     longpoll: Flow | None = None
     paired: Paired | None = None
     """The bare server measured alongside (see Paired); None when it was not."""
+    spread: dict[str, int] | None = None
+    """A target of several chat processes: how many of the crowd's clients each one held,
+    by its name, after the first join storm."""
+    alone: str | None = None
+    """A target of several chat processes: the target that runs the same code as one
+    process (scale_out's: history), which its CPU and latency are judged against."""
     other_load: float | None = None
     """Cores that other programs on the machine kept busy while this target was measured,
     on average: the bench's own client and the target's processes left out."""
@@ -253,6 +308,8 @@ class TargetResult:
             "burst": None if self.burst is None else self.burst.to_json(),
             "longpoll": None if self.longpoll is None else self.longpoll.to_json(),
             "paired": None if self.paired is None else self.paired.to_json(),
+            "spread": self.spread,
+            "alone": self.alone,
             "other_load": self.other_load,
             "error": self.error,
             "skipped": self.skipped,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.processes import StageError
+from harness.services import ServiceError
 from harness.stages import REPO_ROOT, STAGES, Stage
 
 from . import chart, report
@@ -77,6 +78,7 @@ def run_target(
     ``keep`` closes and return it as well. ``yardstick``: the bare server, still running,
     to measure in turn with the target (see measure and take_turns_with)."""
     result = TargetResult(target.name, target.label, target.kind, target.shown_settings())
+    result.alone = target.alone
     result.skipped = target.available()
     if result.skipped is not None:
         say(f"[{target.name}] skipped: {result.skipped}")
@@ -98,7 +100,7 @@ def run_target(
             alongside, common = (None, None) if bare is None else take_turns_with(target, bare)
             if alongside is not None:
                 progress(f"takes turns with the bare broadcast served as {alongside.websockets}")
-            ours = (running.pid, *running.helpers, *([alongside.pid] if alongside else []))
+            ours = (*running.pids, *([alongside.pid] if alongside else []))
             others = OtherLoad(ours)
             try:
                 asyncio.run(measure(running, result, options, progress, alongside, common))
@@ -108,7 +110,7 @@ def run_target(
             if keep is not None and result.error is None:
                 keep.enter_context(stack.pop_all())  # it stops when ``keep`` closes
                 kept = running
-    except (StageError, ServerError) as problem:
+    except (StageError, ServerError, ServiceError) as problem:
         result.error = str(problem)
         progress(f"could not start: {result.error}")
     except Exception as problem:  # one target that breaks must not stop the others

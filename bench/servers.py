@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
 
@@ -97,3 +99,22 @@ def redis_server(workdir: Path, host: str, port: int) -> Iterator[subprocess.Pop
     ]  # fmt: skip
     with server_process(argv, host=host, port=port, log=workdir / "redis.log") as popen:
         yield popen
+
+
+def listening_on(port: int) -> int:
+    """The process id of the bench's child (or grandchild) that listens on ``port``: a
+    server the harness started for a target (its Redis, its PostgreSQL), which it does not
+    name by process id. Of a parent and its children that share the socket, the parent."""
+    found: dict[int, int] = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            sockets = child.net_connections(kind="tcp")
+            parent = child.ppid()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets):
+            found[child.pid] = parent
+    first = [pid for pid, parent in found.items() if parent not in found]
+    if not first:
+        raise ServerError(f"no server the bench started listens on port {port}")
+    return first[0]

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import people
-from harness.processes import StageProcesses, free_port
+from harness.cluster import BALANCER, Cluster
+from harness.processes import StageError, StageProcesses, free_port
+from harness.services import PostgresServer, install_line, missing_programs
 from harness.stages import REPO_ROOT, Stage
 
 from .adapters import Adapter, BareAdapter, ChannelsAdapter, StageAdapter
+from .cpuclock import CLOCK
 from .options import BARE, CHANNELS_REDIS, Options
 from .results import AUTOBAHN, AUTOBAHN_IN_TWISTED_WEB, TWISTED_WEBSOCKET
-from .servers import redis_installed, redis_server, server_process
+from .servers import listening_on, redis_installed, redis_server, server_process
 
 HOST = "127.0.0.1"
 PEER_DIR = Path(__file__).with_name("channels_peer")
@@ -29,6 +32,8 @@ SECRET_KEY = "DJANGO_SECRET_KEY"
 POLL_TIMEOUT = "300"
 """Seconds a poll may wait, for our stages and the bare server alike. The pollers wait while
 the WebSocket runs take their turns: a message, not the timeout, must be what answers them."""
+CHAT_CPU = "chat"
+"""The key of the chat processes' CPU seconds in Running.cpu_seconds."""
 CHAT = "chatserver"
 """The name of a stage's chat server process in the registry. A stage that runs in one
 process (Django and the chat together) has only that one, whatever its name."""
@@ -50,9 +55,14 @@ class Running:
     headers: Mapping[str, str] = field(default_factory=dict)
     """What a page of the target sends besides its Origin: a logged-in person's cookies and
     CSRF token, where the target needs a login."""
-    helpers: tuple[int, ...] = ()
-    """Further processes of the target (Django's, redis-server): their CPU is the target's
-    too, not another program's."""
+    chats: Mapping[str, int] = field(default_factory=dict)
+    """The chat processes by name, where there are several behind a balancer (scale_out's),
+    ``pid`` among them: their CPU and memory count together."""
+    helpers: Mapping[str, int] = field(default_factory=dict)
+    """Further processes of the target, by what they are (django, balancer, redis,
+    postgresql): their CPU is the target's too, not another program's, and is shown apart
+    from the chat processes'. A helper's CPU includes its children's (PostgreSQL's
+    backends)."""
     poll_port: int | None = None
     """Where the long-poll API listens, when not on ``port`` (the bare server's)."""
     websockets: str = AUTOBAHN_IN_TWISTED_WEB
@@ -73,9 +83,22 @@ class Running:
         return f"ws://{self.host}:{self.port}{self.adapter.path(room)}"
 
     @property
+    def chat_pids(self) -> tuple[int, ...]:
+        """The processes that hold the WebSockets."""
+        return tuple(self.chats.values()) or (self.pid,)
+
+    @property
     def pids(self) -> tuple[int, ...]:
         """Every process of the target, whose CPU time is the target's."""
-        return (self.pid, *self.helpers)
+        return (*self.chat_pids, *self.helpers.values())
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds spent so far: the chat processes' together (under CHAT_CPU), and each
+        helper's with its children."""
+        spent = {CHAT_CPU: CLOCK.seconds(self.chat_pids)}
+        for role, pid in self.helpers.items():
+            spent[role] = CLOCK.family_seconds([pid])
+        return spent
 
 
 class Target(ABC):
@@ -87,6 +110,9 @@ class Target(ABC):
     """How its WebSockets are served: our stages mount Autobahn's WebSocketResource in a
     twisted.web Site, and Daphne hands Autobahn the connections its twisted.web HTTP
     server has upgraded."""
+
+    alone: str | None = None
+    """A target of several chat processes: the target that runs them as one process."""
 
     def __init__(self, name: str, label: str, settings: dict[str, str]) -> None:
         self.name = name
@@ -152,7 +178,7 @@ class StageTarget(Target):
             pid = site.pid(chat)
             assert pid is not None, f"{stage.name}'s {chat} process is not running"
             pages = "django" if "django" in site.ports else chat
-            others = (site.pid(p.name) for p in stage.processes if p.name != chat)
+            others = {p.name: site.pid(p.name) for p in stage.processes if p.name != chat}
             yield Running(
                 port=site.ports[chat],
                 origin=site.url(pages, ""),  # the pages the chat server lets in
@@ -161,10 +187,70 @@ class StageTarget(Target):
                 rooms=[str(room) for room in preparing.free_rooms],
                 longpoll="longpoll" in stage.features,
                 headers=site.credentials(),
-                helpers=tuple(other for other in others if other is not None),
+                helpers={name: other for name, other in others.items() if other is not None},
             )
         finally:
             site.stop()
+
+
+class ClusterTarget(Target):
+    """A stage of several chat processes (scale_out's): COPIES of its one process behind
+    HAProxy, from the stage's own haproxy.cfg (harness/cluster.py), sharing a PostgreSQL
+    and a Redis of their own. Its clients all go through the balancer."""
+
+    kind = "stage"
+    COPIES = 2
+
+    def __init__(self, stage: Stage, options: Options) -> None:
+        label = f"{stage.name} ({self.COPIES} processes)"
+        super().__init__(stage.name, label, stage_settings(stage, options))
+        self.stage = stage
+        self.alone = stage.parent
+        self.rooms = options.rooms
+
+    def available(self) -> str | None:
+        missing = missing_programs(self.stage.programs)
+        return install_line(missing) if missing else None
+
+    @contextmanager
+    def running(self, workdir: Path) -> Iterator[Running]:
+        stage = self.stage
+        with ExitStack() as stack:
+            postgres = stack.enter_context(PostgresServer(workdir / "postgresql"))
+            preparing = StageProcesses(
+                stage, stage.path, workdir / "prepared", host=HOST, env=self.settings,
+                postgres=postgres,
+            )  # fmt: skip
+            preparing.prepare(rooms=self.rooms, logins=(people.VISITOR,))
+            cluster = Cluster(
+                stage, stage.path, workdir / "run", count=self.COPIES, host=HOST,
+                env=self.settings, postgres=postgres,
+            )  # fmt: skip
+            stack.callback(cluster.stop)
+            cluster.start(database=preparing.prepared())
+            if cluster.redis is None:
+                raise StageError(f"{stage.name}'s registry entry does not list redis")
+            helpers = {
+                "balancer": cluster.pid(BALANCER),
+                "redis": listening_on(cluster.redis.port),
+                "postgresql": listening_on(postgres.port),
+            }
+            chats = {name: cluster.pid(name) for name in cluster.names}
+            running = {name: pid for name, pid in {**chats, **helpers}.items() if pid is not None}
+            stopped = [name for name in {**chats, **helpers} if name not in running]
+            if stopped:
+                raise StageError(f"{', '.join(stopped)} stopped as soon as it started")
+            yield Running(
+                port=cluster.port("chatserver"),  # the balancer
+                origin=cluster.url("django", ""),
+                adapter=StageAdapter(),
+                pid=running[cluster.names[0]],
+                rooms=[str(room) for room in preparing.free_rooms],
+                longpoll=True,
+                headers=cluster.credentials(),
+                chats={name: running[name] for name in chats},
+                helpers={role: running[role] for role in helpers},
+            )
 
 
 def chat_process(stage: Stage) -> str:
@@ -250,12 +336,12 @@ class ChannelsTarget(Target):
             "PEER_DB_PATH": str(workdir / "peer.sqlite3"),
             "PEER_CAPACITY": self.settings["capacity"],
         }
-        helpers: tuple[int, ...] = ()
+        helpers: dict[str, int] = {}
         with ExitStack() as stack:
             if self.redis:
                 redis_port = free_port(HOST)
                 redis = stack.enter_context(redis_server(workdir / "redis", HOST, redis_port))
-                helpers = (redis.pid,)
+                helpers = {"redis": redis.pid}
                 env.update(PEER_CHANNEL_LAYER="redis", PEER_REDIS_PORT=str(redis_port))
                 self.settings["redis"] = f"redis-server on {HOST}:{redis_port}"
             argv = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port)]
@@ -280,6 +366,8 @@ def all_targets(names: tuple[str, ...], stages: dict[str, Stage], options: Optio
     for name in names:
         if name == BARE:
             made.append(BareTarget(options))
+        elif name in stages and "scale_out" in stages[name].features:
+            made.append(ClusterTarget(stages[name], options))
         elif name in stages:
             made.append(StageTarget(stages[name], options))
         else:

@@ -7,6 +7,11 @@ apply to our stages from GOALS_FROM on; the same ratios for earlier stages and f
 Channels peer are printed for reference, with no verdict, and so are the ratios no goal
 judges: long-poll p99 against WebSocket p99, join storms against bare Autobahn on its own
 port, and what serving the bare broadcast through twisted.web costs its join storms.
+
+A stage of several chat processes behind a balancer (scale_out) has goals of its own, on
+CPU per delivery and latency against the same chat as one process and against Channels +
+Redis (CLUSTER_GOALS). A target that lost messages meets no goal, and neither does a ratio
+taken with one.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from .results import (
 )
 
 BARE = "bare"
+CHANNELS_REDIS = "channels-redis"
+"""The Channels peer with its Redis channel layer: Channels' way to run several processes."""
 
 GOALS_FROM = "part3"
 """The goals hold for this stage and every stage built on it. Chapter 03 is where the chat
@@ -108,7 +115,36 @@ broadcast on its own library; how it compares with Autobahn's is shown for refer
 is the libraries' difference, which no change to the stage can close. Where the bare
 server's Autobahn broadcast took turns with it (Paired.common_burst), against that."""
 LIBRARY_ALONGSIDE = "burst deliveries/s vs bare Autobahn in twisted.web, alongside"
-GOALS = (JOIN, BURST, LONGPOLL, CHANNELS)
+ALONE_CPU = Goal(
+    "cpu_vs_one_process", "chat processes' CPU per delivery vs one process", 1.3, at_most=True
+)
+"""A stage of several chat processes (scale_out) against the same chat as one process
+(history), in the burst to the crowd: what the processes together spend per copy they
+deliver. Their CPU, not the crowd's deliveries per second: on a 2-core machine the load
+client is often the bottleneck, and the CPU counts the work done whoever waits. The
+balancer's, Redis's and PostgreSQL's are shown beside it, per delivery too."""
+ALONE_P99 = Goal("p99_vs_one_process", "fan-out p99 vs one process", 1.5, at_most=True)
+"""The same, in the WebSocket fan-out at a steady rate: one more hop (the balancer) and a
+round trip through Redis may cost some latency, not half as much again."""
+CHANNELS_CPU = Goal(
+    "cpu_vs_channels", "CPU per delivery, every process, Channels vs", 10, at_most=False
+)
+"""Channels + Redis is the other way to run a chat on several processes: its CPU per copy
+delivered in the burst, every one of its processes counted (Daphne's, Redis's), against the
+stage's, every one counted too (the chat processes', the balancer's, Redis's,
+PostgreSQL's)."""
+CLUSTER_GOALS = (ALONE_CPU, ALONE_P99, CHANNELS_CPU)
+"""The goals of a stage of several chat processes. Its ratios of wall-clock figures (join
+storm time, deliveries per second) are for reference: on a 2-core machine the load client,
+not the servers, sets them."""
+ONE_PROCESS_GOALS = (JOIN, BURST, LONGPOLL, CHANNELS)
+GOALS = (*ONE_PROCESS_GOALS, *CLUSTER_GOALS)
+
+
+def goals_for(target: TargetResult) -> tuple[Goal, ...]:
+    """The goals that hold for ``target``'s ratios: a stage of several chat processes has
+    goals of its own (CLUSTER_GOALS)."""
+    return CLUSTER_GOALS if target.alone is not None else ONE_PROCESS_GOALS
 
 
 @dataclass(frozen=True)
@@ -126,6 +162,9 @@ class Verdict:
     """Whether the goal holds for this target in this run (a stage from GOALS_FROM on, in a
     run of GOAL_CLIENTS, a goal with a limit); else the ratio is for reference, whatever it
     is."""
+    lost_by: tuple[str, ...] = ()
+    """The targets behind a judged ratio that lost messages: the goal is missed, whatever
+    the ratio says."""
 
     @property
     def word(self) -> str:
@@ -215,18 +254,48 @@ def resolution_words(flows: Mapping[str, Flow | None]) -> str:
     return f"CPU below the clock's resolution: {' and '.join(below)}; run longer or more clients"
 
 
+def chat_cpu(flow: Flow | None) -> float | None:
+    return None if flow is None else flow.chat_us_per_delivery
+
+
+def all_cpu(flow: Flow | None) -> float | None:
+    return None if flow is None else flow.all_us_per_delivery
+
+
 def bare_longpoll(target: TargetResult) -> Flow | None:
     return None if target.paired is None else target.paired.longpoll
 
 
 def spoiled(goal: Goal, target: TargetResult) -> bool:
     """Whether the figures behind ``goal`` came with a failure that misses it, whatever
-    the ratio: clients that could not join, or messages lost on the way."""
+    the ratio: clients that could not join, or messages lost on the way (for a stage of
+    several processes, in any flow)."""
     if goal is JOIN:
         return target.join is not None and target.join.failed > 0
     if goal is LONGPOLL:
         return target.longpoll is not None and target.longpoll.lost_anywhere > 0
+    if goal in CLUSTER_GOALS:
+        return lost_in_any_flow(target) > 0
     return target.burst is not None and target.burst.lost_anywhere > 0
+
+
+def lost_in_any_flow(target: TargetResult) -> int:
+    flows = (target.fanout, target.burst, target.longpoll)
+    return sum(flow.lost_anywhere for flow in flows if flow is not None)
+
+
+def lost_everywhere_note(target: TargetResult) -> str:
+    """What ``target`` lost, flow by flow, in words; "" when it lost nothing."""
+    flows = {"fan-out": target.fanout, "burst": target.burst, "long-poll": target.longpoll}
+    return "; ".join(
+        words for what, flow in flows.items() if (words := lost_words(target.name, what, flow))
+    )
+
+
+def lost_verdict_words(lost: Sequence[TargetResult]) -> str:
+    """Why a goal is missed whatever its ratio: who lost messages."""
+    names = " and ".join(target.name for target in lost)
+    return f"not met: {names} lost messages, and a goal is only met with none lost"
 
 
 def lost_note(target: TargetResult) -> str:
@@ -301,15 +370,25 @@ def verdicts(
         value: float | None,
         note: str = "",
         title: str = "",
+        against: TargetResult | None = None,
     ) -> None:
+        """``against``: the other target the ratio is taken with, if not the bare server:
+        a ratio with a target that lost messages misses its goal too."""
         applies = target.kind == "stage" and (judged is None or target.name in judged)
+        applies = applies and goal in goals_for(target)
         holds = applies and goal.limit is not None
         met = goal.met_by(value) if holds else None
-        if holds and spoiled(goal, target):
+        sides = (target, against)
+        lost = [side for side in sides if side is not None and spoiled(goal, side)] if holds else []
+        if lost:
             met = False
+            note = "; ".join(part for part in (note, lost_verdict_words(lost)) if part)
         title = title or goal.title
+        lost_by = tuple(side.name for side in lost)
         found.append(
-            Verdict(goal.key, title, target.name, versus, value, goal.wanted, met, note, holds)
+            Verdict(
+                goal.key, title, target.name, versus, value, goal.wanted, met, note, holds, lost_by
+            )
         )
 
     for target in targets:
@@ -375,5 +454,24 @@ def verdicts(
                 )  # fmt: skip
                 title += ", each vs bare alongside"
             notes = [note for note in (lost_note(target), lost_note(peer)) if note]
-            judge(CHANNELS, target, peer.name, value, "; ".join(notes), title)
+            judge(CHANNELS, target, peer.name, value, "; ".join(notes), title, against=peer)
+    for target in targets:
+        if target.alone is None or target.kind != "stage":
+            continue
+        one = by_name.get(target.alone)
+        if one is not None:
+            notes = "; ".join(n for n in map(lost_everywhere_note, (target, one)) if n)
+            value = ratio(chat_cpu(target.burst), chat_cpu(one.burst))
+            title = f"chat processes' CPU per delivery vs {one.name} alone"
+            judge(ALONE_CPU, target, one.name, value, notes, title, against=one)
+            value = ratio(p99(target.fanout), p99(one.fanout))
+            title = f"fan-out p99 vs {one.name} alone"
+            judge(ALONE_P99, target, one.name, value, notes, title, against=one)
+        for peer in peers:
+            if peer.name != CHANNELS_REDIS:
+                continue
+            notes = "; ".join(n for n in (lost_everywhere_note(target), lost_note(peer)) if n)
+            value = ratio(all_cpu(peer.burst), all_cpu(target.burst))
+            title = f"all processes' CPU per delivery, {peer.label} vs {target.name}"
+            judge(CHANNELS_CPU, target, peer.name, value, notes, title, against=peer)
     return found

@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -21,11 +22,11 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from bench import figures, measure
+from bench import figures, measure, targets
 from bench.adapters import BareAdapter, ChannelsAdapter, StageAdapter, sequence_in, text_for
 from bench.collector import collector_paused
 from bench.cpuclock import CLOCK, PROCESS_CLOCK, PROCESS_TIMES, process_times
-from bench.measure import Pair, flows, repeated
+from bench.measure import Pair, connections_held, crowd_spread, flows, repeated
 from bench.options import Options, chosen_targets, default_burst, parse
 from bench.pollflow import LongPolls
 from bench.pollload import HttpConnection
@@ -50,12 +51,21 @@ from bench.run import (
     take_turns_with,
     websocket_stages,
 )
-from bench.servers import server_process
+from bench.servers import ServerError, listening_on, server_process
 from bench.stats import Latency, percentile, summarize
-from bench.targets import BareTarget, Running, StageTarget, chat_process, stage_settings
+from bench.targets import (
+    BareTarget,
+    ClusterTarget,
+    Running,
+    StageTarget,
+    all_targets,
+    chat_process,
+    stage_settings,
+)
 from bench.verdicts import judged_stages, verdicts
 from bench.wsload import Swarm
 from harness.processes import free_port
+from harness.services import MissingProgram
 from harness.stages import CHATSERVER, DJANGO, REPO_ROOT, Process
 from harness.stages import STAGES as REGISTRY
 
@@ -491,12 +501,12 @@ def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
         verdicts=[v.to_json() for v in found],
     )
     data = json.loads(json.dumps(data))  # plain JSON all the way down
-    assert data["schema"] == 5
+    assert data["schema"] == 6
     assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
     part3 = data["targets"]["part3"]
     assert set(part3) == {
         "label", "kind", "settings", "join", "memory", "fanout", "burst", "longpoll", "paired",
-        "other_load", "error", "skipped",
+        "spread", "alone", "other_load", "error", "skipped",
     }  # fmt: skip
     assert part3["settings"] == {"CHAT_RATE": "1000000"}
     assert part3["burst"]["deliveries_per_s"] == 950.0 and part3["burst"]["lost"] == 0
@@ -757,7 +767,7 @@ def test_a_stage_on_another_library_has_bursts_of_bare_autobahn_in_turns_too(
     assert len(paired.burst.runs) == len(paired.common_burst.runs) == 2
     assert paired.common_burst.delivered == paired.common_burst.expected > 0
     data = run_json(started="", options={}, machine={}, targets=[], verdicts=[])
-    assert data["schema"] == 5 and paired.to_json()["common_burst"]["delivered"] > 0
+    assert data["schema"] == 6 and paired.to_json()["common_burst"]["delivered"] > 0
 
 
 def test_each_target_takes_turns_with_the_bare_broadcast_served_as_it_serves_its_own() -> None:
@@ -1190,3 +1200,291 @@ def test_quoting_a_results_json_from_an_older_bench_says_so() -> None:
     ):
         with pytest.raises(ValueError, match="Run the bench again"):
             read()
+
+
+# -- several chat processes behind a balancer (scale_out) ----------------------------------------
+
+
+def burst_with_cpu(
+    chat_s: float, helpers: dict[str, float], delivered: int = 100_000, expected: int = 0
+) -> Flow:
+    """A burst whose CPU was read: the chat processes' ``chat_s`` and each helper's."""
+    made = flow(delivered, 1.0, 50.0, expected or delivered)
+    made.server_cpu_s, made.helper_cpu_s = chat_s, helpers
+    made.cpu_deliveries, made.cpu_resolution_s = delivered, 1e-9
+    return made
+
+
+def several_processes_run() -> list[TargetResult]:
+    """history alone, scale_out on two processes, the Channels peer with Redis, and bare."""
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    one = target("history", "stage", join=1.0, rate=1000, burst=burst_with_cpu(2.0, {}))
+    one.fanout = flow(10_000, 1.0, 40.0)
+    helpers = {"balancer": 2.0, "redis": 0.1, "postgresql": 0.05}
+    several = target("scale_out", "stage", join=9.0, rate=100, alone="history")
+    several.burst = burst_with_cpu(2.4, helpers)  # 24 µs per delivery: 1.2x history's 20
+    several.fanout = flow(10_000, 1.0, 50.0)  # 1.25x history's p99
+    peer = target("channels-redis", "channels", join=5.0, rate=40, label="Channels + Redis")
+    peer.burst = burst_with_cpu(30.0, {"redis": 10.0})
+    return [bare, one, several, peer]
+
+
+def test_a_stage_of_several_processes_is_judged_on_its_cpu_and_latency_not_wall_clock() -> None:
+    bare, one, several, peer = several_processes_run()
+    found = verdicts([bare, one, several, peer], judged={"history", "scale_out"})
+    cpu = by_goal(found, "cpu_vs_one_process", "scale_out")
+    assert (cpu.versus, cpu.ratio, cpu.wanted, cpu.word) == ("history", 1.2, "<= 1.3x", "met")
+    p99 = by_goal(found, "p99_vs_one_process", "scale_out")
+    assert (p99.ratio, p99.word) == (1.25, "met")
+    channels = by_goal(found, "cpu_vs_channels", "scale_out")
+    assert (channels.ratio, channels.wanted, channels.word) == (8.79, ">= 10x", "not met"), (
+        "Channels + Redis spent 300 + 100 µs per delivery, scale_out 24 in its chat processes "
+        "and 21.5 in its balancer, Redis and PostgreSQL: every process counts on both sides "
+        f"(400 / 45.5), not only the chat processes' (which would be 12.5x); got {channels}"
+    )
+    for wall_clock in ("join_vs_bare", "burst_vs_bare", "burst_vs_channels"):
+        assert by_goal(found, wall_clock, "scale_out").word == "for reference", wall_clock
+    assert by_goal(found, "join_vs_bare", "history").word == "met", "history keeps its goals"
+    assert not [v for v in found if v.target == "history" and v.goal.endswith("one_process")]
+    one.burst = None
+    assert by_goal(verdicts([one, several]), "cpu_vs_one_process", "scale_out").word == (
+        "not measured"
+    )
+
+
+def test_a_target_that_lost_messages_cannot_meet_a_goal() -> None:
+    bare, one, several, peer = several_processes_run()
+    judged = {"history", "scale_out"}
+    several.burst = burst_with_cpu(0.2, {}, delivered=99_999, expected=100_000)  # ratios: great
+    found = verdicts([bare, one, several, peer], judged)
+    for goal in ("cpu_vs_one_process", "p99_vs_one_process", "cpu_vs_channels"):
+        verdict = by_goal(found, goal, "scale_out")
+        assert verdict.word == "not met", f"{goal}: scale_out lost a message, yet {verdict}"
+        assert "not met: scale_out lost messages" in verdict.note, verdict.note
+        assert "scale_out lost 1 of 100000 burst deliveries" in verdict.note, verdict.note
+
+    bare, one, several, peer = several_processes_run()
+    one.fanout = flow(9_990, 1.0, 40.0, 10_000)  # history lost some: no fair yardstick
+    found = verdicts([bare, one, several, peer], judged)
+    assert by_goal(found, "p99_vs_one_process", "scale_out").word == "not met"
+    assert "history lost messages" in by_goal(found, "cpu_vs_one_process", "scale_out").note
+
+    bare, one, several, peer = several_processes_run()
+    peer.burst = burst_with_cpu(300.0, {"redis": 100.0}, delivered=99_000, expected=100_000)
+    stage = target("part3", "stage", join=1.0, rate=3_000_000)
+    found = verdicts([bare, stage, several, peer], {"part3", "scale_out"})
+    burst = by_goal(found, "burst_vs_channels", "part3")
+    assert burst.ratio is not None and burst.ratio >= 20 and burst.word == "not met", (
+        f"The Channels peer lost messages: the ratio with it meets no goal, however high ({burst})"
+    )
+    assert "not met: channels-redis lost messages" in burst.note, burst.note
+    assert burst.lost_by == ("channels-redis",)
+    assert by_goal(found, "cpu_vs_channels", "scale_out").word == "not met"
+    from bench import chart
+
+    options = parse(["--clients", "1000"], STAGES)
+    figure = chart.figure_for([bare, stage, several, peer], found, options, "", 2)
+    texts = [text.get_text() for axes in figure.axes for text in axes.texts]
+    assert any(
+        text.startswith("\u2717 part3: burst deliveries/s vs Channels + Redis")
+        and text.endswith(", but channels-redis lost messages")
+        for text in texts
+    ), texts
+    lines = verdict_lines(found)
+    [line] = [line for line in lines if line.split()[0] == "part3" and "vs Channels" in line]
+    assert "not met" in line and "channels-redis lost 1000 of 100000" in line, line
+
+
+def test_the_table_shows_the_balancer_redis_and_postgresql_apart_from_the_chat() -> None:
+    targets = several_processes_run()[1:]
+    targets[1].spread = {"chat1": 500, "chat2": 500}
+    text = table(targets, parse(["--clients", "1000"], STAGES))
+    cells = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:5]]
+             for line in text.splitlines()}  # fmt: skip
+    row = {title.split(": ", 1)[-1]: values for title, values in cells.items()}
+    assert row["chat processes' CPU per delivery, \u00b5s"] == ["20.00", "24.00", "300.00"]
+    assert row["balancer's CPU per delivery, \u00b5s"] == ["-", "20.00", "-"]
+    assert row["redis's CPU per delivery, \u00b5s"] == ["-", "1.00", "100.00"]
+    assert row["postgresql's CPU per delivery, \u00b5s"] == ["-", "0.50", "-"]
+    assert row["every process's CPU per delivery, \u00b5s"] == ["20.00", "45.50", "400.00"]
+    assert cells["clients of the crowd per chat process"] == ["-", "chat1 500, chat2 500", "-"]
+
+
+def test_the_chart_stacks_each_helper_s_cpu_per_delivery_on_the_chat_processes() -> None:
+    from bench import chart
+
+    targets = several_processes_run()
+    options = parse(["--clients", "1000"], STAGES)
+    figure = chart.figure_for(targets, verdicts(targets), options, "2026-01-01 00:00:00", 2)
+    cpu = figure.axes[-1]
+    assert "CPU per delivery" in cpu.get_title(loc="left")
+    assert [label.get_text() for label in cpu.get_xticklabels()] == [
+        "history",
+        "scale_out",
+        "Channels + Redis",
+    ], "bare's burst CPU was not read: it has no bar"
+    heights = [round(bar.get_height(), 2) for bar in cpu.patches]
+    # chat processes, then balancer, redis and postgresql on top of them
+    assert heights == [20.0, 24.0, 300.0, 0, 20.0, 0, 0, 1.0, 100.0, 0, 0.5, 0], heights
+    totals = [text.get_text() for text in cpu.texts]
+    assert totals == ["20.0", "45.5", "400.0"], totals
+
+
+def test_a_run_s_cpu_per_delivery_is_quoted_process_by_process() -> None:
+    targets = several_processes_run()
+    run = json.loads(json.dumps(results_of(targets, {"scale_out"}, 1000)))
+    burst = run["targets"]["scale_out"]["burst"]
+    assert figures.cpu_per_delivery(burst) == (
+        "chat processes 24.00 \u00b5s, balancer 20.00 \u00b5s, redis 1.00 \u00b5s, "
+        "postgresql 0.50 \u00b5s"
+    )
+    assert figures.cpu_per_delivery(run["targets"]["scale_out"]["fanout"]) == "-"
+    line = figures.ratio_line(run, "cpu_vs_one_process", "scale_out")
+    assert line.endswith(": 1.2x, judged, goal <= 1.3x: met"), line
+
+
+def test_runs_of_a_burst_add_up_their_cpu_and_deliveries() -> None:
+    runs = [
+        burst_with_cpu(s, {"redis": s / 10}, delivered=n) for s, n in ((1.0, 1000), (3.0, 1000))
+    ]
+    median = Flow.median_of(runs, lambda f: f.deliveries_per_s, higher_is_better=True)
+    assert (median.server_cpu_s, median.cpu_deliveries) == (4.0, 2000)
+    assert median.helper_cpu_s == {"redis": 0.4} and median.chat_us_per_delivery == 2000.0
+
+
+PARENT_OF_BURNER = """
+import subprocess, sys
+subprocess.run([sys.executable, "-c", sys.argv[1]])  # the child reads and writes our pipes
+"""
+
+
+def test_a_target_s_cpu_is_its_chat_processes_and_apart_each_helper_with_its_children() -> None:
+    """As the scale_out target counts it: chat1 and chat2 together; the balancer, Redis and
+    PostgreSQL each apart, PostgreSQL with its backends (children that do the work)."""
+    burns = {"chat1": 0.04, "chat2": 0.06, "balancer": 0.02, "redis": 0.03, "postgresql": 0.05}
+    children: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for name in burns:
+            script = [PARENT_OF_BURNER, BURNER] if name == "postgresql" else [BURNER]
+            children[name] = subprocess.Popen(
+                [sys.executable, "-c", *script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+        for child in children.values():
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        pids = {name: child.pid for name, child in children.items()}
+        running = Running(
+            1, None, StageAdapter(), pids["chat1"], [],
+            chats={name: pids[name] for name in ("chat1", "chat2")},
+            helpers={name: pids[name] for name in ("balancer", "redis", "postgresql")},
+        )  # fmt: skip
+        before = running.cpu_seconds()
+        for name, child in children.items():
+            assert child.stdin is not None and child.stdout is not None
+            child.stdin.write(f"{burns[name]}\n")
+            child.stdin.flush()
+            assert child.stdout.readline() == "burned\n"
+        after = running.cpu_seconds()
+    finally:
+        for child in children.values():
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait(10)
+    spent = {role: after[role] - before[role] for role in after}
+    wanted = {"chat": 0.1, "balancer": 0.02, "redis": 0.03, "postgresql": 0.05}
+    assert set(spent) == set(wanted)
+    for role, seconds in wanted.items():
+        assert seconds <= spent[role] < seconds + 0.02, (
+            f"bench/targets.py: {role} burned {seconds} s of CPU and Running.cpu_seconds read "
+            f"{spent[role]:.4f} s (the chat processes together; each helper with its children)"
+        )
+
+
+class Burst:
+    """Stands for a Swarm: every receiver gets every message at once."""
+
+    def __init__(self, receivers: int) -> None:
+        self.receivers = receivers
+        self.recorder: Recorder | None = None
+
+    async def send(self, recorder: Recorder, messages: int, rate: float | None) -> None:
+        for number in range(1, messages + 1):
+            recorder.sending(number)
+            for client in range(self.receivers):
+                recorder.arrived(client, number, time.perf_counter())
+
+
+class Spender:
+    """Stands for a Running: each reading, every process has spent more."""
+
+    def __init__(self) -> None:
+        self.readings = iter([{"chat": 1.0, "redis": 5.0}, {"chat": 1.5, "redis": 5.25}])
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return next(self.readings)
+
+
+def test_a_websocket_flow_reads_the_chat_processes_cpu_and_each_helper_s() -> None:
+    options = parse(["--quick"], STAGES)
+    burst = asyncio.run(measure.flow(Burst(10), 10, 5, None, options, Spender()))  # type: ignore[arg-type]
+    assert (burst.delivered, burst.cpu_deliveries, burst.server_cpu_s) == (50, 50, 0.5)
+    assert burst.helper_cpu_s == {"redis": 0.25}
+    assert burst.chat_us_per_delivery == 10_000.0 and burst.all_us_per_delivery == 15_000.0
+    untimed = asyncio.run(measure.flow(Burst(10), 10, 5, None, options))  # type: ignore[arg-type]
+    assert untimed.cpu_deliveries is None and untimed.chat_us_per_delivery is None
+
+
+LISTENER = """
+import socket, subprocess, sys
+server = socket.create_server(("127.0.0.1", 0))
+child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                         pass_fds=[server.fileno()])  # shares the socket, as a backend does
+print(server.getsockname()[1], flush=True)
+sys.stdin.read()
+child.kill()
+"""
+
+
+def test_a_server_is_found_by_its_port_its_children_passed_over() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", LISTENER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    try:
+        port = int(parent.stdout.readline())
+        assert listening_on(port) == parent.pid
+    finally:
+        parent.stdin.close()
+        parent.wait(10)
+    with pytest.raises(ServerError, match=f"listens on port {port}"):
+        listening_on(port)
+
+
+def test_the_clients_a_process_holds_are_counted_on_its_listening_port() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        accepted = [server.accept()[0] for _ in clients]
+        try:
+            assert connections_held(os.getpid()) == 3, "the clients' own ends are not held"
+        finally:
+            for end in (*clients, *accepted):
+                end.close()
+    assert crowd_spread({"chat1": 10, "chat2": 12}, {"chat1": 510, "chat2": 512}) == {
+        "chat1": 500,
+        "chat2": 500,
+    }
+    assert crowd_spread(None, {"chat1": 3}) is None
+
+
+def test_a_stage_of_several_processes_is_skipped_in_one_line_without_its_servers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(targets, "missing_programs", lambda names: [MissingProgram("haproxy")])
+    cluster = ClusterTarget(REGISTRY["scale_out"], parse([], STAGES))
+    reason = cluster.available()
+    assert reason is not None and "\n" not in reason
+    assert reason.startswith("haproxy is not installed: on Debian/Ubuntu `sudo apt-get install")
+    assert cluster.alone == "history" and cluster.label == "scale_out (2 processes)"
+    made = all_targets(("history", "scale_out"), REGISTRY, parse([], STAGES))
+    assert [type(one).__name__ for one in made] == ["StageTarget", "ClusterTarget"]
