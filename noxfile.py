@@ -32,6 +32,7 @@ from harness.lab import write_settings as write_lab_settings
 from harness.moved_envs import why_not_reusable
 from harness.native_windows import refusal as native_windows_refusal
 from harness.package_source import WheelhouseError, pins_in, wheelhouse_from_environment
+from harness.services import install_line, missing_programs
 from harness.stages import NEWEST, STAGES, Stage
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -105,8 +106,17 @@ def requirements_of_folder_checked(posargs: list[str]) -> list[str]:
     return []
 
 
+def refuse_missing_programs(session: nox.Session, stage: Stage) -> None:
+    """Before anything is installed: one line naming the programs the stage needs that this
+    machine lacks (PostgreSQL, Redis, HAProxy for scale_out), and how to install them."""
+    missing = missing_programs(stage.programs)
+    if missing:
+        session.error(f"{stage.name} needs programs that are missing. {install_line(missing)}")
+
+
 def stage_session(stage: Stage):
     def verify(session: nox.Session) -> None:
+        refuse_missing_programs(session, stage)
         install_stage(
             session, stage, HARNESS_REQUIREMENTS, *requirements_of_folder_checked(session.posargs)
         )
@@ -262,6 +272,7 @@ def serve(session: nox.Session) -> None:
     name = session.posargs[0] if session.posargs else NEWEST.name
     if name not in STAGES:
         session.error(f"there is no stage called {name!r}; the stages are: {', '.join(STAGES)}")
+    refuse_missing_programs(session, STAGES[name])
     with stop_signals_interrupt():
         # The harness's requirements bring psutil, which lists this machine's addresses for
         # a room (harness/room.py).

@@ -37,6 +37,7 @@ from harness.processes import (
     StageProcesses,
     let_children_hear_ctrl_c,
 )
+from harness.services import PostgresServer, ServiceError
 from harness.shared_site import SharedSite
 from harness.stages import FEATURES, REPO_ROOT, STAGES, Stage, chatserver_modules
 
@@ -51,6 +52,9 @@ RUN_NAME = pytest.StashKey[str]()
 """The name of this run's artefacts folder."""
 BURNERS = pytest.StashKey[Burners]()
 """The busy processes of --under-load, if it was given."""
+POSTGRES = pytest.StashKey[PostgresServer]()
+"""The run's PostgreSQL server, for a stage that needs one: each site gets a database of its
+own on it (starting a server per site would cost seconds each time)."""
 
 sys.dont_write_bytecode = True  # importing a stage's code must not write into its folder
 
@@ -121,7 +125,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return  # no stage to check (the self-tests, the chapter replay)
     workdir = Path(tempfile.mkdtemp(prefix="chat-prepared-"))
     config.add_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
-    config.stash[PREPARATION] = prepare(StageProcesses(chosen.stage, chosen.path, workdir))
+    postgres = None
+    if "postgresql" in chosen.stage.services:
+        postgres = PostgresServer(workdir)
+        config.add_cleanup(postgres.close)
+        try:
+            postgres.start()
+        except ServiceError as problem:
+            config.stash[PREPARATION] = Preparation(
+                problem=f"The PostgreSQL server the stage needs did not start. {problem}"
+            )
+            return
+        config.stash[POSTGRES] = postgres
+    site = StageProcesses(chosen.stage, chosen.path, workdir, postgres=postgres)
+    config.stash[PREPARATION] = prepare(site)
 
 
 def needs_a_browser(item: pytest.Item) -> bool:
@@ -300,14 +317,28 @@ def chatserver_code(
 
 
 @pytest.fixture(scope="session")
+def postgres(pytestconfig: pytest.Config) -> PostgresServer | None:
+    """The run's PostgreSQL server, if the stage needs one (started before the first check)."""
+    return pytestconfig.stash.get(POSTGRES, None)
+
+
+@pytest.fixture(scope="session")
 def django_in_process(
-    import_from_stage: Callable[[str], ModuleType], tmp_path_factory: pytest.TempPathFactory
+    import_from_stage: Callable[[str], ModuleType],
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres: PostgresServer | None,
 ) -> Iterator[None]:
     """The stage's Django set up in this process, on a fresh, migrated database, for the
-    checks that call the stage's real Django functions (room and session lookups)."""
+    checks that call the stage's real Django functions (room and session lookups): an sqlite
+    file, or a database of its own on the run's PostgreSQL server."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_SETTINGS_MODULE", "django_twisted_chat.settings")
-        patch.setenv("DJANGO_DB_PATH", str(tmp_path_factory.mktemp("django") / "db.sqlite3"))
+        if postgres is None:
+            database = tmp_path_factory.mktemp("django") / "db.sqlite3"
+            patch.setenv("DJANGO_DB_PATH", str(database))
+        else:
+            postgres.create_database("in_process")
+            patch.setenv("DATABASE_URL", postgres.url("in_process"))
         import django
         from django.core.management import call_command
         from django.db import connections
@@ -349,9 +380,10 @@ def start_site(
     database: PreparedDatabase | None,
     workdir: Path,
     settings: Mapping[str, str] | None = None,
+    postgres: PostgresServer | None = None,
 ) -> StageProcesses:
     """Start the stage's servers on a copy of ``database``; fail in plain words if they don't."""
-    site = StageProcesses(chosen.stage, chosen.path, workdir, env=settings)
+    site = StageProcesses(chosen.stage, chosen.path, workdir, env=settings, postgres=postgres)
     try:
         site.start(database=database)
     except StageError as problem:
@@ -378,7 +410,9 @@ def shared_site(
         return
     database = request.getfixturevalue("prepared_database")
     chosen = request.getfixturevalue("chosen_stage")
-    shared = SharedSite(chosen.stage, chosen.path, database, tmp_path_factory.mktemp("site"))
+    workdir = tmp_path_factory.mktemp("site")
+    postgres = request.getfixturevalue("postgres")
+    shared = SharedSite(chosen.stage, chosen.path, database, workdir, postgres)
     yield shared
     killed = shared.stop()
     if killed:
@@ -402,6 +436,7 @@ def site_with(
     chosen_stage: ChosenStage,
     prepared_database: PreparedDatabase | None,
     shared_site: SharedSite | None,
+    postgres: PostgresServer | None,
 ) -> SiteWith:
     """Another copy of the stage's servers with some settings changed, for one ``with`` block:
 
@@ -414,7 +449,7 @@ def site_with(
     def running(workdir: Path, settings: Mapping[str, str]) -> Iterator[StageProcesses]:
         if shared_site is not None:
             shared_site.ready()
-        started = start_site(chosen_stage, prepared_database, workdir, settings)
+        started = start_site(chosen_stage, prepared_database, workdir, settings, postgres)
         try:
             yield started
         except BaseException:
@@ -430,12 +465,13 @@ def empty_site(
     chosen_stage: ChosenStage,
     preparation: Preparation,
     shared_site: SharedSite | None,
+    postgres: PostgresServer | None,
     tmp_path: Path,
 ) -> Iterator[StageProcesses]:
     """The stage's servers with a database of their own and no rooms in it."""
     if shared_site is not None:
         shared_site.ready()  # if those could not start, this is not the place to say it again
-    running = start_site(chosen_stage, preparation.empty, tmp_path / "site")
+    running = start_site(chosen_stage, preparation.empty, tmp_path / "site", postgres=postgres)
     yield running
     stop_site(running)
 

@@ -2,17 +2,18 @@
 ``python prepare_project.py [--admin USER PASSWORD] [--person USER PASSWORD ...] [--rooms N]``.
 
 The harness (``StageProcesses.prepare``) runs this with a stage folder as the working folder
-and DJANGO_DB_PATH set. It does what ``manage.py check``, ``manage.py makemigrations
---check``, ``manage.py migrate`` and an admin account would, in that order, but starts Django
-once instead of four times. At the first step that fails it prints, in plain words, what is
-wrong and what to do, and exits with status 1.
+and DJANGO_DB_PATH (or DATABASE_URL) set. It does what ``manage.py check``, ``manage.py
+makemigrations --check``, ``manage.py migrate`` and an admin account would, in that order, but
+starts Django once instead of four times. At the first step that fails it prints, in plain
+words, what is wrong and what to do, and exits with status 1.
 
 Each ``--person`` gets an account and a logged-in session, whose keys it prints on a line
 ``sessions USER=KEY ...``, for the checks to chat as on a stage where that needs a login.
 
 With ``--rooms N`` it also makes N chat rooms and prints their ids on its last line, so that
 the checks have rooms of their own without starting Django again for each; ``--empty-copy
-PATH`` first keeps a copy of the database as it was before those rooms.
+PATH`` first keeps a copy of the database as it was before those rooms (on PostgreSQL, PATH
+is the name of a new database on the same server).
 """
 
 from __future__ import annotations
@@ -99,16 +100,37 @@ def main(argv: list[str]) -> int:
             "sessions", *(f"{name}={session_key(name, password)}" for name, password in args.person)
         )
     if args.empty_copy:
-        from django.db import connection
-
-        connection.close()  # everything is written to the file before it is copied
-        shutil.copyfile(connection.settings_dict["NAME"], args.empty_copy)
+        keep_empty_copy(args.empty_copy)
     if args.rooms:
         from chat.models import ChatRoom
 
         rooms = [ChatRoom.objects.create(name=f"Room {n}") for n in range(1, args.rooms + 1)]
         print(*(room.pk for room in rooms))
     return 0
+
+
+def keep_empty_copy(target: str) -> None:
+    """Copy the database as it is now: an sqlite file to the path ``target``; a PostgreSQL
+    database to a new database called ``target`` on the same server."""
+    from django.db import connection
+
+    connection.close()  # everything is written before it is copied; nobody is connected
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        shutil.copyfile(settings["NAME"], target)
+        return
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+        password=settings["PASSWORD"], dbname="postgres", autocommit=True,
+    ) as server:  # fmt: skip
+        server.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(target), sql.Identifier(settings["NAME"])
+            )
+        )
 
 
 def session_key(username: str, password: str) -> str:

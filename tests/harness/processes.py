@@ -2,8 +2,12 @@
 
 The same launcher serves the tests (a fresh sqlite file in a temp folder, stopped after the
 checks) and ``nox -s serve`` (a database kept outside the snapshot, stopped on Ctrl-C).
-Nothing it does writes into the stage folder: the database path comes from DJANGO_DB_PATH and
-Python is told not to write bytecode caches.
+Nothing it does writes into the stage folder: the database's place comes from DJANGO_DB_PATH
+(or DATABASE_URL, see harness/databases.py) and Python is told not to write bytecode caches.
+
+A stage whose registry entry lists services gets them: a database on a PostgreSQL server
+(shared by every site of a test run: see conftest.py) and a redis-server of its own, so that
+two sites never hear each other's messages and a check may restart it.
 """
 
 from __future__ import annotations
@@ -13,30 +17,24 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, closing, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from . import people
+from .children import READY_TIMEOUT, STOP_TIMEOUT, end_process, free_port, tail
+from .databases import Database, PostgresDatabase, SqliteFile
+from .services import PostgresServer, RedisServer, ServiceError
 from .stages import Process, Stage
 
-READY_TIMEOUT = 120.0
-"""Seconds a starting process may take before it answers. Only a process that never will
-meets this limit (one listening on another port is told at once, below), so it is generous:
-Django's system checks alone can take half a minute on a laptop that is busy."""
-STOP_TIMEOUT = 10.0
-"""Seconds a process has to end after it is asked to, before it is killed: a stopping twistd
-answers its waiting polls, closes its sockets and joins its threads, all quick, but a busy
-laptop is slow at everything."""
 PORT_IN_USE = ("Address already in use", "CannotListenError", "That port is already in use")
 """What twistd and Django's runserver print when their port is taken."""
 PREPARE_PROJECT = Path(__file__).with_name("prepare_project.py")
@@ -47,9 +45,10 @@ a name every stage allows (a request to 0.0.0.0 would name a host no stage allow
 
 @dataclass(frozen=True)
 class PreparedDatabase:
-    """A migrated database file that servers start from a copy of, and the rooms in it."""
+    """A migrated database that servers start from a copy of, and the rooms in it."""
 
-    path: Path
+    source: str
+    """An sqlite file's path, or a database's name on the run's PostgreSQL server."""
     rooms: tuple[int, ...] = ()
     sessions: Mapping[str, str] = field(default_factory=dict)
     """Logged-in sessions in it: username -> session key (see harness/people.py)."""
@@ -80,40 +79,9 @@ def let_children_hear_ctrl_c() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def end_process(popen: subprocess.Popen[bytes], signum: int | None, timeout: float) -> bool:
-    """Send ``signum`` (None: it was sent already), wait up to ``timeout`` seconds, then kill;
-    True if it had to be killed.
-
-    Every wait is bounded: even a process that ignores every signal it can is gone after
-    ``timeout`` plus a moment for SIGKILL, which no process can ignore.
-    """
-    if popen.poll() is not None:
-        return False
-    if signum is not None:
-        popen.send_signal(signum)
-    try:
-        popen.wait(timeout)
-        return False
-    except subprocess.TimeoutExpired:
-        popen.kill()
-        popen.wait(STOP_TIMEOUT)  # SIGKILL cannot be caught; only a hung kernel call delays it
-        return True
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody is listening on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def reachable(host: str) -> str:
     """The address to reach a server listening on ``host`` from this machine."""
     return EVERY_INTERFACE.get(host, host)
-
-
-def tail(text: str, lines: int = 25) -> str:
-    return "\n".join(text.splitlines()[-lines:])
 
 
 class StageProcesses:
@@ -132,12 +100,16 @@ class StageProcesses:
         host: str = "127.0.0.1",
         ports: Mapping[str, int] | None = None,
         env: Mapping[str, str] | None = None,
-        database: Path | None = None,
+        database: Database | None = None,
+        postgres: PostgresServer | None = None,
         deployed: bool = False,
         log_dir: Path | None = None,
     ) -> None:
         """``deployed``: run as deployed, with DEBUG off and each process's deployed_args.
-        ``log_dir``: where the processes' logs go (``workdir`` by default)."""
+        ``log_dir``: where the processes' logs go (``workdir`` by default).
+        ``database``: the one to use, instead of a new one in ``workdir`` (sqlite) or on
+        ``postgres`` (a stage that needs PostgreSQL; without ``postgres``, a server of its own
+        is started in ``log_dir`` and stopped with the stage)."""
         self.stage = stage
         self.stage_dir = stage_dir
         self.workdir = workdir
@@ -145,9 +117,11 @@ class StageProcesses:
         self.deployed = deployed
         self.host = host
         self.ports = {p.name: (ports or {}).get(p.name) or free_port(host) for p in stage.processes}
-        self.database = database or workdir / "db.sqlite3"
-        """The sqlite file every command of the stage uses: one in ``workdir`` unless
-        ``database`` names another (a learner's own, which ``nox -s serve`` may run)."""
+        self.database = database or self._new_database(postgres)
+        """The database every command of the stage uses: a new one unless ``database`` names
+        another (a learner's own, which ``nox -s serve`` may run)."""
+        self.redis = RedisServer(self.log_dir) if "redis" in stage.services else None
+        """The stage's own redis-server, if it needs one (a check may restart it)."""
         self._extra_env = dict(env or {})
         self._running: dict[str, subprocess.Popen[bytes]] = {}
         self.free_rooms: list[int] = []
@@ -168,8 +142,10 @@ class StageProcesses:
             PYTHONDONTWRITEBYTECODE="1",
             PYTHONUNBUFFERED="1",
             PYTHONPATH=str(self.stage_dir),
-            DJANGO_DB_PATH=str(self.database),
         )
+        env.update(self.database.env())
+        if self.redis is not None:
+            env["CHAT_REDIS_URL"] = self.redis.url
         if self.deployed:
             env["DJANGO_DEBUG"] = "0"
         for process in self.stage.processes:
@@ -251,14 +227,32 @@ class StageProcesses:
             )
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._start_services(redis=True)
         if database is None:
             self.prepare()
         else:
-            shutil.copyfile(database.path, self.database)
+            self.database.copy_from(database.source)
             self.free_rooms = list(database.rooms)
             self.sessions = dict(database.sessions)
         for process in self.stage.processes:
             self._launch(process)
+
+    def _new_database(self, postgres: PostgresServer | None) -> Database:
+        if "postgresql" not in self.stage.services:
+            return SqliteFile(self.workdir / "db.sqlite3", self.workdir / "empty.sqlite3")
+        server = postgres or PostgresServer(self.log_dir)
+        return PostgresDatabase(server, f"site_{uuid.uuid4().hex[:12]}")
+
+    def _start_services(self, *, redis: bool = False) -> None:
+        """Start the database's server (if it has one not yet running) and, with ``redis``,
+        the stage's redis-server; StageError with the server's last lines if one does not.
+        Preparing alone needs no redis-server."""
+        try:
+            self.database.start()
+            if redis and self.redis is not None and not self.redis.running:
+                self.redis.start()
+        except ServiceError as problem:
+            raise StageError(f"A server the stage needs did not start. {problem}") from None
 
     def wait_until_ready(self) -> None:
         """Wait until every process answers; StageError if one stops or stays silent."""
@@ -277,11 +271,13 @@ class StageProcesses:
         Raises StageError saying in plain words what stops the project being prepared.
         """
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._start_services()
+        self.database.create()
         options = [*(("--admin", *admin) if admin else ()), "--rooms", str(rooms)]
         for username in logins:
             options += ["--person", username, people.PASSWORD]
         if rooms:
-            options += ["--empty-copy", str(self.empty_database)]
+            options += ["--empty-copy", self.empty_database]
         prepared = self.run("{python}", str(PREPARE_PROJECT), *options, check=False)
         if prepared.returncode != 0:
             raise StageError(tail(prepared.stdout + prepared.stderr, 40))
@@ -444,6 +440,9 @@ class StageProcesses:
                 popen.send_signal(signal.SIGTERM)
         for name in list(self._running):
             self._stop_one(name, asked=True)
+        if self.redis is not None:
+            self.redis.stop()
+        self.database.stop()
 
     def _stop_one(
         self, name: str, *, asked: bool = False, signum: int = signal.SIGTERM
@@ -482,7 +481,7 @@ class StageProcesses:
 
     def prepared(self) -> PreparedDatabase:
         """This database as it is now, for other sites to start from a copy of."""
-        return PreparedDatabase(self.database, tuple(self.free_rooms), dict(self.sessions))
+        return PreparedDatabase(self.database.source, tuple(self.free_rooms), dict(self.sessions))
 
     def new_login(self, username: str) -> str:
         """A new account, logged in: its session key (for checks that log it out or ban it)."""
@@ -495,16 +494,10 @@ class StageProcesses:
         )
         return self.django_shell(code, NEW_USER=username).split()[-1]
 
-    @contextmanager
-    def database_locked(self) -> Iterator[None]:
-        """Hold sqlite's exclusive lock on this run's database: every query waits, up to
-        sqlite's timeout (5 s unless the stage sets another)."""
-        with closing(sqlite3.connect(self.database, isolation_level=None)) as lock:
-            lock.execute("BEGIN EXCLUSIVE")
-            try:
-                yield
-            finally:
-                lock.execute("ROLLBACK")
+    def database_locked(self) -> AbstractContextManager[None]:
+        """Lock this run's database while the ``with`` block lasts: every query waits (see
+        harness/databases.py for how long)."""
+        return self.database.locked()
 
     def credentials(self, username: str = people.VISITOR) -> dict[str, str]:
         """Headers that make a request come from a page of ``username``, logged in: its
@@ -515,9 +508,9 @@ class StageProcesses:
         return people.credentials(self.sessions[username])
 
     @property
-    def empty_database(self) -> Path:
+    def empty_database(self) -> str:
         """Where ``prepare`` keeps a copy of the database from before it made rooms."""
-        return self.workdir / "empty.sqlite3"
+        return self.database.empty_copy
 
     def create_room(self, name: str) -> int:
         """Create a ChatRoom straight in the database and return its id."""
@@ -544,12 +537,17 @@ class StageProcesses:
         self.django_shell(code, ADMIN_USER=username, ADMIN_PASSWORD=password)
 
     def save_artefacts(self, folder: Path) -> list[Path]:
-        """Copy every process log into ``folder`` (called when a check fails)."""
+        """Copy every process log, and the logs of the servers it needs, into ``folder``
+        (called when a check fails)."""
         saved = []
         for process in self.stage.processes:
             target = folder / f"server-{process.name}.log"
             target.write_text(self.log_text(process.name))
             saved.append(target)
+        services = [self.redis.log_path] if self.redis is not None else []
+        for log in [*services, *self.database.logs()]:
+            if log.is_file():
+                saved.append(Path(shutil.copyfile(log, folder / log.name)))
         return saved
 
 

@@ -1,11 +1,12 @@
 """Run a stage for people: ``python -m harness.serve part2`` (what ``nox -s serve`` calls).
 
-Migrates a database kept outside the snapshot (in .serve/<stage>/), or a learner's own
-(``--stage-dir ~/django-twisted-chat``: their folder and its db.sqlite3), makes sure there
-are demo rooms and an admin account, starts every process of the stage, prints where to go,
-and stops everything cleanly on Ctrl-C. Each run's server logs go to a folder of their own,
-.serve/<stage>/logs/<date_time>/ (logs/latest: the newest). ``--room`` (or a ``--host``
-other machines can reach) serves a whole room, as deployed: see harness/room.py.
+Migrates a database kept outside the snapshot (in .serve/<stage>/, PostgreSQL's data folder
+too for a stage that needs it), or a learner's own (``--stage-dir ~/django-twisted-chat``:
+their folder and its db.sqlite3), makes sure there are demo rooms and an admin account,
+starts every process of the stage, prints where to go, and stops everything cleanly on
+Ctrl-C. Each run's server logs go to a folder of their own, .serve/<stage>/logs/<date_time>/
+(logs/latest: the newest). ``--room`` (or a ``--host`` other machines can reach) serves a
+whole room, as deployed: see harness/room.py.
 """
 
 from __future__ import annotations
@@ -23,15 +24,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from . import artefacts, ports, room
+from .databases import Database, PostgresDatabase, SqliteFile
 from .native_windows import refuse_native_windows
 from .processes import STOP_TIMEOUT, StageError, StageProcesses
-from .stages import REPO_ROOT, STAGES
+from .services import PostgresServer
+from .stages import REPO_ROOT, STAGES, Stage
 
 DEMO_ROOMS = ("Lobby", "Help desk", "Random")
 DEMO_PEOPLE = ("ada", "grace", "linus")
 """Accounts to chat as, on a stage where chatting needs a login (passwords change each run)."""
 DEFAULT_PORTS = {"django": 8000, "chatserver": 1025, "site": 8000}
 LOG_RUNS_KEPT = 10
+POSTGRES_DATABASE = "django_twisted_chat"
+"""The database's name on serve's PostgreSQL server: the stage's own default (PGDATABASE)."""
 """Runs whose server logs serve keeps, in the data folder's logs/ (logs/latest: the newest)."""
 
 
@@ -85,6 +90,22 @@ def run_logs(data_dir: Path) -> Path:
     folder = artefacts.run_folder(data_dir / "logs", artefacts.run_name(), LOG_RUNS_KEPT)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def served_database(
+    stage: Stage, learners: Path | None, data_dir: Path, logs: Path
+) -> Database | None:
+    """The database serve keeps between runs; None: a new sqlite file in ``data_dir``.
+
+    A learner's folder (``learners``) keeps its own db.sqlite3. A stage that needs PostgreSQL
+    keeps a server's data folder in ``data_dir``, started and stopped with the stage.
+    """
+    if "postgresql" in stage.services:
+        server = PostgresServer(logs, data=data_dir / "postgresql")
+        return PostgresDatabase(server, POSTGRES_DATABASE)
+    if learners is not None:
+        return SqliteFile(learners / "db.sqlite3", data_dir / "empty.sqlite3")
+    return None
 
 
 def one_person_env(public_name: str | None, pages_port: int) -> dict[str, str]:
@@ -307,10 +328,11 @@ def serve(
     env.update(more_env or {})
 
     folder = args.stage_dir.expanduser().resolve() if args.stage_dir else stage.path
-    database = folder / "db.sqlite3" if args.stage_dir else None
+    logs = run_logs(workdir)
+    database = served_database(stage, folder if args.stage_dir else None, workdir, logs)
     site = StageProcesses(
         stage, folder, workdir, host=args.host, ports=ports, env=env, database=database,
-        deployed=in_room, log_dir=run_logs(workdir),
+        deployed=in_room, log_dir=logs,
     )  # fmt: skip
     guard_process = start_guard()
     try:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .preflight import RootCause
 from .processes import PreparedDatabase, StageError, StageProcesses
+from .services import PostgresServer
 from .stages import Stage
 
 SETTINGS = {"CHAT_LONGEST_RETRY_MS": "200"}
@@ -19,14 +20,20 @@ class SharedSite:
     while the in-process checks run, and waited for by the first check that needs them."""
 
     def __init__(
-        self, stage: Stage, stage_dir: Path, database: PreparedDatabase | None, workdir: Path
+        self,
+        stage: Stage,
+        stage_dir: Path,
+        database: PreparedDatabase | None,
+        workdir: Path,
+        postgres: PostgresServer | None = None,
     ) -> None:
+        """``postgres``: the run's PostgreSQL server, for a stage that needs one."""
         self.running: StageProcesses | None = None
         self.problem = RootCause()
         self._waited = False
         if database is None:
             return  # the stage could not be prepared; the preflight says why
-        site = StageProcesses(stage, stage_dir, workdir, env=SETTINGS)
+        site = StageProcesses(stage, stage_dir, workdir, env=SETTINGS, postgres=postgres)
         try:
             site.launch(database=database)
             self.running = site

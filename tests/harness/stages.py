@@ -57,6 +57,9 @@ FEATURES = {
     "or unsent message back in the input box",
     "history": "every message stored before anyone sees it; ids that survive restarts; clients "
     "that resume from the last id they saw; acknowledged sends with refs; retention",
+    "sqlite": "the data in one sqlite file (DJANGO_DB_PATH), inside each process",
+    "scale_out": "several identical chat processes behind a load balancer, sharing PostgreSQL "
+    "(DATABASE_URL) and Redis pub/sub (CHAT_REDIS_URL)",
 }
 """What a stage can do, in a word each; checks say which they need with @pytest.mark.needs."""
 
@@ -78,6 +81,12 @@ class Stage:
     branch: bool = False
     """True for a stage beside the main line: its parent plus an alternative, which no
     later stage builds on."""
+    services: tuple[str, ...] = ()
+    """Servers the stage needs beside its own processes ("postgresql", "redis"): the harness
+    starts them (harness/services.py) and tells the stage where they are."""
+    programs: tuple[str, ...] = ()
+    """Programs of the system its checks run, beyond Python's packages: its nox session says
+    how to install any that is missing, and does nothing else."""
 
     @property
     def path(self) -> Path:
@@ -121,6 +130,11 @@ ONE_PROCESS = Process(
 
 IN_MEMORY_CHAT = frozenset({"memory_only", "unacknowledged"})
 """What every chat stage has until history replaces it: messages kept in memory, sent once."""
+SQLITE = frozenset({"sqlite"})
+"""Where every stage keeps its data until scale_out moves it to PostgreSQL."""
+HISTORY = frozenset(
+    {"rooms", "websocket", "autobahn", "longpoll", "single_process", "auth", "history"}
+)
 
 STAGES: dict[str, Stage] = {
     stage.name: stage
@@ -131,7 +145,7 @@ STAGES: dict[str, Stage] = {
             parent=None,
             chapter="01_django.md",
             title="the Django site: rooms, admin, pages",
-            features=frozenset({"rooms"}),
+            features=frozenset({"rooms"}) | SQLITE,
             processes=(DJANGO,),
         ),
         Stage(
@@ -141,7 +155,9 @@ STAGES: dict[str, Stage] = {
             chapter="02_websocket.md",
             title="per-room WebSocket chat on Twisted and Autobahn",
             features=frozenset(
-                {"rooms", "websocket", "autobahn", "two_origins", "anonymous"} | IN_MEMORY_CHAT
+                {"rooms", "websocket", "autobahn", "two_origins", "anonymous"}
+                | IN_MEMORY_CHAT
+                | SQLITE
             ),
             processes=(DJANGO, CHATSERVER),
         ),
@@ -154,6 +170,7 @@ STAGES: dict[str, Stage] = {
             features=frozenset(
                 {"rooms", "websocket", "autobahn", "longpoll", "two_origins", "anonymous"}
                 | IN_MEMORY_CHAT
+                | SQLITE
             ),
             processes=(DJANGO, CHATSERVER),
         ),
@@ -166,6 +183,7 @@ STAGES: dict[str, Stage] = {
             features=frozenset(
                 {"rooms", "websocket", "twisted_websocket", "longpoll", "two_origins", "anonymous"}
                 | IN_MEMORY_CHAT
+                | SQLITE
             ),
             processes=(DJANGO, CHATSERVER),
             branch=True,
@@ -179,6 +197,7 @@ STAGES: dict[str, Stage] = {
             features=frozenset(
                 {"rooms", "websocket", "autobahn", "longpoll", "single_process", "anonymous"}
                 | IN_MEMORY_CHAT
+                | SQLITE
             ),
             processes=(ONE_PROCESS,),
         ),
@@ -191,6 +210,7 @@ STAGES: dict[str, Stage] = {
             features=frozenset(
                 {"rooms", "websocket", "autobahn", "longpoll", "single_process", "auth"}
                 | IN_MEMORY_CHAT
+                | SQLITE
             ),
             processes=(ONE_PROCESS,),
         ),
@@ -200,17 +220,28 @@ STAGES: dict[str, Stage] = {
             parent="auth",
             chapter="06_history.md",
             title="every message stored before it is shown; clients that resume where they were",
-            features=frozenset(
-                {"rooms", "websocket", "autobahn", "longpoll", "single_process", "auth", "history"}
-            ),
+            features=HISTORY | SQLITE,
             processes=(ONE_PROCESS,),
+        ),
+        Stage(
+            name="scale_out",
+            folder="addendums/scale_out",
+            parent="history",
+            chapter="09_scale_out.md",
+            title="several chat processes behind a load balancer, joined by PostgreSQL and Redis",
+            features=HISTORY | {"scale_out"},
+            processes=(ONE_PROCESS,),
+            services=("postgresql", "redis"),
+            programs=("postgres", "redis-server", "haproxy"),
         ),
     ]
 }
 
 
-NEWEST = [stage for stage in STAGES.values() if not stage.branch][-1]
-"""The newest stage of the main line, which has every main-line check."""
+NEWEST = [stage for stage in STAGES.values() if not stage.branch and not stage.services][-1]
+"""The newest stage of the main line that runs on Python alone, with every check of the
+stages before it: what a workshop serves and ``nox -s under_load`` checks. A stage that needs
+PostgreSQL and Redis (scale_out) is for a chapter of its own, not every laptop."""
 
 
 def chatserver_modules(features: frozenset[str]) -> list[str]:

@@ -185,7 +185,7 @@ def main(argv: list[str]) -> int:
             print(f"The sheet is in {args.data_dir / SHEET}, ready to print.")
             return 0
         if args.reset:
-            if not site.database.is_file():
+            if not site.database.exists():
                 print(f"Nothing to reset: there is no workshop database in {args.data_dir}.")
                 return 0
             if ports.listen_problem(args.host, port) is not None:

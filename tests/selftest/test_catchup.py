@@ -39,7 +39,7 @@ def learners_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("learner")
     site = StageProcesses(STAGES["part1"], STAGES["part1"].path, workdir)
     site.prepare(admin=("ada", "ada's own password"), rooms=1)
-    return site.database
+    return Path(site.database.source)
 
 
 def an_attempt(stage: str, folder: Path, database: Path | None) -> dict[str, bytes]:

@@ -29,7 +29,9 @@ def test_the_setup_block_updates_first_and_installs_what_the_checks_need() -> No
     lines = readme_setup().setup_lines((REPO_ROOT / "README.md").read_text(), as_root=False)
     assert lines[0] == "sudo apt-get update", "apt-get install on a fresh machine needs update"
     text = "\n".join(lines)
-    for needed in ("chromium", "chromium-driver", "pipx install nox", "pipx inject nox uv"):
+    needs = ("chromium", "chromium-driver", "pipx install nox", "pipx inject nox uv")
+    scale_out = ("redis-server", "postgresql", "haproxy")  # chapter 09's servers
+    for needed in (*needs, *scale_out):
         assert needed in text, f"the README's setup lines do not install {needed}"
     assert "pip install" not in text.replace("pipx install", ""), (
         "Debian's Python refuses `pip install` outside a virtual environment (PEP 668)"

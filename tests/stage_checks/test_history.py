@@ -409,26 +409,48 @@ def test_a_first_poll_after_a_restart_starts_from_the_last_stored_id(
     )
 
 
-@pytest_twisted.ensureDeferred
-async def test_the_database_store_gives_ids_in_the_commit_and_works_in_a_thread(
-    chatserver_code: SimpleNamespace, django_in_process: None
-) -> None:
-    from django.contrib.auth import get_user_model
+def database_setting(query: str) -> object:
+    """One value the stage's database connection reports, asked through Django."""
     from django.db import connection, connections
 
-    from chat.models import ChatRoom, Message
-
-    room = ChatRoom.objects.create(name="stored").pk
-    user = get_user_model().objects.create_user("writer")
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA synchronous")
-        synchronous = cursor.fetchone()[0]
+        cursor.execute(query)
+        value = cursor.fetchone()[0]
     connections.close_all()
+    return value
+
+
+@pytest.mark.needs("sqlite")
+def test_sqlite_waits_for_the_disk_at_every_commit(django_in_process: None) -> None:
+    synchronous = database_setting("PRAGMA synchronous")
     assert synchronous == 2, (
         f"sqlite's synchronous setting is {synchronous}, not 2 (FULL): a commit could be "
         "lost in a power cut after the message was shown. Set it in DATABASES' OPTIONS."
     )
 
+
+@pytest.mark.needs("scale_out")
+def test_postgresql_waits_for_the_disk_at_every_commit(django_in_process: None) -> None:
+    synchronous_commit = database_setting("SHOW synchronous_commit")
+    assert synchronous_commit == "on", (
+        f"PostgreSQL's synchronous_commit is {synchronous_commit!r}, not 'on': a commit could "
+        "be lost in a crash after the message was shown. Leave it on (PostgreSQL's default); "
+        "do not turn it off in DATABASES' OPTIONS."
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_database_store_gives_ids_in_the_commit_and_works_in_a_thread(
+    chatserver_code: SimpleNamespace, django_in_process: None
+) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    from chat.models import ChatRoom, Message
+
+    room = ChatRoom.objects.create(name="stored").pk
+    user = get_user_model().objects.create_user("writer")
+    connections.close_all()
     writer = FakePerson(user.pk, "writer", "writer-session")
     draft = chatserver_code.messages.Draft
     threads: list[threading.Thread] = []
