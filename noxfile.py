@@ -111,7 +111,7 @@ def refuse_missing_programs(session: nox.Session, stage: Stage) -> None:
     machine lacks (PostgreSQL, Redis, HAProxy for scale_out), and how to install them."""
     missing = missing_programs(stage.programs)
     if missing:
-        session.error(f"{stage.name} needs programs that are missing. {install_line(missing)}")
+        session.error(install_line(missing, needed_by=f"nox -s {stage.name}"))
 
 
 def stage_session(stage: Stage):

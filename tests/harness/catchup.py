@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .databases import SqliteFile
 from .learner_folders import FolderError, chapter_folder, copy_stage, files_of, main_folder
 from .processes import StageError, StageProcesses
 from .stages import REPO_ROOT, STAGES, Stage
@@ -170,7 +171,8 @@ def copy_database(source: Path, target: Path) -> None:
 def migrate(stage: Stage, database: Path, workdir: Path) -> list[str]:
     """Migrate ``database`` with the reference stage's code; the migrations it applied.
     Raises StageError, with what Django printed, if it fails."""
-    site = StageProcesses(stage, stage.path, workdir, database=database)
+    own = SqliteFile(database, workdir / "empty.sqlite3")  # a learner's file: sqlite, always
+    site = StageProcesses(stage, stage.path, workdir, database=own)
     printed = site.manage("migrate", "--noinput").stdout
     return re.findall(r"Applying (\S+)\.\.\.", printed)
 

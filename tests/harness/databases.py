@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from .services import PostgresServer
+from .services import PostgresServer, Server
 
 
 class Database(ABC):
@@ -47,8 +47,8 @@ class Database(ABC):
         """Stop that server again, if ``start`` started it."""
 
     @abstractmethod
-    def logs(self) -> list[Path]:
-        """Its server's logs, for a failed check's artefacts."""
+    def servers(self) -> list[Server]:
+        """The server it lives on, if any: to say where its log is, and to save it."""
 
     @abstractmethod
     def exists(self) -> bool:
@@ -97,7 +97,7 @@ class SqliteFile(Database):
     def stop(self) -> None:
         """Nothing to stop."""
 
-    def logs(self) -> list[Path]:
+    def servers(self) -> list[Server]:
         return []
 
     def exists(self) -> bool:
@@ -148,8 +148,8 @@ class PostgresDatabase(Database):
             self.server.close()
             self._started = False
 
-    def logs(self) -> list[Path]:
-        return [self.server.log_path]
+    def servers(self) -> list[Server]:
+        return [self.server]
 
     def env(self) -> dict[str, str]:
         return {"DATABASE_URL": self.server.url(self.name)}

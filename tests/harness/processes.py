@@ -32,7 +32,7 @@ from typing import IO
 from . import people
 from .children import READY_TIMEOUT, STOP_TIMEOUT, end_process, free_port, tail
 from .databases import Database, PostgresDatabase, SqliteFile
-from .services import PostgresServer, RedisServer, ServiceError
+from .services import PostgresServer, RedisServer, Server, ServiceError
 from .stages import Process, Stage
 
 PORT_IN_USE = ("Address already in use", "CannotListenError", "That port is already in use")
@@ -109,7 +109,8 @@ class StageProcesses:
         ``log_dir``: where the processes' logs go (``workdir`` by default).
         ``database``: the one to use, instead of a new one in ``workdir`` (sqlite) or on
         ``postgres`` (a stage that needs PostgreSQL; without ``postgres``, a server of its own
-        is started in ``log_dir`` and stopped with the stage)."""
+        is started in ``log_dir`` and stopped with the stage). Sites that start from copies
+        of one another's databases (``prepared``) must be given the same ``postgres``."""
         self.stage = stage
         self.stage_dir = stage_dir
         self.workdir = workdir
@@ -544,11 +545,14 @@ class StageProcesses:
             target = folder / f"server-{process.name}.log"
             target.write_text(self.log_text(process.name))
             saved.append(target)
-        services = [self.redis.log_path] if self.redis is not None else []
-        for log in [*services, *self.database.logs()]:
-            if log.is_file():
-                saved.append(Path(shutil.copyfile(log, folder / log.name)))
+        for server in self.servers():
+            if server.log_path.is_file():
+                saved.append(Path(shutil.copyfile(server.log_path, folder / server.log_path.name)))
         return saved
+
+    def servers(self) -> list[Server]:
+        """The servers the stage needs beside its own processes (PostgreSQL, Redis)."""
+        return [*self.database.servers(), *([self.redis] if self.redis is not None else [])]
 
 
 SiteWith = Callable[[Path, Mapping[str, str]], AbstractContextManager[StageProcesses]]

@@ -369,6 +369,8 @@ def run(
             for process in stage.processes:
                 log = site.log_path(process.name)
                 print(f"  {process.name:<12} port {ports[process.name]}, log {log}")
+            for server in site.servers():
+                print(f"  {server.name:<12} port {server.port}, log {server.log_path}")
             print(f"\nDatabase: {site.database}\nPress Ctrl-C to stop.\n", flush=True)
             while site.all_running():
                 time.sleep(0.5)

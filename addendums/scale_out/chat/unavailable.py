@@ -24,7 +24,7 @@ class DatabaseUnavailable:
     def process_exception(self, request, exception):
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        # Rendered without the request: its user would be looked up in the database too.
+        # Rendered without the request, whose user would be looked up in the database too.
         page = render_to_string("chats/database_down.html", {"path": request.get_full_path()})
         response = HttpResponse(page, status=503)
         response["Retry-After"] = str(RETRY_AFTER)

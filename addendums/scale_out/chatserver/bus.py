@@ -10,12 +10,13 @@ it. Nothing is lost by that, because the messages are in PostgreSQL, with ids: a
 that sees a gap, or that was cut off from Redis, reads what it missed from the database
 (rooms.py, Room.arrive and Room.catch_up).
 
-The client is redis-py, the Redis project's own, well kept and up to date; Twisted's own
-txredisapi has had few releases in years and lists no Python newer than 3.11. redis-py
-blocks, so it never runs on the reactor, like Django's ORM: one thread listens, and
-hands each message to the reactor (callFromThread); the commands (PUBLISH, the rate
-limit's script) go to a second thread of their own, one at a time, so their answers come
-back in the order they were asked, as a Deferred each.
+The client is redis-py, the Redis project's own: many maintainers, a release with every
+Redis feature. Twisted's txredisapi fits the reactor better and works with this Twisted,
+but it is kept by very few hands and its package lists no Python after 3.11. redis-py
+blocks, so it never runs on the reactor, like Django's ORM: one thread listens, and hands
+each message to the reactor (callFromThread); the commands (PUBLISH, the rate limit's
+script) go to a second thread of their own, one at a time, so their answers come back in
+the order they were asked, as a Deferred each.
 """
 
 import json

@@ -218,7 +218,12 @@ class ChatServerFactory(WebSocketServerFactory):
             elif channel == LOGOUTS:
                 self.session_ended(said)
         except (ValueError, TypeError, KeyError) as problem:
-            log.warn("ignored {data!r} on {channel}: {why}", data=data, channel=channel, why=problem)
+            log.warn(
+                "passed over {data!r} on {channel}: {problem}",
+                data=data,
+                channel=channel,
+                problem=problem,
+            )
 
     def hearing_again(self):
         """Redis is reached, at start or after an outage: whatever was said meanwhile is in
