@@ -6,14 +6,17 @@ order, with no gap and no repeat. A gap is read from the database once, while th
 after it wait. A logout heard from another process closes that login's connections here.
 These checks play the part of Redis and of the other processes in-process: they store
 messages in a FakeStore behind the chat server's back, as another process would, and hand
-the factory what Redis would have brought (ChatServerFactory.heard).
+the factory what Redis would have brought (ChatServerFactory.heard). The last checks read
+where PostgreSQL and Redis are from the settings, and refuse a wrong address in plain words;
+and a page asked for while PostgreSQL is away is a 503 in plain words, not a traceback.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from types import SimpleNamespace
+import socket
+from collections.abc import Callable, Iterator
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -194,4 +197,101 @@ def test_a_message_redis_brings_that_is_not_a_chat_message_is_passed_over(
     process.hear(MESSAGES, message)
     assert process.seen() == [1], (
         f"After {data!r} on chat:messages, the next real message should still reach Alice."
+    )
+
+
+# -- where PostgreSQL and Redis are: the settings every process shares -----------------------
+
+
+@pytest.fixture
+def settings_module(
+    import_from_stage: Callable[[str], ModuleType], django_in_process: None
+) -> ModuleType:
+    """The stage's settings module, imported once Django is set up on the run's database
+    (importing it first would fix DATABASES for this process before the run says where)."""
+    return import_from_stage("django_twisted_chat.settings")
+
+
+def test_database_url_says_where_postgresql_is(
+    settings_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://chat:s%40cret@db.example.com:6543/talk")
+    found = settings_module.database_from_environment()
+    wanted = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "talk",
+        "HOST": "db.example.com",
+        "PORT": "6543",
+        "USER": "chat",
+        "PASSWORD": "s@cret",
+    }
+    assert {key: found.get(key) for key in wanted} == wanted, (
+        f"DATABASE_URL=postgresql://chat:s%40cret@db.example.com:6543/talk became {found}."
+    )
+
+
+def test_without_database_url_the_pg_variables_say_it(
+    settings_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("PGHOST", "db.example.com")
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    found = settings_module.database_from_environment()
+    assert (found["NAME"], found["HOST"]) == ("django_twisted_chat", "db.example.com"), (
+        f"With PGHOST set and no DATABASE_URL or PGDATABASE, the database should be "
+        f"django_twisted_chat on db.example.com; the settings said {found}."
+    )
+
+
+@pytest.mark.parametrize("url", ["sqlite:///db.sqlite3", "postgresql://db.example.com:99999/x"])
+def test_a_database_url_that_is_not_postgresql_is_refused_in_plain_words(
+    settings_module: ModuleType, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ImproperlyConfigured, match="is not a PostgreSQL address; write it like"):
+        settings_module.database_from_environment()
+
+
+def test_a_redis_url_that_is_not_one_is_refused_in_plain_words(
+    chatserver_code: SimpleNamespace,
+) -> None:
+    config = chatserver_code.config
+    with pytest.raises(config.ConfigError, match="CHAT_REDIS_URL: 'localhost:6379'"):
+        config.Config.from_environ({"CHAT_REDIS_URL": "localhost:6379"})
+    chosen = config.Config.from_environ({"CHAT_REDIS_URL": "redis://cache.example.com:6380/2"})
+    assert chosen.redis_url == "redis://cache.example.com:6380/2"
+
+
+# -- PostgreSQL away: Django's pages say so in plain words -------------------------------------
+
+
+def test_a_page_asked_for_while_postgresql_is_away_is_a_plain_words_503(
+    django_in_process: None,
+) -> None:
+    from django.db import connection
+    from django.test import Client
+
+    closed = socket.socket()  # bound, never listening: every connection to it is refused
+    closed.bind(("127.0.0.1", 0))
+    database = connection.settings_dict
+    kept = database["HOST"], database["PORT"]
+    connection.close()
+    database["HOST"], database["PORT"] = closed.getsockname()[0], str(closed.getsockname()[1])
+    try:
+        browser = Client()
+        browser.cookies["sessionid"] = "a" * 32  # a session to look up: the database is asked
+        answer = browser.get("/chats/", HTTP_HOST="localhost")
+    finally:
+        connection.close()
+        database["HOST"], database["PORT"] = kept
+        closed.close()
+    page = answer.content.decode()
+    assert answer.status_code == 503 and "cannot reach its database" in page, (
+        f"With PostgreSQL away, /chats/ answered {answer.status_code}; it should be a 503 "
+        f"page that says so in plain words (chat/unavailable.py). It began: {page[:300]!r}"
+    )
+    assert "Traceback" not in page and answer.get("Retry-After"), (
+        "The 503 page should carry a Retry-After header and no traceback."
     )
