@@ -20,6 +20,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 
 from harness.fakes import ORIGIN, FakePeople, FakePerson, FakeStore, chat_factory, chat_site
@@ -52,19 +53,19 @@ class Process:
             people=self.people,
             store=self.store,
         )
-        site = chat_site(code, self.factory, one_process=True)
-        site.reactor = MemoryReactorClock()
-        self.socket = MemoryClient(site, "/ws/1", origin=ORIGIN, headers=self.alice)
+        self.site = chat_site(code, self.factory, one_process=True)
+        self.site.reactor = MemoryReactorClock()
+        self.socket = MemoryClient(self.site, "/ws/1", origin=ORIGIN, headers=self.alice)
         welcome = self.socket.take_welcome()
         assert welcome is not None and welcome.get("type") == "welcome", (
             f"Alice's WebSocket to /ws/1 was answered {self.socket.status} with {welcome}, "
             "not let in with a welcome."
         )
 
-    def stored_elsewhere(self, *texts: str) -> list[JSON]:
+    def stored_elsewhere(self, *texts: str, room: int = 1) -> list[JSON]:
         """Carol says ``texts`` on another process: stored, and not yet heard of here."""
         now = self.clock.seconds()
-        drafts = [self.code.messages.Draft(1, CAROL, text, now) for text in texts]
+        drafts = [self.code.messages.Draft(room, CAROL, text, now) for text in texts]
         return [message for message, _ in self.store.store(drafts)]
 
     def hear(self, channel: str, data: Any) -> None:
@@ -129,6 +130,28 @@ def test_a_message_stored_here_goes_out_at_once_and_its_echo_is_dropped(
     assert echoed == [], f"Redis brought message 1 back and Alice was sent {echoed} again."
     assert process.store.reads == [], (
         f"A repeat needs nothing from the database, yet it was asked {process.store.reads}."
+    )
+
+
+def test_a_message_heard_while_its_room_is_being_read_is_not_lost(process: Process) -> None:
+    """Alice opens room 2, which nobody here was in: the process reads its latest messages
+    from the database, and Carol's message, stored elsewhere just after that read began,
+    comes from Redis before the read is back. The read cannot have seen it."""
+    process.factory.room_exists.existing.add(2)
+    reading: Deferred[tuple[int, list[JSON]]] = Deferred()
+    process.store.latest = lambda room_id, count: reading
+    second = MemoryClient(process.site, "/ws/2", origin=ORIGIN, headers=process.alice)
+    (carols,) = process.stored_elsewhere("while you were loading", room=2)
+    process.hear(MESSAGES, carols)
+    reading.callback((0, []))  # what the database held when the read began
+    second.take_welcome()
+    seen = [m["id"] for m in second.new_messages() if m.get("type") == "message"]
+    second.disconnect()
+    assert seen == [1], (
+        f"Carol's message 1 came from Redis while room 2 was being read from the database, "
+        f"and Alice, in room 2, was sent {seen}. Keep what Redis brings for a room being "
+        "loaded, and hand it to the room (arrive) once it is there: the read may have begun "
+        "before the message was stored."
     )
 
 

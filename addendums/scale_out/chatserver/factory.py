@@ -54,6 +54,9 @@ class ChatServerFactory(WebSocketServerFactory):
         self.writer = Writer(self.store.save, config.write_batch)
         self.rooms = {}  # room id -> Room, for every room someone has joined
         self.lookups = {}  # room id -> the Deferreds waiting while Django is asked about it
+        # room id -> what Redis brought for a room while it was being read from the database
+        # (a read that may have begun before those messages were stored): see room_looked_up.
+        self.heard_while_loading = {}
         # Redis (bus.py), shared with the other chat processes; None for a process alone,
         # as in the in-process checks.
         self.bus = bus
@@ -138,6 +141,11 @@ class ChatServerFactory(WebSocketServerFactory):
                 answer.errback(room)
             else:
                 answer.callback(room)
+        # Now that everyone who asked is in the room, what Redis brought meanwhile goes
+        # through arrive: a repeat if the read saw it, the next message if not.
+        for message in self.heard_while_loading.pop(room_id, []):
+            if room is not None and not isinstance(room, Failure):
+                room.arrive(message)
 
     def join(self, client, room):
         """Put a client in a room it has found (find_room)."""
@@ -213,8 +221,11 @@ class ChatServerFactory(WebSocketServerFactory):
             said = json.loads(data)
             if channel == MESSAGES:
                 room = self.rooms.get(said["room"])
-                if room is not None:  # a room nobody here has joined needs nothing
+                if room is not None:
                     room.arrive(said)
+                elif said["room"] in self.lookups:  # being read from the database just now
+                    self.heard_while_loading.setdefault(said["room"], []).append(said)
+                # Otherwise nobody here has joined the room: nothing to do.
             elif channel == LOGOUTS:
                 self.session_ended(said)
         except (ValueError, TypeError, KeyError) as problem:
