@@ -6,6 +6,8 @@ an empty folder and must run without error; there is no snapshot to compare it w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -13,17 +15,35 @@ import pytest
 
 from harness.executed import keep
 from harness.learner_folders import chapter_folder, copy_stage, folder_beside
-from harness.replay import CHAPTERS, ReplayError, differences, execute_chapter
+from harness.replay import (
+    CHAPTERS,
+    ReplayError,
+    chapter_servers,
+    differences,
+    execute_chapter,
+)
 from harness.stages import READINGS, STAGES, Stage
 
 STAGE_OF_CHAPTER = {stage.chapter: stage for stage in STAGES.values()}
 
 
-def replay(chapter: Path, workdir: Path, run: str) -> nbformat.NotebookNode:
+def replay(
+    chapter: Path, workdir: Path, run: str, servers: dict[str, str]
+) -> nbformat.NotebookNode:
     try:
-        return execute_chapter(chapter, workdir)
+        return execute_chapter(chapter, workdir, servers)
     except ReplayError as error:
         pytest.fail(f"{run}: {error}", pytrace=False)
+
+
+@contextmanager
+def servers_for(chapters: list[Path], tmp_path: Path) -> Iterator[dict[str, str]]:
+    """chapter_servers, failing the check in plain words when they cannot be started."""
+    try:
+        with chapter_servers(chapters, tmp_path / "servers") as servers:
+            yield servers
+    except ReplayError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
@@ -33,19 +53,21 @@ def test_chapter_replays_to_its_stage(chapter: Path, tmp_path: Path) -> None:
     stage = STAGE_OF_CHAPTER.get(chapter.name)
     if stage is None:
         assert chapter.name in READINGS, f"{chapter.name} is neither a stage's nor a Reading"
-        keep(replay(chapter, workdir, "Running it"), chapter)
+        keep(replay(chapter, workdir, "Running it", {}), chapter)
         return
     if stage.parent is not None:
         copy_stage(STAGES[stage.parent].path, workdir)
 
     # Twice: a learner may run a chapter again on the folder it built, and every cell must
-    # be safe to run again; the second run must leave the same files as the first.
+    # be safe to run again; the second run must leave the same files as the first. Both
+    # runs use the same servers, as a learner's would (chapter 09's database, say).
     runs = []
-    for run in ("Replaying", "Replaying a second time, on its own result,"):
-        runs.append(replay(chapter, workdir, run))
-        expect_stage(stage, chapter_folder(stage, workdir), f"{run} {chapter.name}")
-        if stage.branch and stage.parent is not None:
-            expect_stage(STAGES[stage.parent], workdir, f"{run} {chapter.name}, a branch,")
+    with servers_for([chapter], tmp_path) as servers:
+        for run in ("Replaying", "Replaying a second time, on its own result,"):
+            runs.append(replay(chapter, workdir, run, servers))
+            expect_stage(stage, chapter_folder(stage, workdir), f"{run} {chapter.name}")
+            if stage.branch and stage.parent is not None:
+                expect_stage(STAGES[stage.parent], workdir, f"{run} {chapter.name}, a branch,")
     keep(runs[0], chapter)  # what a learner sees the first time through
 
 
@@ -91,8 +113,10 @@ def test_a_branch_after_the_main_line_leaves_every_folder_as_its_stage(
     workdir = tmp_path / "django-twisted-chat"
     copy_stage(parent.path, workdir)
     followed = [*main_line_from(parent.name), branch]
-    for stage in followed:
-        replay(stage.chapter_path, workdir, f"Replaying {stage.chapter} after the others")
+    with servers_for([stage.chapter_path for stage in followed], tmp_path) as servers:
+        for stage in followed:
+            run = f"Replaying {stage.chapter} after the others"
+            replay(stage.chapter_path, workdir, run, servers)
     done = "Replaying " + ", then ".join(stage.chapter for stage in followed)
     expect_stage(followed[-2] if len(followed) > 1 else parent, workdir, done)
     expect_stage(branch, chapter_folder(branch, workdir), done)

@@ -10,6 +10,8 @@ import difflib
 import os
 import re
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import jupytext
@@ -18,20 +20,27 @@ import nbformat
 from nbclient.exceptions import CellExecutionError
 
 from .learner_folders import WORKBOOK_DIR_ENV, files_of
-from .stages import TUTORIAL_DIR
+from .services import PostgresServer, RedisServer, ServiceError
+from .stages import STAGES, TUTORIAL_DIR
 
 CELL_TIMEOUT = 300
 CHAPTERS = sorted(TUTORIAL_DIR.glob("[0-9][0-9]_*.md"))
 """Every chapter, in reading order."""
+CHAPTER_DATABASE = "django_twisted_chat"
+"""The database a chapter's cells use on the replay's PostgreSQL: the one they would use on
+a learner's machine, where PGDATABASE is unset."""
 
 
 class ReplayError(Exception):
     """A chapter's cell failed, or its result differs from the snapshot."""
 
 
-def execute_chapter(chapter: Path, workdir: Path) -> nbformat.NotebookNode:
-    """Run every cell of ``chapter``, with the chapters' working folder set to ``workdir``;
-    the notebook with every cell's outputs."""
+def execute_chapter(
+    chapter: Path, workdir: Path, servers: Mapping[str, str] | None = None
+) -> nbformat.NotebookNode:
+    """Run every cell of ``chapter``, with the chapters' working folder set to ``workdir``
+    and ``servers`` (chapter_servers) in its environment; the notebook with every cell's
+    outputs."""
     notebook = jupytext.read(chapter)
     client = nbclient.NotebookClient(
         notebook,
@@ -47,6 +56,7 @@ def execute_chapter(chapter: Path, workdir: Path) -> nbformat.NotebookNode:
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {
         **os.environ,
+        **(servers or {}),
         WORKBOOK_DIR_ENV: str(workdir),
         "PATH": path,
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -56,6 +66,36 @@ def execute_chapter(chapter: Path, workdir: Path) -> nbformat.NotebookNode:
     except CellExecutionError as error:
         plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the kernel's colours
         raise ReplayError(f"{chapter.name}: a cell failed when replayed:\n{plain}") from None
+
+
+def services_of(chapters: list[Path]) -> set[str]:
+    """The servers the stages of ``chapters`` need beside their own processes."""
+    names = {chapter.name for chapter in chapters}
+    return {service for s in STAGES.values() if s.chapter in names for service in s.services}
+
+
+@contextmanager
+def chapter_servers(chapters: list[Path], workdir: Path) -> Iterator[dict[str, str]]:
+    """Throw-away PostgreSQL and Redis servers for chapters whose stage needs them (chapter
+    09's cells migrate, store and publish), stopped when the block ends; the variables that
+    tell the chapters' kernel where they are. Nothing for the other chapters. ReplayError,
+    in plain words, when a server is not installed or does not start."""
+    needed = services_of(chapters)
+    found: dict[str, str] = {}
+    with ExitStack() as running:
+        try:
+            if "postgresql" in needed:
+                postgres = running.enter_context(PostgresServer(workdir))
+                postgres.create_database(CHAPTER_DATABASE)
+                found["DATABASE_URL"] = postgres.url(CHAPTER_DATABASE)
+            if "redis" in needed:
+                found["CHAT_REDIS_URL"] = running.enter_context(RedisServer(workdir)).url
+        except ServiceError as problem:
+            names = ", ".join(chapter.name for chapter in chapters)
+            raise ReplayError(
+                f"{names} needs servers that could not be started: {problem}"
+            ) from None
+        yield found
 
 
 def differences(expected: Path, actual: Path) -> str:
