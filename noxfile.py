@@ -143,18 +143,31 @@ def under_load(session: nox.Session) -> None:
     )  # fmt: skip
 
 
+SEVERAL_AT_A_TIME = ("--numprocesses=3", "--dist=loadgroup")
+"""The self-tests and the chapter replays spend most of their time waiting on servers,
+browsers and installs of their own, so three at a time keep two cores busy. Checks that
+share a server, or a nox environment in .nox, carry one xdist_group mark and run together,
+in order, on one worker (-- --numprocesses=0: one at a time)."""
+
+
 @workbook_session()
 def harness(session: nox.Session) -> None:
     """Check the checks: copies of a stage with a mistake in them must fail in plain words."""
     install_every_stage(session, HARNESS_REQUIREMENTS, BENCH_REQUIREMENTS)
-    session.run("pytest", "tests/selftest", "--tb=short", *session.posargs, env=NO_BYTECODE)
+    session.run(
+        "pytest", "tests/selftest", *SEVERAL_AT_A_TIME, "--tb=short", *session.posargs,
+        env=NO_BYTECODE,
+    )  # fmt: skip
 
 
 @workbook_session()
 def tutorial(session: nox.Session) -> None:
     """Replay every chapter onto its parent stage and compare with its snapshot."""
     install_every_stage(session, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
-    session.run("pytest", "tests/chapters", "--tb=short", *session.posargs, env=NO_BYTECODE)
+    session.run(
+        "pytest", "tests/chapters", *SEVERAL_AT_A_TIME, "--tb=short", *session.posargs,
+        env=NO_BYTECODE,
+    )  # fmt: skip
 
 
 @workbook_session()
