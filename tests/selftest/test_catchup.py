@@ -31,10 +31,6 @@ LEARNERS_EDIT = "\n# my own attempt at this chapter\n"
 ROOM = "Room 1"
 """The room prepare_project.py makes in the learner's database (--rooms 1)."""
 
-pytestmark = pytest.mark.xdist_group("catchup")
-"""In a parallel run, the whole module on one worker: the learner's database and the
-folder caught up from inside are made once, for the module (each costs a migration)."""
-
 
 @pytest.fixture(scope="module")
 def learners_database(tmp_path_factory: pytest.TempPathFactory) -> Path:

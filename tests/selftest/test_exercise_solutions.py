@@ -258,7 +258,6 @@ def next_event(stream: HTTPResponse) -> dict[str, str]:
             fields[name] = value.removeprefix(" ")
 
 
-@pytest.mark.xdist_group("longpoll_site")  # one start of that site serves these
 def test_chapter_03_server_sent_events_bring_each_message_and_resume(
     longpoll_site: StageProcesses,
 ) -> None:
@@ -297,7 +296,6 @@ def counted(site: StageProcesses, room: int, expected: tuple[int, int]) -> bool:
     return True
 
 
-@pytest.mark.xdist_group("longpoll_site")  # one start of that site serves these
 def test_chapter_03_the_status_page_counts_who_is_waiting(longpoll_site: StageProcesses) -> None:
     """Exercise 3: a WebSocket and a waiting poll are counted, and forgotten as they go."""
     site, room = longpoll_site, longpoll_site.new_room()
@@ -324,7 +322,6 @@ def latest(site: StageProcesses, room: int, last: str) -> dict[str, Any]:
     return answer.json()
 
 
-@pytest.mark.xdist_group("longpoll_site")  # one start of that site serves these
 def test_chapter_03_a_poll_may_ask_for_the_latest_messages(longpoll_site: StageProcesses) -> None:
     """Exercise 4: ?last=N answers at once with the latest N, and says missed only when some
     of those are gone from the history (two messages here)."""
@@ -387,7 +384,6 @@ def error_line(window: WebDriver) -> str:
     return window.find_element(By.ID, "chat_error").text
 
 
-@pytest.mark.xdist_group("longpoll_site")  # one start of that site serves these
 def test_chapter_03_a_refused_message_is_sent_again_after_retry_after(
     longpoll_site: StageProcesses, browsers: Browsers
 ) -> None:
@@ -455,7 +451,6 @@ def post_from(site: StageProcesses, room: int, via: str, forwarded_for: str) -> 
         return post.getresponse().status
 
 
-@pytest.mark.xdist_group("one_process_site")  # one start of that site serves these
 def test_chapter_04_a_trusted_proxy_names_the_client(one_process_site: StageProcesses) -> None:
     """Exercise 3: behind the proxy, each client has a bucket of its own and the log shows
     it; anyone else's X-Forwarded-For is not believed."""
@@ -498,7 +493,6 @@ def says_why(window: WebDriver) -> bool:
     return True
 
 
-@pytest.mark.xdist_group("one_process_site")  # one start of that site serves these
 def test_chapter_04_the_status_line_says_why_the_server_closed(
     one_process_site: StageProcesses, browsers: Browsers
 ) -> None:
@@ -550,7 +544,6 @@ def presence_in(heard: list[JSON]) -> list[tuple[str, str]]:
     return [(m["person"], m["event"]) for m in heard if m.get("type") == "presence"]
 
 
-@pytest.mark.xdist_group("auth_site")  # one start of that site serves these
 def test_chapter_05_presence_counts_people_not_tabs(auth_site: StageProcesses) -> None:
     """Exercise 1: a newcomer hears who is here; the others hear of a person's first tab and
     their last, and of nothing in between. A step's news is sent before a line of chat
@@ -577,7 +570,6 @@ def test_chapter_05_presence_counts_people_not_tabs(auth_site: StageProcesses) -
         )
 
 
-@pytest.mark.xdist_group("auth_site")  # one start of that site serves these
 def test_chapter_05_the_welcome_says_who_you_are_and_the_page_marks_yours(
     auth_site: StageProcesses, browsers: Browsers
 ) -> None:

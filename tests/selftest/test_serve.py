@@ -279,9 +279,6 @@ def nox_serve(
         nox.wait(STOP_TIMEOUT)
 
 
-# In a parallel run, on one worker: each runs `nox -s serve`, whose environment the first
-# run makes in .nox/serve, and two runs making it at once would spoil it for both.
-@pytest.mark.xdist_group("nox_serve")
 @pytest.mark.parametrize("how", list(STOPS))
 def test_the_command_people_type_stops_every_server_however_it_is_stopped(
     how: str, tmp_path: Path
@@ -434,7 +431,6 @@ def as_named(port: int, path: str, name: str) -> http.Response:
     return http.request(f"http://127.0.0.1:{port}{path}", headers={"Host": f"{name}:{port}"})
 
 
-@pytest.mark.xdist_group("room_site")  # one room for the three, in order
 def test_a_room_answers_to_every_name_of_the_machine_and_to_no_other(
     room_site: RoomSite,
 ) -> None:
@@ -451,7 +447,6 @@ def test_a_room_answers_to_every_name_of_the_machine_and_to_no_other(
         pass  # the chat server took a page of the machine's host name: its origins include it
 
 
-@pytest.mark.xdist_group("room_site")  # one room for the three, in order
 def test_a_room_runs_as_deployed_with_a_key_of_its_own(
     room_site: RoomSite,
 ) -> None:
@@ -469,7 +464,6 @@ def test_a_room_runs_as_deployed_with_a_key_of_its_own(
     assert "DJANGO_SECRET_KEY is not set" not in logs, "the room runs on the public development key"
 
 
-@pytest.mark.xdist_group("room_site")  # one room for the three, in order
 def test_each_run_of_a_room_logs_to_a_folder_of_its_own_with_no_traceback(
     room_site: RoomSite,
 ) -> None:

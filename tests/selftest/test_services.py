@@ -29,7 +29,6 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
         yield server
 
 
-@pytest.mark.xdist_group("postgres")  # one server for the two
 def test_postgres_restarts_on_the_same_port_with_the_same_data(postgres: PostgresServer) -> None:
     postgres.create_database("template_kept")
     with postgres.connect("template_kept") as connection:
@@ -51,7 +50,6 @@ def test_postgres_restarts_on_the_same_port_with_the_same_data(postgres: Postgre
     assert not postgres.has_database("kept")
 
 
-@pytest.mark.xdist_group("postgres")  # one server for the two
 def test_a_locked_database_makes_every_query_wait(postgres: PostgresServer) -> None:
     import psycopg
 

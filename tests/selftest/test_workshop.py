@@ -38,10 +38,6 @@ CROWD = 40
 REPORTS_EACH = 3
 MAIN_LINE = [name for name, stage in STAGES.items() if not stage.branch]
 
-pytestmark = pytest.mark.xdist_group("workshop")
-"""In a parallel run, the whole module on one worker, in order: its checks share one
-workshop server and one board window, and the reset check, which stops it, comes last."""
-
 
 @dataclass
 class Workshop:
