@@ -143,18 +143,37 @@ def under_load(session: nox.Session) -> None:
     )  # fmt: skip
 
 
+THREE_AT_A_TIME = "--numprocesses=3"
+"""The self-tests and the chapter replays spend most of their time waiting on servers,
+browsers and installs of their own, so three at a time keep two cores busy (pytest-xdist;
+-- --numprocesses=0 runs them one at a time)."""
+MODULE_BY_MODULE = "--dist=loadfile"
+"""Each self-test module runs whole on one worker, in its own order: a module's shared
+server (the workshop, a room, a chapter's site) starts once, a module's checks may build on
+each other (the workshop's reset comes last), and the runs of `nox -s serve`, which make
+.nox/serve on first use, never make it twice at once. (Finer xdist_group marks would need
+--dist=loadgroup, which pytest-xdist 3.8.0 ignores under pytest 9.2.) Chapter replays share
+nothing, and are spread one by one."""
+
+
 @workbook_session()
 def harness(session: nox.Session) -> None:
     """Check the checks: copies of a stage with a mistake in them must fail in plain words."""
     install_every_stage(session, HARNESS_REQUIREMENTS, BENCH_REQUIREMENTS)
-    session.run("pytest", "tests/selftest", "--tb=short", *session.posargs, env=NO_BYTECODE)
+    session.run(
+        "pytest", "tests/selftest", THREE_AT_A_TIME, MODULE_BY_MODULE, "--tb=short",
+        *session.posargs, env=NO_BYTECODE,
+    )  # fmt: skip
 
 
 @workbook_session()
 def tutorial(session: nox.Session) -> None:
     """Replay every chapter onto its parent stage and compare with its snapshot."""
     install_every_stage(session, HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS, BENCH_REQUIREMENTS)
-    session.run("pytest", "tests/chapters", "--tb=short", *session.posargs, env=NO_BYTECODE)
+    session.run(
+        "pytest", "tests/chapters", THREE_AT_A_TIME, "--tb=short", *session.posargs,
+        env=NO_BYTECODE,
+    )  # fmt: skip
 
 
 @workbook_session()

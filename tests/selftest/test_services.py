@@ -41,10 +41,11 @@ def test_postgres_restarts_on_the_same_port_with_the_same_data(postgres: Postgre
     with postgres.connect("kept") as connection:
         rows = connection.execute("SELECT words FROM said").fetchall()
         pid = connection.execute("SELECT pg_backend_pid()").fetchone()
-    assert rows == [("kept",)], f"the copy of the template lost its row in a restart: {rows}"
-    assert pid is not None
-    if os.geteuid() == 0:
+        assert pid is not None
+        # Asked while connected: the backend process ends with its connection.
         owner = psutil.Process(pid[0]).username()
+    assert rows == [("kept",)], f"the copy of the template lost its row in a restart: {rows}"
+    if os.geteuid() == 0:
         assert owner == "postgres", f"as root, PostgreSQL must run as postgres, not {owner}"
     postgres.drop_database("kept")
     assert not postgres.has_database("kept")
