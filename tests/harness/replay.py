@@ -9,7 +9,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import jupytext
 import nbclient
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient.exceptions import CellExecutionError
 
 from .learner_folders import WORKBOOK_DIR_ENV, files_of
@@ -42,10 +45,15 @@ def execute_chapter(
     and ``servers`` (chapter_servers) in its environment; the notebook with every cell's
     outputs."""
     notebook = jupytext.read(chapter)
+    # The kernel talks to us over Unix sockets in a folder of its own, not over TCP ports:
+    # a port picked as free can be taken by another program before the kernel binds it,
+    # and several replays run at once.
+    sockets = Path(tempfile.mkdtemp(prefix="kernel-"))
+    kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "k"))
     client = nbclient.NotebookClient(
         notebook,
+        km=kernel,
         timeout=CELL_TIMEOUT,
-        kernel_name="python3",
         # The kernel starts in tutorial/, as in `nox -s lab`, so that `%load_ext workbook`
         # finds workbook.py; each chapter then moves into CHAT_WORKBOOK_DIR itself.
         resources={"metadata": {"path": str(TUTORIAL_DIR)}},
@@ -66,6 +74,8 @@ def execute_chapter(
     except CellExecutionError as error:
         plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the kernel's colours
         raise ReplayError(f"{chapter.name}: a cell failed when replayed:\n{plain}") from None
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def services_of(chapters: list[Path]) -> set[str]:
