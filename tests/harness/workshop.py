@@ -64,6 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.stage = NEWEST.name
     args.room = True  # serve's room: deployed, every name of this machine allowed
     args.stage_dir = None
+    args.processes = None  # one process: the newest stage that needs no servers of its own
     return args
 
 
