@@ -1,9 +1,8 @@
-"""Starting and stopping the bench's own server processes: the bare Autobahn server, Daphne
-serving the Channels peer, and redis-server for the peer's Redis channel layer."""
+"""Starting and stopping the bench's own server processes: the bare Autobahn server and
+Daphne serving the Channels peer. (Redis and PostgreSQL come from harness/services.py.)"""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import subprocess
@@ -11,8 +10,6 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-
-import psutil
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
@@ -78,43 +75,3 @@ def stop(popen: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             popen.kill()
             popen.wait()
-
-
-def redis_installed() -> bool:
-    return shutil.which("redis-server") is not None
-
-
-@contextmanager
-def redis_server(workdir: Path, host: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A throw-away redis-server on ``port``: nothing saved, its files in ``workdir``."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    argv = [
-        "redis-server",
-        "--bind", host,
-        "--port", str(port),
-        "--dir", str(workdir),
-        "--save", "",
-        "--appendonly", "no",
-        "--protected-mode", "yes",
-    ]  # fmt: skip
-    with server_process(argv, host=host, port=port, log=workdir / "redis.log") as popen:
-        yield popen
-
-
-def listening_on(port: int) -> int:
-    """The process id of the bench's child (or grandchild) that listens on ``port``: a
-    server the harness started for a target (its Redis, its PostgreSQL), which it does not
-    name by process id. Of a parent and its children that share the socket, the parent."""
-    found: dict[int, int] = {}
-    for child in psutil.Process().children(recursive=True):
-        try:
-            sockets = child.net_connections(kind="tcp")
-            parent = child.ppid()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        if any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets):
-            found[child.pid] = parent
-    first = [pid for pid, parent in found.items() if parent not in found]
-    if not first:
-        raise ServerError(f"no server the bench started listens on port {port}")
-    return first[0]

@@ -17,14 +17,14 @@ from pathlib import Path
 from harness import people
 from harness.cluster import BALANCER, Cluster
 from harness.processes import StageError, StageProcesses, free_port
-from harness.services import PostgresServer, install_line, missing_programs
+from harness.services import PostgresServer, RedisServer, install_line, missing_programs
 from harness.stages import REPO_ROOT, Stage
 
 from .adapters import Adapter, BareAdapter, ChannelsAdapter, StageAdapter
 from .cpuclock import CLOCK
 from .options import BARE, CHANNELS_REDIS, Options
 from .results import AUTOBAHN, AUTOBAHN_IN_TWISTED_WEB, TWISTED_WEBSOCKET
-from .servers import listening_on, redis_installed, redis_server, server_process
+from .servers import server_process
 
 HOST = "127.0.0.1"
 PEER_DIR = Path(__file__).with_name("channels_peer")
@@ -232,8 +232,8 @@ class ClusterTarget(Target):
                 raise StageError(f"{stage.name}'s registry entry does not list redis")
             helpers = {
                 "balancer": cluster.pid(BALANCER),
-                "redis": listening_on(cluster.redis.port),
-                "postgresql": listening_on(postgres.port),
+                "redis": cluster.redis.pid,
+                "postgresql": postgres.pid,
             }
             chats = {name: cluster.pid(name) for name in cluster.names}
             running = {name: pid for name, pid in {**chats, **helpers}.items() if pid is not None}
@@ -322,8 +322,9 @@ class ChannelsTarget(Target):
         self.rooms = options.rooms
 
     def available(self) -> str | None:
-        if self.redis and not redis_installed():
-            return "redis-server is not installed (Debian: apt-get install redis-server)"
+        if self.redis:
+            missing = missing_programs(["redis-server"])
+            return str(missing[0]) if missing else None
         return None
 
     @contextmanager
@@ -339,11 +340,10 @@ class ChannelsTarget(Target):
         helpers: dict[str, int] = {}
         with ExitStack() as stack:
             if self.redis:
-                redis_port = free_port(HOST)
-                redis = stack.enter_context(redis_server(workdir / "redis", HOST, redis_port))
-                helpers = {"redis": redis.pid}
-                env.update(PEER_CHANNEL_LAYER="redis", PEER_REDIS_PORT=str(redis_port))
-                self.settings["redis"] = f"redis-server on {HOST}:{redis_port}"
+                redis = stack.enter_context(RedisServer(workdir / "redis"))
+                helpers = {"redis": redis.pid} if redis.pid is not None else {}
+                env.update(PEER_CHANNEL_LAYER="redis", PEER_REDIS_PORT=str(redis.port))
+                self.settings["redis"] = f"redis-server on {redis.host}:{redis.port}"
             argv = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port)]
             argv.append("channels_chat.asgi:application")
             daphne: subprocess.Popen[bytes] = stack.enter_context(

@@ -201,6 +201,12 @@ class Server:
     def running(self) -> bool:
         return self._popen is not None and self._popen.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's own process (PostgreSQL's postmaster, redis-server), while it runs:
+        whose CPU the bench counts as the server's."""
+        return self._popen.pid if self.running and self._popen is not None else None
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -51,7 +51,7 @@ from bench.run import (
     take_turns_with,
     websocket_stages,
 )
-from bench.servers import ServerError, listening_on, server_process
+from bench.servers import server_process
 from bench.stats import Latency, percentile, summarize
 from bench.targets import (
     BareTarget,
@@ -1432,32 +1432,6 @@ def test_a_websocket_flow_reads_the_chat_processes_cpu_and_each_helper_s() -> No
     assert burst.chat_us_per_delivery == 10_000.0 and burst.all_us_per_delivery == 15_000.0
     untimed = asyncio.run(measure.flow(Burst(10), 10, 5, None, options))  # type: ignore[arg-type]
     assert untimed.cpu_deliveries is None and untimed.chat_us_per_delivery is None
-
-
-LISTENER = """
-import socket, subprocess, sys
-server = socket.create_server(("127.0.0.1", 0))
-child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                         pass_fds=[server.fileno()])  # shares the socket, as a backend does
-print(server.getsockname()[1], flush=True)
-sys.stdin.read()
-child.kill()
-"""
-
-
-def test_a_server_is_found_by_its_port_its_children_passed_over() -> None:
-    parent = subprocess.Popen(
-        [sys.executable, "-c", LISTENER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert parent.stdin is not None and parent.stdout is not None
-    try:
-        port = int(parent.stdout.readline())
-        assert listening_on(port) == parent.pid
-    finally:
-        parent.stdin.close()
-        parent.wait(10)
-    with pytest.raises(ServerError, match=f"listens on port {port}"):
-        listening_on(port)
 
 
 def test_the_clients_a_process_holds_are_counted_on_its_listening_port() -> None:

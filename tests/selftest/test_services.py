@@ -83,6 +83,22 @@ def test_redis_restarts_on_the_same_port_and_keeps_nothing(tmp_path: Path) -> No
     assert not leftovers, f"redis-server wrote {leftovers}: it should keep nothing on disk"
 
 
+def test_a_servers_pid_is_the_process_listening_on_its_port(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """The bench counts the CPU of the process ``pid`` names as the server's own: it must be
+    the one that listens (PostgreSQL's postmaster, not one of its backends)."""
+    with RedisServer(tmp_path) as redis:
+        for server in (postgres, redis):
+            assert server.pid is not None, f"{server.name} runs, yet names no process"
+            sockets = psutil.Process(server.pid).net_connections(kind="tcp")
+            listening = {s.laddr.port for s in sockets if s.status == psutil.CONN_LISTEN}
+            assert server.port in listening, (
+                f"{server.name}'s pid {server.pid} listens on {listening}, not {server.port}"
+            )
+    assert redis.pid is None, "a stopped redis-server still names a process"
+
+
 def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as holder:
         taken = holder.getsockname()[1]
