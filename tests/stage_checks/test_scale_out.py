@@ -8,14 +8,20 @@ These checks play the part of Redis and of the other processes in-process: they 
 messages in a FakeStore behind the chat server's back, as another process would, and hand
 the factory what Redis would have brought (ChatServerFactory.heard). The last checks read
 where PostgreSQL and Redis are from the settings, and refuse a wrong address in plain words;
-and a page asked for while PostgreSQL is away is a 503 in plain words, not a traceback.
+a room's reads from the real PostgreSQL stop at the last id they read, whatever another
+process commits meanwhile; and a page asked for while PostgreSQL is away is a 503 in plain
+words, not a traceback.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -23,6 +29,7 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 
+from harness import waits
 from harness.fakes import ORIGIN, FakePeople, FakePerson, FakeStore, chat_factory, chat_site
 from harness.wsclient import MemoryClient
 
@@ -285,6 +292,110 @@ def test_a_redis_url_that_is_not_one_is_refused_in_plain_words(
         config.Config.from_environ({"CHAT_REDIS_URL": "localhost:6379"})
     chosen = config.Config.from_environ({"CHAT_REDIS_URL": "redis://cache.example.com:6380/2"})
     assert chosen.redis_url == "redis://cache.example.com:6380/2"
+
+
+# -- PostgreSQL: every query of a read sees its own moment ---------------------------------------
+
+
+@contextmanager
+def stored_after_the_first_query(store: Callable[[], object]) -> Iterator[None]:
+    """In this block, the first query Django runs on this thread is followed at once by
+    ``store()`` in a thread of its own, on a connection of its own, before the next query
+    begins: another chat process committing a message just then, at the worst moment.
+
+    A store that cannot finish within MAX_WAIT is held up by the read itself, and the check
+    says so rather than wait for ever."""
+    from django.db import connection, connections
+
+    queries = 0
+    problems: list[BaseException] = []
+
+    def store_elsewhere() -> None:
+        try:
+            store()
+        except Exception as problem:  # said by the check, in the reading thread
+            problems.append(problem)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def then_store(execute: Callable[..., object], *query: object) -> object:
+        nonlocal queries
+        result = execute(*query)
+        queries += 1
+        if queries == 1:
+            other = threading.Thread(target=store_elsewhere, name="another process")
+            other.start()
+            other.join(timeout=waits.MAX_WAIT)
+            assert not other.is_alive(), (
+                f"Another process could not store a message in the room within "
+                f"{waits.MAX_WAIT:g} s while this one was reading the room: the read holds "
+                "the room's row. Read without locking it (store.py), or every sender in the "
+                "room waits for every reader."
+            )
+        return result
+
+    with connection.execute_wrapper(then_store):
+        yield
+    assert queries > 1, f"The read ran {queries} query; a room's read needs its last id too."
+    assert not problems, f"Another process's store failed during the read: {problems[0]!r}"
+
+
+@dataclass(frozen=True)
+class WrittenRoom:
+    """A room in the real database, holding messages 1 and 2, that another process writes to."""
+
+    code: SimpleNamespace
+    id: int
+    writer: FakePerson
+
+    def store(self, *texts: str) -> None:
+        """Store ``texts`` as another chat process would: committed, told to nobody here."""
+        draft = self.code.messages.Draft
+        self.code.store.save_drafts([draft(self.id, self.writer, t, time.time()) for t in texts])
+
+
+@pytest.fixture
+def written_room(chatserver_code: SimpleNamespace, django_in_process: None) -> WrittenRoom:
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    from chat.models import ChatRoom
+
+    room = ChatRoom.objects.create(name="read while written").pk
+    user, _ = get_user_model().objects.get_or_create(username="elsewhere")
+    connections.close_all()
+    made = WrittenRoom(chatserver_code, room, FakePerson(user.pk, "elsewhere", "elsewhere-session"))
+    made.store("one", "two")
+    return made
+
+
+def up_to_the_last_id(read: str, last_id: int, ids: list[int], first: int) -> None:
+    """Fail unless ``ids``, what ``read`` returned with ``last_id``, are every id from
+    ``first`` to the last id: none above it, none missing below it."""
+    assert ids == list(range(first, last_id + 1)), (
+        f"{read} read the room's last id as {last_id} and returned the messages {ids}, while "
+        f"another process committed message 3 between its two queries. In PostgreSQL each "
+        f"query sees what was committed when it began, even inside one transaction, so the "
+        f"second query can see a message the first did not count. Read the messages up to the "
+        f"last id and no further (store.py): a message above the room's last id is sent out "
+        f"of turn, and sent again when Redis brings it."
+    )
+
+
+def test_a_rooms_first_read_stops_at_its_last_id_whatever_is_committed_meanwhile(
+    written_room: WrittenRoom,
+) -> None:
+    with stored_after_the_first_query(lambda: written_room.store("three")):
+        last_id, messages = written_room.code.store.latest_messages(written_room.id, 50)
+    up_to_the_last_id("latest_messages", last_id, [m["id"] for m in messages], 1)
+
+
+def test_a_gap_fill_stops_at_its_last_id_whatever_is_committed_meanwhile(
+    written_room: WrittenRoom,
+) -> None:
+    with stored_after_the_first_query(lambda: written_room.store("three")):
+        messages, last_id = written_room.code.store.messages_after(written_room.id, 1, 50)
+    up_to_the_last_id("messages_after(room, 1, ...)", last_id, [m["id"] for m in messages], 2)
 
 
 # -- PostgreSQL away: Django's pages say so in plain words -------------------------------------
