@@ -102,6 +102,11 @@ def messages(driver: WebDriver) -> list[str]:
     return read_all(driver, "#message_list li .text")
 
 
+def sending(driver: WebDriver) -> list[str]:
+    """The texts shown as "sending…": typed here, not yet stored."""
+    return read_all(driver, "#message_list li.sending .text")
+
+
 def wait_for_message(
     driver: WebDriver, text: str, failure: str, timeout: float | None = None
 ) -> None:

@@ -17,8 +17,8 @@ import csv
 import signal
 import socket
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ CONFIG = "haproxy.cfg"
 BACKEND = "chat_processes"
 """The backend whose ``server`` lines the harness replaces (see the stage's haproxy.cfg)."""
 BALANCER = "balancer"
+STAND_IN = "stand_in"
+"""The server Cluster.diverted_to adds to the backend for a while, in place of the processes."""
 STATS_TIMEOUT = 2.0
 """Seconds one question to HAProxy's stats socket may take: it answers at once."""
 
@@ -227,18 +229,50 @@ class Cluster(StageProcesses):
 
     # -- what HAProxy sees ----------------------------------------------------------------
 
-    def server_states(self) -> dict[str, str]:
-        """Each chat process's state as HAProxy sees it: "UP", "DOWN", "UP 1/3", ..."""
+    def ask_balancer(self, command: str) -> str:
+        """HAProxy's answer to one command on its runtime API (its stats socket)."""
         with socket.socket(socket.AF_UNIX) as stats:
             stats.settimeout(STATS_TIMEOUT)
             stats.connect(str(self.stats_socket))
-            stats.sendall(b"show stat\n")
+            stats.sendall(command.encode() + b"\n")
             answer = b""
             while chunk := stats.recv(65536):
                 answer += chunk
-        rows = csv.DictReader(answer.decode().removeprefix("# ").splitlines())
+        return answer.decode()
+
+    def server_states(self) -> dict[str, str]:
+        """Each chat process's state as HAProxy sees it: "UP", "DOWN", "UP 1/3", ..."""
+        answer = self.ask_balancer("show stat")
+        rows = csv.DictReader(answer.removeprefix("# ").splitlines())
         mine = [row for row in rows if row["pxname"] == BACKEND and row["svname"] in self.names]
         return {row["svname"]: row["status"] for row in mine}
+
+    @contextmanager
+    def diverted_to(self, address: str) -> Iterator[None]:
+        """For the block, HAProxy sends every new request to ``address`` (host:port) instead
+        of to the chat processes, which it keeps in maintenance meanwhile: a check can make
+        the balancer meet a process that misbehaves (harness/hang_up.py). Connections open
+        before stay where they are. After the block, the chat processes are up again."""
+        stand_in = f"{BACKEND}/{STAND_IN}"
+        self.expect_answer(f"add server {stand_in} {address}", "New server registered.")
+        try:
+            self.expect_answer(f"enable server {stand_in}", "")
+            for name in self.names:
+                self.expect_answer(f"set server {BACKEND}/{name} state maint", "")
+            yield
+        finally:
+            for name in self.names:
+                self.expect_answer(f"set server {BACKEND}/{name} state ready", "")
+            self.expect_answer(f"set server {stand_in} state maint", "")
+            self.expect_answer(f"shutdown sessions server {stand_in}", "")
+            self.expect_answer(f"del server {stand_in}", "Server deleted.")
+        self.wait_until_balanced(self.names)
+
+    def expect_answer(self, command: str, expected: str) -> None:
+        """Give HAProxy ``command``; StageError unless it answers ``expected``."""
+        answer = self.ask_balancer(command).strip()
+        if answer != expected:
+            raise StageError(f"HAProxy answered {command!r} with {answer!r}, not {expected!r}.")
 
     def wait_until_balanced(self, names: list[str], timeout: float = READY_TIMEOUT) -> None:
         """Wait until HAProxy sees every chat process of ``names`` up; StageError if not."""

@@ -857,15 +857,10 @@ def shown_ids(driver: WebDriver) -> list[int]:
     return [int(i or 0) for i in chat_page.read_all(driver, "#message_list li[data-id]", "data-id")]
 
 
-def sending(driver: WebDriver) -> list[str]:
-    """The texts shown as "sending…": typed here, not yet stored."""
-    return chat_page.read_all(driver, "#message_list li.sending .text")
-
-
 def shows(driver: WebDriver, texts: list[str], still_sending: list[str]) -> bool:
     """True once the page shows ``texts`` and ``still_sending`` as "sending…"; otherwise an
     AssertionError that says what it shows, for wait_for to report."""
-    shown, waiting = chat_page.messages(driver), sending(driver)
+    shown, waiting = chat_page.messages(driver), chat_page.sending(driver)
     assert (shown, waiting) == (texts, still_sending), (
         f"it shows {shown}, of which {waiting} as sending"
     )
@@ -942,7 +937,7 @@ def test_a_message_typed_while_the_server_is_down_shows_as_sending_then_goes_onc
             )
         waits.wait_for(
             lambda window=window: (
-                not sending(window)
+                not chat_page.sending(window)
                 and chat_page.messages(window).count("typed while away") == 1
                 and chat_page.messages(window).count("posted while away") == 1
             ),

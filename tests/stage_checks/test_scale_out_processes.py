@@ -24,11 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 from websockets.exceptions import ConnectionClosed
 
 from harness import chat_page, http, people, waits
 from harness.browser import Browsers
 from harness.cluster import Cluster, ClusterWith, Door, copy_name
+from harness.hang_up import HangUp
 from harness.longpoll_client import LongPollClient
 from harness.protocol import LOGGED_OUT_CLOSE
 from harness.resuming import (
@@ -120,6 +123,58 @@ def test_two_people_on_two_processes_chat_both_ways(
         assert chat_page.messages(window) == ["from chat1", "from chat2"], (
             f"Each page should show both messages once, in order: {chat_page.messages(window)}."
         )
+
+
+# -- the balancer's own answers ---------------------------------------------------------------
+
+
+def still_sending(window: WebDriver, text: str, hang_up: HangUp, tries: int) -> bool:
+    """True once the page has POSTed ``text`` ``tries`` times into HAProxy's 502s and still
+    shows it as "sending…"; otherwise an AssertionError saying what the page shows, for
+    wait_for to report, or False while it has not tried that often."""
+    box = window.find_element(By.ID, "inputbox").get_attribute("value") or ""
+    shown = chat_page.sending(window)
+    assert (shown, box) == ([text], ""), (
+        f"the page shows {shown} as sending…, and its box holds {box!r}"
+    )
+    return hang_up.asked("POST") >= tries
+
+
+def shown_once(window: WebDriver, text: str) -> bool:
+    """True once the page shows ``text`` once, as sent; otherwise an AssertionError saying
+    what it shows, for wait_for to report."""
+    shown, waiting = chat_page.messages(window), chat_page.sending(window)
+    assert shown.count(text) == 1 and not waiting, (
+        f"the page shows {shown}, of which {waiting} as sending…"
+    )
+    return True
+
+
+def test_a_message_the_balancer_answers_502_for_stays_sending_and_goes_once(
+    pair: Cluster, browsers: Browsers
+) -> None:
+    room = pair.new_room()
+    sender = new_person(pair, "gateway")
+    window = chat_page.open_window(browsers, pair, f"/chats/long_poll/{room}/", sender)
+    text = "through a bad gateway"
+    with HangUp() as hang_up, pair.diverted_to(hang_up.address):
+        chat_page.send(window, text)
+        waits.wait_for(
+            lambda: still_sending(window, text, hang_up, tries=2),
+            f"HAProxy answered the page's POST of {text!r} with 502 Bad Gateway, its own HTML "
+            "page: no chat process answered. The message may or may not be stored, so "
+            "longpoll.js should keep it as sending… and POST it again later under its ref, as "
+            "after a network failure, not give it back as refused.",
+            timeout=chat_page.RECONNECT_WAIT,
+        )
+    waits.wait_for(
+        lambda: shown_once(window, text),
+        f"Once the chat processes answered again, {text!r} should have been stored and shown "
+        "once, in place of its sending… line.",
+        timeout=chat_page.RECONNECT_WAIT,  # its backoff may wait up to 10 s
+    )
+    stored = [m["text"] for m in stored_messages(pair, room)]
+    assert stored == [text], f"The room holds {stored}: the message should be stored once."
 
 
 # -- a logout counts everywhere ----------------------------------------------------------------

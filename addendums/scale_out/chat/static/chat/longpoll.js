@@ -9,6 +9,9 @@
 // What is typed waits in the outbox, and is POSTed a message at a time, in
 // order, until the server answers that it is stored (201, or 200 for a ref it
 // had stored already). After a failure it is sent again under the same ref.
+// Behind a load balancer, a failure may be the balancer's own answer: 502,
+// 503 or 504, a page of its own rather than the chat's JSON, when no chat
+// process answered. That is a failure too, never a refusal.
 "use strict";
 
 (function () {
@@ -17,6 +20,9 @@
   // Longer than the server's own timeout (CHAT_POLL_TIMEOUT), so normally the
   // server answers first; this only catches a connection that has gone silent.
   const POLL_TIMEOUT_MS = (page.config.poll_timeout + 15) * 1000;
+  // Bad gateway, service unavailable, gateway timeout: what a load balancer
+  // answers itself when it found no chat process to answer.
+  const BALANCER_FAILURES = [502, 503, 504];
 
   let cursor = page.config.last_id; // the id of the last message seen
   let started = false; // the first poll only says that the server is there
@@ -111,6 +117,15 @@
     }
   }
 
+  // The POST did not reach a chat process, or its answer did not come back:
+  // perhaps stored, perhaps not. The line stays "sending…", and goes again
+  // later under the same ref, which makes sending it again safe.
+  function sendAgainLater() {
+    postFailures += 1;
+    holdFor(page.retryDelay(postFailures) / 1000);
+    return false;
+  }
+
   // One POST; true if the outbox may go on to its next message.
   async function post(entry) {
     let response;
@@ -122,21 +137,26 @@
         body: JSON.stringify({ text: entry.text, ref: entry.ref }),
       });
     } catch (error) {
-      // Perhaps stored, perhaps not: the same ref makes sending it again safe.
-      postFailures += 1;
-      holdFor(page.retryDelay(postFailures) / 1000);
-      return false;
+      return sendAgainLater();
     }
-    postFailures = 0;
     if (response.status === 201 || response.status === 200) {
+      postFailures = 0;
       const message = await response.json();
       page.showMessage(message); // in its place; the poll that brings it is passed over
       page.acknowledged(entry.ref, message.id);
       return true;
     }
     const problem = await response.json().catch(function () {
-      return { detail: "The chat server answered " + response.status + "." };
+      return null; // not the chat's answer
     });
+    if (problem === null && BALANCER_FAILURES.includes(response.status)) {
+      return sendAgainLater(); // the balancer's: no chat process answered
+    }
+    postFailures = 0;
+    if (problem === null) {
+      page.giveBack(entry.ref, "The chat server answered " + response.status + ".");
+      return true;
+    }
     if (problem.code === "logged_out") {
       page.showLoggedOut();
       return false;
