@@ -429,3 +429,12 @@ def test_a_page_asked_for_while_postgresql_is_away_is_a_plain_words_503(
     assert "Traceback" not in page and answer.get("Retry-After"), (
         "The 503 page should carry a Retry-After header and no traceback."
     )
+    header = page.partition("<header")[2].partition("</header>")[0]
+    offers = [word for word in ("Log in", "Sign up", "Log out") if word in header]
+    found = f"it offers {', '.join(offers)}" if offers else "it does not say so"
+    assert "sign-in unavailable" in header.lower() and not offers, (
+        f"While PostgreSQL is away nobody can log in, and who is logged in cannot be read: "
+        f"the 503 page's header should say so in plain words (Sign-in unavailable while the "
+        f"database is away), and offer no login; {found}. (chats/database_down.html; its "
+        f"header: {header.strip()[:300]!r})"
+    )
