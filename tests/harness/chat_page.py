@@ -73,6 +73,24 @@ def send(driver: WebDriver, text: str) -> None:
     inputbox.send_keys(Keys.ENTER)
 
 
+SEND_AT_ONCE = """
+const [texts, done] = arguments;
+const box = document.getElementById("inputbox");
+for (const text of texts) {
+  box.value = text;
+  box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+}
+done();
+"""
+
+
+def send_at_once(driver: WebDriver, texts: list[str]) -> None:
+    """Enter ``texts`` one after another with no pause between them, faster than any rate
+    limit lets them through (typing each with send_keys takes a while on a slow machine)."""
+    driver.execute_async_script(SEND_AT_ONCE, texts)
+
+
 STALE_READS = 20
 """Times a list is read again when the page replaces its elements while they are read."""
 

@@ -35,7 +35,15 @@
   function holdFor(seconds) {
     holdUntil = Math.max(holdUntil, Date.now() + seconds * 1000);
     window.clearTimeout(holdTimer);
-    holdTimer = window.setTimeout(sendOutbox, holdUntil - Date.now());
+    holdTimer = window.setTimeout(holdOver, holdUntil - Date.now());
+  }
+
+  // The latest hold's timer: the wait is over, whatever Date.now() says. A
+  // timer rounds its delay down to a whole millisecond, so it may fire a
+  // fraction before holdUntil, and the outbox would then wait for ever.
+  function holdOver() {
+    holdUntil = 0;
+    sendOutbox();
   }
 
   function onServerMessage(event) {
