@@ -5,8 +5,9 @@ nobody before the database has it, and a group of messages goes to the database 
 transaction; ids come from the database and carry on after a restart; a client that comes
 back says the last id it saw and gets exactly what it missed; a message sent again under
 the same ref is stored once; a client further behind than the room keeps is told so; the
-room page starts with the latest messages; and, the sum of it all, a chat server killed in
-the middle of a crowd's conversation loses nothing that anyone was told was sent.
+room page starts with the latest messages, and a message it held back for the rate limit
+goes when the hold is over; and, the sum of it all, a chat server killed in the middle of
+a crowd's conversation loses nothing that anyone was told was sent.
 """
 
 from __future__ import annotations
@@ -970,6 +971,8 @@ def test_a_flood_over_the_rate_limit_is_sent_in_full_in_order(
 def test_a_held_message_goes_when_the_holds_timer_fires_before_the_clock_says(
     site_with: SiteWith, browsers: Browsers, tmp_path: Path
 ) -> None:
+    """What a browser does now and then, every time: the hold's timer fires when the page's
+    clock is 1 ms short of the hold's end (harness/page_clock.py)."""
     texts = ["sent at once", "held back"]
     with site_with(tmp_path, SLOW) as running:
         pages = {
