@@ -37,7 +37,7 @@ from .verdicts import (
     join_cpu,
 )
 
-COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a"}
+COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a", "socketio": "#a142f4", "node": "#188038"}
 ALONGSIDE = "#5f6368"
 """The bare server measured alongside a target: darker than its own bars, to show on them."""
 STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]

@@ -38,6 +38,12 @@ from .results import (
 BARE = "bare"
 CHANNELS_REDIS = "channels-redis"
 """The Channels peer with its Redis channel layer: Channels' way to run several processes."""
+SOCKETIO = "socketio"
+SOCKETIO_REDIS = "socketio-redis"
+"""python-socketio with its Redis manager: its way to run several processes."""
+SOCKETIO_NODE = "socketio-node"
+WS_NODE = "ws-node"
+"""The bare broadcast on Node's ws: the limit of a chat on Node, for reference."""
 
 GOALS_FROM = "part3"
 """The goals hold for this stage and every stage built on it. Chapter 03 is where the chat
@@ -181,6 +187,8 @@ class Versus:
     """The ratio is theirs / ours (how many times less we spend); else ours / theirs."""
     several: bool = False
     """It holds for the stages of several chat processes (scale_out), not for the others."""
+    note: str = ""
+    """Said beside each of its ratios."""
 
     def holds_for(self, target: TargetResult) -> bool:
         kind = (target.alone is not None) == self.several
@@ -191,6 +199,20 @@ class Versus:
 
 
 PER_DELIVERY = "CPU per delivery, every process"
+SOCKETIO_CPU = Goal(
+    "cpu_vs_python_socketio", f"{PER_DELIVERY}, python-socketio vs", 3, at_most=False
+)
+"""python-socketio, the most used Python real-time library after Channels, under uvicorn:
+its CPU per copy delivered in the burst, every process counted (uvicorn's, Redis's with its
+Redis manager), against the stage's."""
+NODE_CPU = Goal("cpu_vs_socketio_node", f"{PER_DELIVERY} vs Socket.IO on Node", 1.0)
+"""Socket.IO on Node.js, the stack many would pick instead: the stage's CPU per copy
+delivered against Node's, at most as much. (A stage of several processes pays for its
+balancer, Redis and PostgreSQL, which the one Node process has no need of: no goal.)"""
+NODE_LIMIT = Goal("cpu_vs_ws_node", f"{PER_DELIVERY} vs ws on Node", None)
+"""The bare broadcast on Node's ws, which does the least a room chat can do: the stage's CPU
+per delivery against it, the distance to the limit, for reference."""
+LIMIT_NOTE = "distance to the limit"
 VERSUS = (
     Versus(Goal("cpu_vs_part3", f"{PER_DELIVERY} vs part3", 1.2), ("part3",), ("history",)),
     Versus(
@@ -199,11 +221,19 @@ VERSUS = (
         theirs_over_ours=True,
     ),
     Versus(CHANNELS_CPU, (CHANNELS_REDIS,), theirs_over_ours=True, several=True),
+    Versus(SOCKETIO_CPU, (SOCKETIO, SOCKETIO_REDIS), theirs_over_ours=True),
+    Versus(SOCKETIO_CPU, (SOCKETIO_REDIS,), theirs_over_ours=True, several=True),
+    Versus(NODE_CPU, (SOCKETIO_NODE,)),
+    Versus(NODE_LIMIT, (WS_NODE,), note=LIMIT_NOTE),
+    Versus(NODE_LIMIT, (WS_NODE,), several=True, note=LIMIT_NOTE),
 )
 """The goals against other targets: history spends little more per delivery than part3,
-whose broadcast it keeps; every stage a twentieth of what Channels spends (scale_out a
-tenth of Channels + Redis, both on several processes). A goal against another target is
-one more line here."""
+whose broadcast it keeps; every stage a twentieth of what Channels spends and a third of
+what python-socketio spends (scale_out: of Channels + Redis, a tenth, and of
+python-socketio + Redis, a third, all on several processes); every one-process stage no
+more than Socket.IO on Node, the stack many would pick instead; and, for reference, how
+far every stage is from Node's bare ws broadcast. A goal against another target is one more
+line here."""
 CLUSTER_GOALS = (ALONE_CPU, ALONE_P99, CHANNELS_CPU)
 """The goals of a stage of several chat processes. Its ratios of wall-clock figures (join
 storm time, deliveries per second) are for reference: on a 2-core machine the load client,
@@ -558,7 +588,7 @@ def verdicts(
                 value = versus.ratio(all_cpu(target.burst), all_cpu(other.burst))
                 who = f"{other.label} vs {target.name}" if versus.theirs_over_ours else ""
                 title = f"{PER_DELIVERY}, {who}" if who else f"{PER_DELIVERY} vs {other.label}"
-                judge(versus.goal, target, other.name, value, "", title, against=other)
+                judge(versus.goal, target, other.name, value, versus.note, title, against=other)
         one = None if target.alone is None else by_name.get(target.alone)
         if one is not None:
             value = ratio(chat_cpu(target.burst), chat_cpu(one.burst))

@@ -25,9 +25,11 @@ from bench import npm, targets
 from bench.adapters import ERROR, OTHER, WELCOME, BareAdapter, Received, text_for
 from bench.measure import flow
 from bench.options import Options, chosen_targets, parse
+from bench.results import Flow, TargetResult
 from bench.servers import ServerError
 from bench.socketio_adapter import SocketIOAdapter
 from bench.targets import NodeTarget, Running, SocketIOTarget, all_targets
+from bench.verdicts import Verdict, verdicts
 from bench.wsload import Swarm
 from harness.services import MissingProgram
 from harness.waits import MAX_WAIT
@@ -160,6 +162,79 @@ def test_a_client_answers_every_ping_while_it_reads() -> None:
         f"the load client did not answer Engine.IO's ping (2) with a pong (3) within "
         f"{MAX_WAIT:g} s: a Socket.IO server drops such a client in the middle of a run"
     )
+
+
+# -- the goals against the alternatives ----------------------------------------------------
+
+
+def ran(name: str, kind: str, us: float, redis_us: float = 0.0, lost: int = 0) -> TargetResult:
+    """A target whose burst of 100 000 copies cost ``us`` µs of CPU per delivery in its chat
+    processes (and ``redis_us`` in its Redis), ``lost`` of them lost."""
+    result = TargetResult(name, name, kind)
+    delivered = 100_000 - lost
+    result.burst = Flow(1000, 100, None, 100_000, delivered, 1.0, None)
+    result.burst.server_cpu_s = us * delivered / 1e6
+    result.burst.helper_cpu_s = {"redis": redis_us * delivered / 1e6} if redis_us else {}
+    result.burst.cpu_deliveries, result.burst.cpu_resolution_s = delivered, 1e-9
+    return result
+
+
+def alternatives_run(**lost: int) -> list[TargetResult]:
+    several = ran("scale_out", "stage", 25.0, redis_us=5.0)
+    several.alone = "history"
+    return [
+        ran("part3", "stage", 10.0), ran("history", "stage", 13.0), several,
+        ran("socketio", "socketio", 40.0), ran("socketio-redis", "socketio", 45.0, redis_us=5.0),
+        ran("socketio-node", "node", 12.0, lost=lost.get("socketio_node", 0)),
+        ran("ws-node", "node", 5.0),
+    ]  # fmt: skip
+
+
+def verdict(found: list[Verdict], goal: str, target: str, versus: str) -> tuple[object, ...]:
+    [one] = [v for v in found if (v.goal, v.target, v.versus) == (goal, target, versus)]
+    return one.ratio, one.wanted, one.word
+
+
+def test_every_stage_spends_a_third_of_python_socketio_s_cpu_per_delivery() -> None:
+    found = verdicts(alternatives_run(), judged={"part3", "history", "scale_out"})
+    assert verdict(found, "cpu_vs_python_socketio", "part3", "socketio") == (4.0, ">= 3x", "met")
+    assert verdict(found, "cpu_vs_python_socketio", "part3", "socketio-redis") == (
+        5.0, ">= 3x", "met"
+    )  # fmt: skip
+    assert verdict(found, "cpu_vs_python_socketio", "history", "socketio")[2] == "met"
+    several = [v for v in found if v.target == "scale_out" and v.goal == "cpu_vs_python_socketio"]
+    assert [(v.versus, v.ratio, v.word) for v in several] == [
+        ("socketio-redis", 1.67, "not met")
+    ], (
+        "scale_out, on several processes, is judged against python-socketio + Redis alone, "
+        "every process counted on both sides (50 / 30 µs)"
+    )
+
+
+def test_every_one_process_stage_spends_no_more_than_socket_io_on_node() -> None:
+    found = verdicts(alternatives_run(), judged={"part3", "history", "scale_out"})
+    assert verdict(found, "cpu_vs_socketio_node", "part3", "socketio-node") == (
+        0.83, "<= 1x", "met"
+    )  # fmt: skip
+    assert verdict(found, "cpu_vs_socketio_node", "history", "socketio-node") == (
+        1.08, "<= 1x", "not met"
+    )  # fmt: skip
+    assert not [v for v in found if v.target == "scale_out" and v.goal == "cpu_vs_socketio_node"]
+    lossy = verdicts(alternatives_run(socketio_node=10), judged={"part3"})
+    assert verdict(lossy, "cpu_vs_socketio_node", "part3", "socketio-node")[2] == "not met", (
+        "Socket.IO on Node lost messages: no goal is met against it"
+    )
+
+
+def test_the_distance_to_node_s_bare_ws_is_printed_for_reference_only() -> None:
+    found = verdicts(alternatives_run(), judged={"part3", "history", "scale_out"})
+    for stage, ratio in (("part3", 2.0), ("scale_out", 6.0)):
+        [limit] = [v for v in found if v.target == stage and v.goal == "cpu_vs_ws_node"]
+        assert (limit.ratio, limit.word, limit.note) == (
+            ratio, "for reference", "distance to the limit"
+        )  # fmt: skip
+    alternatives = {"socketio", "socketio-redis", "socketio-node", "ws-node"}
+    assert not [v for v in found if v.target in alternatives], "no goal judges an alternative"
 
 
 # -- names and skips ---------------------------------------------------------------------------
