@@ -63,7 +63,10 @@ class Swarm:
         if self.adapter.waits_for_welcome:
             while True:
                 frame = await asyncio.wait_for(connection.recv(), OPEN_TIMEOUT)
-                if self.adapter.incoming(frame).kind == "welcome":
+                got = self.adapter.incoming(frame)
+                if got.reply is not None:
+                    await connection.send(got.reply)
+                if got.kind == "welcome":
                     break
         return connection
 
@@ -100,10 +103,12 @@ class Swarm:
         try:
             async for frame in connection:
                 now = time.perf_counter()
+                got = self.adapter.incoming(frame)
+                if got.reply is not None:
+                    await connection.send(got.reply)
                 recorder = self.recorder
                 if recorder is None:
                     continue
-                got = self.adapter.incoming(frame)
                 if got.kind == "message":
                     recorder.arrived(index, got.sequence, now)
                     self.sample = frame
