@@ -1,4 +1,6 @@
-"""The run's results as one PNG: throughput, latency, join storm time and memory per target."""
+"""The run's results as one PNG: per target, the servers' CPU per unit of work with their
+goals, the wall-clock figures (marked where the load client was saturated), memory, and
+how busy each flow kept the load client."""
 
 from __future__ import annotations
 
@@ -19,20 +21,23 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from .options import Options
-from .results import Flow, TargetResult
+from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
 from .verdicts import (
-    BURST,
+    BURST_CPU,
     GOAL_CLIENTS,
     GOALS_FROM,
-    JOIN,
+    JOIN_CPU,
     LONGPOLL,
+    MEMORY,
     Verdict,
+    all_cpu,
     bare_alongside,
     bare_longpoll,
     cpu_per_answer,
+    join_cpu,
 )
 
-COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a"}
+COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a", "socketio": "#a142f4", "node": "#188038"}
 ALONGSIDE = "#5f6368"
 """The bare server measured alongside a target: darker than its own bars, to show on them."""
 STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]
@@ -95,11 +100,37 @@ def goal_line(axes: Axes, value: float | None, words: str) -> None:
     )
 
 
+def client_bound_marks(
+    axes: Axes, targets: Sequence[TargetResult], pick: Callable[[TargetResult], Flow | Join | None]
+) -> None:
+    """Hatch the bars of the flows that saturated the load client, and say so under the
+    title: their wall-clock figures measure the client."""
+    bound = False
+    for bar, target in zip(axes.patches, targets, strict=False):
+        measured = pick(target)
+        if measured is not None and measured.client_bound:
+            bar.set_hatch("xx")
+            bar.set_edgecolor("white")
+            bound = True
+    if bound:
+        axes.annotate(
+            f"hatched: {CLIENT_BOUND_WORDS} (the load client's busiest core over "
+            f"{CLIENT_BOUND:.0%}): a figure of the client, not the server",
+            (0, 1),
+            xycoords="axes fraction",
+            xytext=(2, -2),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            color=GOAL,
+        )
+
+
 def goal_marks(
     axes: Axes,
     targets: Sequence[TargetResult],
     figure: Callable[[TargetResult], float | None],
-    factor: float,
+    factor: float | None,
     words: str,
     judged: Collection[str],
 ) -> None:
@@ -107,11 +138,13 @@ def goal_marks(
     grey line at the bare server's figure and a dashed red one at the goal (the grey line
     alone for a stage shown for reference). On the bare column's own bar, the grey line is
     its broadcast served in twisted.web: the difference is what that hosting costs. Without
-    any such pairing, one line across the panel at ``factor`` times the bare column."""
+    any such pairing, one line across the panel at ``factor`` times the bare column. With
+    no ``factor`` (a figure no goal judges), the grey lines alone."""
     paired = [(i, t) for i, t in enumerate(targets) if t.kind in ("stage", "bare") and t.paired]
     if not paired:
         ceiling = bare_figure(targets, figure)
-        goal_line(axes, ceiling and factor * ceiling, f"{words}: {factor:g} x bare")
+        if factor is not None:
+            goal_line(axes, ceiling and factor * ceiling, f"{words}: {factor:g} x bare")
         return
     for position, target in paired:
         alongside = bare_alongside(target)
@@ -120,11 +153,12 @@ def goal_marks(
             continue
         left, right = position - 0.4, position + 0.4
         axes.plot([left, right], [value, value], color=ALONGSIDE, lw=2.5)
-        if target.name in judged:
+        if target.name in judged and factor is not None:
             goal = factor * value
             axes.plot([left, right], [goal, goal], color=GOAL, ls="--", lw=1.2)
+    dashed = "" if factor is None else f"; dashed: {words}, {factor:g} x it"
     axes.annotate(
-        f"grey lines: bare served alike, alongside; dashed: {words}, {factor:g} x it",
+        f"grey lines: bare served alike, alongside{dashed}",
         (1, 1),
         xycoords="axes fraction",
         xytext=(-2, -2),
@@ -272,6 +306,50 @@ def delivery_panel(axes: Axes, targets: Sequence[TargetResult]) -> None:
     axes.set_ylim(min(value for value in chat if value > 0) / 4, max(bottoms) * 6)
 
 
+FLOWS: tuple[tuple[str, Callable[[TargetResult], Flow | Join | None]], ...] = (
+    ("join storm", lambda t: t.join),
+    ("fan-out", lambda t: t.fanout),
+    ("burst", lambda t: t.burst),
+    ("long-poll", lambda t: t.longpoll),
+)
+FLOW_SHADES = ["#dadce0", "#9aa0a6", "#5f6368", "#ffffff"]
+
+
+def client_panel(axes: Axes, targets: Sequence[TargetResult]) -> None:
+    """How busy each flow kept the load client's busiest process, per target, with the line
+    above which a flow is client-bound."""
+    width = 0.2
+    positions = range(len(targets))
+    for number, ((name, pick), shade) in enumerate(zip(FLOWS, FLOW_SHADES, strict=True)):
+        values = [busy_percent(pick(target)) for target in targets]
+        offset = (number - 1.5) * width
+        axes.bar(
+            [p + offset for p in positions], [v or 0 for v in values], width=width,
+            color=shade, edgecolor="#5f6368", linewidth=0.6, label=name,
+        )  # fmt: skip
+    axes.axhline(100 * CLIENT_BOUND, color=GOAL, linestyle="--", linewidth=1)
+    axes.annotate(
+        f"{CLIENT_BOUND_WORDS} above {CLIENT_BOUND:.0%}",
+        (1, 100 * CLIENT_BOUND),
+        xycoords=("axes fraction", "data"),
+        xytext=(-2, 3),
+        textcoords="offset points",
+        ha="right",
+        fontsize=8,
+        color=GOAL,
+    )
+    axes.set_xticks(list(positions), [t.label for t in targets])
+    axes.set_ylim(0, 125)
+    axes.legend(frameon=False, fontsize=8, loc="upper left", ncols=4)
+    style(axes, "Load client: its busiest core during each flow", "% of a core")
+
+
+def busy_percent(measured: Flow | Join | None) -> float | None:
+    if measured is None or measured.client_busy is None:
+        return None
+    return round(100 * measured.client_busy, 1)
+
+
 def bare_figure(
     targets: Sequence[TargetResult], figure: Callable[[TargetResult], float | None]
 ) -> float | None:
@@ -364,27 +442,30 @@ def figure_for(
     started: str,
     cpus: int,
 ) -> Figure:
-    """The chart as a matplotlib Figure: four panels (five, with long-polls) and the goals
-    under them."""
+    """The chart as a matplotlib Figure: six panels (seven or eight, with long-polls and CPU
+    per delivery) and the goals under them."""
     targets = [target for target in targets if target.skipped is None]
     lines = len([v for v in found if v.word != "for reference"])
     goals_height = 0.6 + 0.25 * ((lines + 1) // 2)
     polled = [target for target in targets if target.longpoll is not None]
     counted = [target for target in targets if delivery_cpu(target)]
-    rows = [4, 4, 4] if polled or counted else [4, 4]
+    rows = [4, 4, 4, 4] if polled or counted else [4, 4, 4]
     figure = plt.figure(figsize=(13, 4.25 * len(rows) + goals_height), dpi=110)
     grid = figure.add_gridspec(len(rows) + 1, 2, height_ratios=[*rows, goals_height])
     burst, latency = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
     join, memory = figure.add_subplot(grid[1, 0]), figure.add_subplot(grid[1, 1])
+    handshake, client = figure.add_subplot(grid[2, 0]), figure.add_subplot(grid[2, 1])
     goals_panel(figure.add_subplot(grid[len(rows), :]), found, options.clients)
-    charts: tuple[Axes, ...] = (burst, latency, join, memory)
+    charts: tuple[Axes, ...] = (burst, latency, join, memory, handshake, client)
     if polled:
-        cpu = figure.add_subplot(grid[2, 0] if counted else grid[2, :])
+        cpu = figure.add_subplot(grid[3, 0] if counted else grid[3, :])
         charts += (cpu,)
     if counted:
-        per_delivery = figure.add_subplot(grid[2, 1] if polled else grid[2, :])
+        per_delivery = figure.add_subplot(grid[3, 1] if polled else grid[3, :])
         delivery_panel(per_delivery, counted)
         charts += (per_delivery,)
+    judged = {verdict.target for verdict in found if verdict.word != "for reference"}
+    ours = f"goal from {GOALS_FROM} on"
 
     def burst_rate(target: TargetResult) -> float | None:
         return None if target.burst is None else target.burst.deliveries_per_s
@@ -403,8 +484,8 @@ def figure_for(
         "deliveries per second",
     )
     burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
-    judged = {verdict.target for verdict in found if verdict.word != "for reference"}
-    goal_marks(burst, targets, burst_rate, BURST.limit, f"goal from {GOALS_FROM} on", judged)
+    goal_marks(burst, targets, burst_rate, None, ours, judged)
+    client_bound_marks(burst, targets, lambda t: t.burst)
     latency_panel(latency, targets, options)
     panel(
         join,
@@ -414,7 +495,8 @@ def figure_for(
         "seconds",
         digits=2,
     )
-    goal_marks(join, targets, join_time, JOIN.limit, f"goal from {GOALS_FROM} on", judged)
+    goal_marks(join, targets, join_time, None, ours, judged)
+    client_bound_marks(join, targets, lambda t: t.join)
     panel(
         memory,
         targets,
@@ -423,6 +505,21 @@ def figure_for(
         "KiB",
         digits=1,
     )
+    bare_memory = bare_figure(targets, memory_per_connection)
+    if judged and bare_memory and MEMORY.limit:
+        goal_line(memory, MEMORY.limit * bare_memory, f"{ours}: {MEMORY.limit:g} x bare")
+    panel(
+        handshake,
+        targets,
+        join_cpu,
+        "Join storm: CPU per handshake, all processes (lower is better)",
+        "\u00b5s",
+        digits=1,
+    )
+    goal_marks(handshake, targets, join_cpu, JOIN_CPU.limit, ours, judged)
+    client_panel(client, targets)
+    if counted:
+        goal_marks(per_delivery, counted, lambda t: all_cpu(t.burst), BURST_CPU.limit, ours, judged)
     if polled:
 
         def cpu_of(target: TargetResult) -> float | None:

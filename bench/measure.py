@@ -19,6 +19,7 @@ import psutil
 from .adapters import BareAdapter
 from .collector import collector_paused
 from .cpuclock import CLOCK
+from .meter import Meter
 from .options import Options
 from .pollflow import LongPolls
 from .recorder import Recorder
@@ -91,7 +92,7 @@ async def flow(
     with ``running``, the target's, read what its processes spent meanwhile."""
     recorder = Recorder(receivers)
     swarm.recorder = recorder
-    before = None if running is None else running.cpu_seconds()
+    meter = Meter(running)
     try:
         with collector_paused():
             await swarm.send(recorder, messages, rate)
@@ -99,14 +100,27 @@ async def flow(
             await recorder.settle(quiet=options.quiet, deadline=deadline)
     finally:
         swarm.recorder = None
+    spent = meter.spent()
     result = recorder.flow(rate)
-    if running is not None and before is not None:
-        spent = {role: round(now - before[role], 6) for role, now in running.cpu_seconds().items()}
-        result.server_cpu_s = spent.pop(CHAT_CPU)
-        result.helper_cpu_s = spent
+    result.client_busy = spent.client_busy
+    if running is not None:
+        helpers = dict(spent.target_s)
+        result.server_cpu_s = helpers.pop(CHAT_CPU)
+        result.helper_cpu_s = helpers
         result.cpu_deliveries = result.delivered
         result.cpu_resolution_s = CLOCK.resolution_s
     return result
+
+
+async def storm(swarm: Swarm, running: Running, options: Options, deadline: float) -> Join:
+    """Join every client of ``swarm`` to ``running``, and read what every process of the
+    target spent on their handshakes meanwhile."""
+    meter = Meter(running)
+    join = await swarm.join(options.join_concurrency, deadline)
+    spent = meter.spent()
+    join.server_cpu_s, join.cpu_resolution_s = spent.total_s, CLOCK.resolution_s
+    join.handshakes, join.client_busy = join.clients - join.failed, spent.client_busy
+    return join
 
 
 def p99(flow: Flow) -> float | None:
@@ -216,7 +230,7 @@ async def measure(
         before = rss_kib(running.chat_pids)
         held = spread(running)
 
-        result.join = await swarm.join(options.join_concurrency, options.deadline)
+        result.join = await storm(swarm, running, options, options.deadline)
         if result.join.seconds is None:
             result.error = (
                 f"{result.join.failed} of {options.clients} clients could not join: "
@@ -330,6 +344,7 @@ class Pair:
         self.options = options
         self.words = bare_alongside_words(yardstick.websockets)
         self.crowd = self.crowd_on(yardstick, "crowd")
+        self.common = common
         self.common_crowd = None if common is None else self.crowd_on(common, "common")
         self.storms: list[Join] = []
         self.bursts: list[Flow] = []
@@ -363,7 +378,7 @@ class Pair:
         )  # fmt: skip
         await asyncio.sleep(SETTLE)
         try:
-            self.storms.append(await swarm.join(self.options.join_concurrency, 60))
+            self.storms.append(await storm(swarm, self.yardstick, self.options, 60))
         finally:
             await swarm.close()
         seconds = self.storms[-1].seconds
@@ -382,10 +397,12 @@ class Pair:
         """One burst to the crowd, and then, where there is one, to the common crowd."""
         options = self.options
         messages = options.burst_messages
-        self.bursts.append(await flow(self.crowd, options.clients, messages, None, options))
+        crowd, bare = self.crowd, self.yardstick
+        self.bursts.append(await flow(crowd, options.clients, messages, None, options, bare))
         if self.common_crowd is not None:
             await asyncio.sleep(SETTLE)
-            common = await flow(self.common_crowd, options.clients, messages, None, options)
+            crowd, bare = self.common_crowd, self.common
+            common = await flow(crowd, options.clients, messages, None, options, bare)
             self.common_bursts.append(common)
 
     def long_polls(self) -> LongPolls:
@@ -441,7 +458,7 @@ async def more_storms(
             running.headers,
         )  # fmt: skip
         try:
-            storms.append(await swarm.join(options.join_concurrency, options.deadline))
+            storms.append(await storm(swarm, running, options, options.deadline))
         finally:
             await swarm.close()
         seconds = storms[-1].seconds

@@ -15,42 +15,42 @@ from pathlib import Path
 from .servers import ServerError, log_tail
 
 NODE_DIR = Path(__file__).with_name("node")
-LOCKFILE = NODE_DIR / "package-lock.json"
-MODULES = NODE_DIR / "node_modules"
-STAMP = MODULES / ".installed-lockfile-sha256"
+STAMP = "node_modules/.installed-lockfile-sha256"
+"""Where ``install`` records the digest of the lockfile it installed, in the folder."""
 INSTALL_TIMEOUT = 600.0
 """Seconds ``npm ci`` may take: a slow registry, not a hang."""
 
 
-def lockfile_digest() -> str:
-    return hashlib.sha256(LOCKFILE.read_bytes()).hexdigest()
+def lockfile_digest(folder: Path) -> str:
+    return hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()
 
 
-def installed() -> bool:
-    """True when node_modules holds what the lockfile says."""
-    return STAMP.is_file() and STAMP.read_text().strip() == lockfile_digest()
+def installed(folder: Path = NODE_DIR) -> bool:
+    """True when the folder's node_modules holds what its lockfile says."""
+    stamp = folder / STAMP
+    return stamp.is_file() and stamp.read_text().strip() == lockfile_digest(folder)
 
 
-def install(log: Path) -> None:
-    """``npm ci`` in bench/node unless it is done already; ServerError, with npm's last lines,
-    if it fails."""
-    if installed():
+def install(log: Path, folder: Path = NODE_DIR) -> None:
+    """``npm ci`` in ``folder`` unless it is done already; ServerError, with npm's last
+    lines, if it fails."""
+    if installed(folder):
         return
     argv = ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"]
     with log.open("ab") as output:
         try:
             done = subprocess.run(
-                argv, cwd=NODE_DIR, stdin=subprocess.DEVNULL, stdout=output,
+                argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=output,
                 stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT, check=False,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise ServerError(
-                f"`npm ci` in {NODE_DIR} took more than {INSTALL_TIMEOUT:.0f} s; is the npm "
+                f"`npm ci` in {folder} took more than {INSTALL_TIMEOUT:.0f} s; is the npm "
                 f"registry reachable? Its last lines:\n{log_tail(log)}"
             ) from None
     if done.returncode != 0:
         raise ServerError(
-            f"`npm ci` in {NODE_DIR} failed (exit {done.returncode}); its last lines:\n"
-            f"{log_tail(log)}"
+            f"`npm ci` in {folder} failed (exit {done.returncode}): the Node peers cannot "
+            f"start without their packages. Its last lines:\n{log_tail(log)}"
         )
-    STAMP.write_text(lockfile_digest() + "\n")
+    (folder / STAMP).write_text(lockfile_digest(folder) + "\n")

@@ -8,14 +8,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .verdicts import BARE, CHANNELS_REDIS, GOAL_CLIENTS
+from .verdicts import (
+    BARE,
+    CHANNELS_REDIS,
+    GOAL_CLIENTS,
+    SOCKETIO,
+    SOCKETIO_NODE,
+    SOCKETIO_REDIS,
+    WS_NODE,
+)
 
 CHANNELS_MEMORY = "channels-memory"
 CHANNELS = (CHANNELS_MEMORY, CHANNELS_REDIS)
-SOCKETIO = "socketio"
-SOCKETIO_REDIS = "socketio-redis"
-SOCKETIO_NODE = "socketio-node"
-WS_NODE = "ws-node"
 PYTHON_SOCKETIO = (SOCKETIO, SOCKETIO_REDIS)
 NODE = (SOCKETIO_NODE, WS_NODE)
 PEERS = (*CHANNELS, *PYTHON_SOCKETIO, *NODE)

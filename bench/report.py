@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .options import Options
-from .results import Flow, TargetResult
+from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
 from .verdicts import Verdict, bare_longpoll, cpu_per_answer, p99
 
 Cell = Callable[[TargetResult], str]
@@ -15,6 +15,18 @@ BELOW_RESOLUTION = "below resolution"
 
 def number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def wall_clock(shown: str, measured: Flow | Join) -> str:
+    """A wall-clock figure, marked when the load client was saturated while it was taken."""
+    return f"{shown} ({CLIENT_BOUND_WORDS})" if measured.client_bound and shown != "-" else shown
+
+
+def busy(measured: Flow | Join | None) -> str:
+    """The load client's busiest process, in per cent of a core."""
+    if measured is None or measured.client_busy is None:
+        return "-"
+    return f"{measured.client_busy:.0%}"
 
 
 def flow_cells(pick: Callable[[TargetResult], Flow | None], title: str) -> list[tuple[str, Cell]]:
@@ -31,14 +43,25 @@ def flow_cells(pick: Callable[[TargetResult], Flow | None], title: str) -> list[
         return f"{flow.lost} of {flow.expected}" if flow.lost else "0"
 
     def latency(name: str) -> Callable[[Flow], str]:
-        return lambda f: "-" if f.latency is None else number(getattr(f.latency, name))
+        return lambda f: wall_clock(
+            "-" if f.latency is None else number(getattr(f.latency, name)), f
+        )
 
+    def every_process(flow: Flow) -> str:
+        if flow.server_cpu_s is None:
+            return "-"
+        value = flow.cpu_us_per_answer if flow.answers else flow.all_us_per_delivery
+        return BELOW_RESOLUTION if value is None else number(value, 2)
+
+    unit = "answer" if "long-poll" in title else "delivery"
     return [
-        (f"{title}: deliveries/s", cell(lambda f: number(f.deliveries_per_s, 0))),
+        (f"{title}: deliveries/s", cell(lambda f: wall_clock(number(f.deliveries_per_s, 0), f))),
         (f"{title}: p50 ms", cell(latency("p50"))),
         (f"{title}: p99 ms", cell(latency("p99"))),
         (f"{title}: max ms", cell(latency("max"))),
         (f"{title}: lost", cell(lost)),
+        (f"{title}: every process's CPU per {unit}, \u00b5s", cell(every_process)),
+        (f"{title}: load client's busiest core", cell(busy)),
     ]
 
 
@@ -106,7 +129,25 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
     """The table's rows; ``roles``: the helper processes whose CPU per delivery is shown."""
 
     def join(target: TargetResult) -> str:
-        return "-" if target.join is None else number(target.join.seconds, 2)
+        found = target.join
+        return "-" if found is None else wall_clock(number(found.seconds, 2), found)
+
+    def handshake(pick: Callable[[TargetResult], Join | None]) -> Cell:
+        def shown(target: TargetResult) -> str:
+            found = pick(target)
+            if found is None or found.server_cpu_s is None:
+                return "-"
+            value = found.cpu_us_per_handshake
+            return BELOW_RESOLUTION if value is None else number(value, 1)
+
+        return shown
+
+    def paired(target: TargetResult) -> Join | None:
+        return None if target.paired is None else target.paired.join
+
+    def paired_burst(target: TargetResult) -> str:
+        found = None if target.paired is None else target.paired.burst
+        return "-" if found is None else number(found.all_us_per_delivery, 2)
 
     def memory(target: TargetResult) -> str:
         return "-" if target.memory is None else number(target.memory.per_connection_kib)
@@ -131,11 +172,15 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
     longpoll = f"long-poll fan-out {rate}"
     return [
         (f"join storm, s ({options.clients} clients, median of {options.join_storms})", join),
+        ("join storm: every process's CPU per handshake, \u00b5s", handshake(lambda t: t.join)),
+        ("join storm, bare alongside: CPU per handshake, \u00b5s", handshake(paired)),
+        ("join storm: load client's busiest core", lambda t: busy(t.join)),
         ("idle memory per connection, KiB", memory),
         ("clients of the crowd per chat process", spread),
         *flow_cells(lambda t: t.fanout, f"fan-out {rate}"),
         *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}"),
         *cpu_rows(f"burst of {options.burst_messages}", roles),
+        ("burst, bare alongside: CPU per delivery, \u00b5s", paired_burst),
         *flow_cells(lambda t: t.longpoll, longpoll),
         (f"{longpoll}: server CPU per answer, \u00b5s", cpu(lambda t: t.longpoll)),
         ("long-poll, bare twisted.web alongside: p99 ms", bare_p99),
@@ -164,13 +209,18 @@ def table(targets: Sequence[TargetResult], options: Options) -> str:
 
 def flows_note(options: Options) -> str:
     """What the flows' figures are, under the table."""
+    cpu = (
+        f"CPU per unit of work counts every process of the target, over every run. "
+        f"{CLIENT_BOUND_WORDS}: the load client's busiest core was over {CLIENT_BOUND:.0%} "
+        "busy (in the busiest run), so the wall-clock figure measures the client."
+    )
     if options.repeats == 1:
-        return "Each flow ran once."
+        return f"Each flow ran once. {cpu}"
     return (
         f"The burst's and long-poll's figures are those of their median run of "
         f"{options.repeats} (by deliveries/s and p99), bare twisted.web's long-poll taking "
         "turns with each stage's; a run of 5 s or more is not repeated. Lost counts all runs. "
-        "The WebSocket fan-out, which no goal judges, ran once."
+        f"The WebSocket fan-out, which no goal judges, ran once. {cpu}"
     )
 
 

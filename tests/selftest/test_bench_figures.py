@@ -27,7 +27,7 @@ from bench.adapters import BareAdapter, ChannelsAdapter, StageAdapter, sequence_
 from bench.collector import collector_paused
 from bench.cpuclock import CLOCK, PROCESS_CLOCK, PROCESS_TIMES, process_times
 from bench.measure import Pair, connections_held, crowd_spread, flows, repeated
-from bench.options import Options, chosen_targets, default_burst, parse
+from bench.options import PEERS, Options, chosen_targets, default_burst, parse
 from bench.pollflow import LongPolls
 from bench.pollload import HttpConnection
 from bench.recorder import Recorder
@@ -941,7 +941,7 @@ def test_by_default_every_target_runs_but_the_stages_no_goal_judges() -> None:
     assert left_out == ["part2"]
     default = parse([], list(stages), left_out).targets
     judged = judged_stages({name: stage.parent for name, stage in REGISTRY.items()})
-    assert set(default) == {"bare", *(set(stages) & judged), "channels-memory", "channels-redis"}
+    assert set(default) == {"bare", *(set(stages) & judged), *PEERS}
     assert "part2" in parse(["--targets", "part2", "part3"], list(stages), left_out).targets
 
 
