@@ -43,8 +43,15 @@ ALONGSIDE = "#5f6368"
 STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]
 INK = "#202124"
 GOAL = "#d93025"
-VERDICT_COLOURS = {"met": "#188038", "not met": GOAL, "not measured": "#5f6368"}
-VERDICT_MARKS = {"met": "\u2713", "not met": "\u2717", "not measured": "?"}
+VERDICT_COLOURS = {
+    "met": "#188038", "not met": GOAL, "not measured": "#5f6368", CLIENT_BOUND_WORDS: "#5f6368"
+}  # fmt: skip
+VERDICT_MARKS = {
+    "met": "\u2713",
+    "not met": "\u2717",
+    "not measured": "?",
+    CLIENT_BOUND_WORDS: "\u25cb",
+}
 
 
 def colours(targets: Sequence[TargetResult]) -> list[str]:
@@ -366,6 +373,13 @@ def pretty(wanted: str) -> str:
     return wanted.replace("<=", "\u2264").replace(">=", "\u2265")
 
 
+def standing(verdict: Verdict) -> str:
+    """The goal, or why it was not judged."""
+    if verdict.client_bound:
+        return f"{CLIENT_BOUND_WORDS}: not judged"
+    return f"goal {pretty(verdict.wanted)}"
+
+
 def lost_words(verdict: Verdict) -> str:
     """Why a goal whose ratio looks good is missed: who lost messages."""
     if not verdict.lost_by:
@@ -394,7 +408,7 @@ def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
     lines = [
         f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} "
         f"{'not measured' if verdict.ratio is None else f'{verdict.ratio:g}x'} "
-        f"(goal {pretty(verdict.wanted)}){lost_words(verdict)}"
+        f"({standing(verdict)}){lost_words(verdict)}"
         for verdict in judged
     ]
     # Two columns of half the chart's width: long lines get a smaller type, not an overlap.

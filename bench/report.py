@@ -29,7 +29,12 @@ def busy(measured: Flow | Join | None) -> str:
     return f"{measured.client_busy:.0%}"
 
 
-def flow_cells(pick: Callable[[TargetResult], Flow | None], title: str) -> list[tuple[str, Cell]]:
+def flow_cells(
+    pick: Callable[[TargetResult], Flow | None], title: str, per_delivery: bool = True
+) -> list[tuple[str, Cell]]:
+    """The rows of one flow; ``per_delivery``: with its CPU per delivery (a long-poll flow
+    has its CPU per answer in a row of its own)."""
+
     def cell(figure: Callable[[Flow], str]) -> Cell:
         def shown(target: TargetResult) -> str:
             found = pick(target)
@@ -50,17 +55,17 @@ def flow_cells(pick: Callable[[TargetResult], Flow | None], title: str) -> list[
     def every_process(flow: Flow) -> str:
         if flow.server_cpu_s is None:
             return "-"
-        value = flow.cpu_us_per_answer if flow.answers else flow.all_us_per_delivery
+        value = flow.all_us_per_delivery
         return BELOW_RESOLUTION if value is None else number(value, 2)
 
-    unit = "answer" if "long-poll" in title else "delivery"
+    cpu = f"{title}: every process's CPU per delivery, \u00b5s"
     return [
         (f"{title}: deliveries/s", cell(lambda f: wall_clock(number(f.deliveries_per_s, 0), f))),
         (f"{title}: p50 ms", cell(latency("p50"))),
         (f"{title}: p99 ms", cell(latency("p99"))),
         (f"{title}: max ms", cell(latency("max"))),
         (f"{title}: lost", cell(lost)),
-        (f"{title}: every process's CPU per {unit}, \u00b5s", cell(every_process)),
+        *([(cpu, cell(every_process))] if per_delivery else []),
         (f"{title}: load client's busiest core", cell(busy)),
     ]
 
@@ -178,10 +183,10 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
         ("idle memory per connection, KiB", memory),
         ("clients of the crowd per chat process", spread),
         *flow_cells(lambda t: t.fanout, f"fan-out {rate}"),
-        *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}"),
+        *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}", per_delivery=False),
         *cpu_rows(f"burst of {options.burst_messages}", roles),
         ("burst, bare alongside: CPU per delivery, \u00b5s", paired_burst),
-        *flow_cells(lambda t: t.longpoll, longpoll),
+        *flow_cells(lambda t: t.longpoll, longpoll, per_delivery=False),
         (f"{longpoll}: server CPU per answer, \u00b5s", cpu(lambda t: t.longpoll)),
         ("long-poll, bare twisted.web alongside: p99 ms", bare_p99),
         ("long-poll, bare twisted.web alongside: CPU per answer, \u00b5s", cpu(bare_longpoll)),

@@ -275,7 +275,7 @@ class Verdict:
         if self.client_bound:
             return CLIENT_BOUND_WORDS
         if self.met is None:
-            reference = self.ratio is not None or not self.wanted  # no goal: never judged
+            reference = self.ratio is not None or not self.judged
             return "for reference" if reference else "not measured"
         return "met" if self.met else "not met"
 
