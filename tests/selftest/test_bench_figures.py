@@ -1184,16 +1184,48 @@ def line_about(printed: str, who: str, title: str) -> str:
     return line
 
 
+def storm(clients: int, seconds: float, cpu_us: float, runs: list[float | None]) -> Join:
+    """A join storm whose CPU was read: ``cpu_us`` µs per handshake, every process."""
+    return Join(
+        clients, 50, seconds, runs=runs, server_cpu_s=cpu_us * clients / 1e6,
+        cpu_resolution_s=1e-9, handshakes=clients,
+    )  # fmt: skip
+
+
+def burst_costing(cpu_us: float, client_busy: float = 0.5) -> Flow:
+    """A burst of 100 000 copies whose servers spent ``cpu_us`` µs on each, the load
+    client's busiest process ``client_busy`` of a core."""
+    made = burst_with_cpu(cpu_us * 100_000 / 1e6, {})
+    made.client_busy = client_busy
+    return made
+
+
+ALTERNATIVES = {
+    "channels-memory": ("channels", 180.0),
+    "socketio": ("socketio", 45.0),
+    "socketio-node": ("node", 15.0),
+    "ws-node": ("node", 12.0),
+}
+"""The alternatives of chapter 08's quick run: their kind, and their CPU per delivery in µs."""
+
+
 def quick_run(clients: int = 100) -> tuple[list[TargetResult], set[str]]:
-    """A run whose turns' ratios and ratios of medians disagree, and part3's long-polls."""
-    bare = target("bare", "bare", join=1.0, rate=1000)
-    bare.join.runs = [1.0, 0.5, 3.85]  # type: ignore[union-attr]
+    """The targets chapter 08 runs: a run whose turns' ratios and ratios of medians disagree,
+    part3's long-polls, and part3's burst bound by the client."""
+    bare = target("bare", "bare", join=1.0, rate=1000, burst=burst_costing(5.0))
+    bare.join = storm(clients, 1.0, 300.0, runs=[1.0, 0.5, 3.85])
     hosted = Join(clients, 50, 2.002, runs=[0.81, 3.2, 2.002])  # turns: 0.81, 6.4, 0.52
     bare.paired = Paired(hosted, flow(990, 1.0, 50.0))
     ours = target("part3", "stage", join=0.7, rate=950, longpoll=polls(25.0, 150))
-    ours.paired = Paired(Join(clients, 50, 0.5), flow(1000, 1.0, 50.0), polls(20.0, 120))
-    peer = target("channels-memory", "channels", join=3.0, rate=40)
-    return [bare, ours, peer], (judged_here(parse(["--clients", str(clients)], STAGES)))
+    ours.join = storm(clients, 0.7, 390.0, runs=[0.7])
+    ours.burst = burst_costing(6.0, client_busy=0.95)
+    alongside = storm(clients, 0.5, 300.0, runs=[0.5])
+    ours.paired = Paired(alongside, burst_costing(5.0), polls(20.0, 120))
+    peers = [
+        target(name, kind, join=3.0, rate=40, burst=burst_costing(cpu_us))
+        for name, (kind, cpu_us) in ALTERNATIVES.items()
+    ]
+    return [bare, ours, *peers], (judged_here(parse(["--clients", str(clients)], STAGES)))
 
 
 def results_of(targets: list[TargetResult], judged: set[str], clients: int) -> dict:
@@ -1223,8 +1255,8 @@ def test_chapter_08_prints_the_ratio_the_bench_stored_not_a_ratio_of_medians(
         "(bench/figures.py), not divide two figures again"
     )
     assert hosting.endswith(", for reference"), hosting
-    channels = line_about(printed, "part3", "burst deliveries/s vs channels-memory")
-    assert "23.75x" in channels and channels.endswith("for reference"), channels
+    channels = line_about(printed, "part3", "CPU per delivery, every process, channels-memory vs")
+    assert ": 30x, for reference" in channels, channels
     cpu = line_about(printed, "part3", "long-poll CPU per answer")
     assert ": 1.25x, for reference" in cpu, cpu
     assert "part3 150 \u00b5s, bare twisted.web 120 \u00b5s" in printed
@@ -1238,15 +1270,50 @@ def test_chapter_08_says_which_ratios_the_bench_judged(
     targets, judged = quick_run(clients=1000)
     assert "part3" in judged
     printed, _ = quoted_by_chapter(results_of(targets, judged, 1000), tmp_path, capsys, monkeypatch)
-    join = line_about(printed, "part3", "join storm time vs bare alongside")
-    assert join.endswith(": 1.4x, for reference"), "wall-clock ratios judge nothing"
-    cpu = line_about(printed, "part3", "long-poll CPU per answer")
-    assert cpu.endswith(": 1.25x, judged, goal <= 1.5x: met"), cpu
-    p99 = line_about(printed, "part3", "long-poll p99 vs bare twisted.web alongside")
-    assert p99.endswith(": 1.25x, for reference"), "no goal judges the long-poll p99"
+    expected = {
+        "CPU per handshake vs bare alongside": ": 1.3x, judged, goal <= 1.3x: met",
+        "CPU per delivery vs bare alongside": ": 1.2x, judged, goal <= 1.3x: met",
+        "CPU per delivery, every process, channels-memory vs": ": 30x, judged, goal >= 20x: met",
+        "CPU per delivery, every process, socketio vs": ": 7.5x, judged, goal >= 3x: met",
+        "CPU per delivery, every process vs socketio-node": ": 0.4x, judged, goal <= 1x: met",
+        "CPU per delivery, every process vs ws-node": "(distance to the limit), for reference",
+        "long-poll CPU per answer vs bare twisted.web": ": 1.25x, judged, goal <= 1.5x: met",
+        "long-poll p99 vs bare twisted.web alongside": ": 1.25x, for reference",
+    }
+    for title, ending in expected.items():
+        line = line_about(printed, "part3", title)
+        assert line.endswith(ending), f"{CHAPTER_08.name} printed {line!r}"
     hosting = line_about(printed, "bare", "join storm time in twisted.web")
     assert hosting.endswith("for reference"), "the yardstick is never judged"
     assert "listed below with their verdicts" in printed
+
+
+def test_chapter_08_tables_the_alternatives_and_marks_a_client_bound_burst(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    targets, judged = quick_run()
+    run = results_of(targets, judged, 100)
+    printed, tables = quoted_by_chapter(run, tmp_path, capsys, monkeypatch)
+    rows = {row.split("**")[1]: row for row in tables[0].splitlines() if row.startswith("| **")}
+    assert list(rows) == [target.name for target in targets], (
+        f"{CHAPTER_08.name}'s first table must have a row for every target that ran"
+    )
+    for name, (_, cpu_us) in ALTERNATIVES.items():
+        cells = [cell.strip() for cell in rows[name].split("|")]
+        assert cells[2:4] == [f"{cpu_us:.1f}", "-"], (
+            f"{CHAPTER_08.name} showed {rows[name]!r}: {name}'s CPU per delivery is {cpu_us} "
+            "\u00b5s, and its join storm's CPU was not read"
+        )
+    part3 = [cell.strip() for cell in rows["part3"].split("|")]
+    assert part3[2:4] == ["6.0", "390"], rows["part3"]
+    assert part3[-2] == "95 % (client-bound)", (
+        f"{CHAPTER_08.name} showed {rows['part3']!r}: a burst whose client's busiest process "
+        "used 95 % of a core measured the client, and its table must say so"
+    )
+    assert rows["bare"].split("|")[-2].strip() == "50 %", "a client at half a core is not bound"
+    ranked = [line.split(":")[0] for line in printed.splitlines() if re.match(r"\d+\. ", line)]
+    assert ranked == ["1. bare", "2. part3", "3. ws-node", "4. socketio-node", "5. socketio",
+                      "6. channels-memory"], f"{CHAPTER_08.name} ranked them {ranked}"  # fmt: skip
 
 
 def test_chapter_08_says_a_cpu_figure_is_below_resolution_rather_than_print_it(
@@ -1259,7 +1326,8 @@ def test_chapter_08_says_a_cpu_figure_is_below_resolution_rather_than_print_it(
     run = results_of(targets, judged, 100)
     run["cpu_clock"] = process_times().to_json()
     printed, tables = quoted_by_chapter(run, tmp_path, capsys, monkeypatch)
-    [part3_row] = [row for row in tables[0].splitlines() if row.startswith("| **part3**")]
+    [polls_table] = [table for table in tables if "CPU per poll answer" in table]
+    [part3_row] = [row for row in polls_table.splitlines() if row.startswith("| **part3**")]
     below = "below the clock's resolution"
     assert part3_row.endswith(f"| {below} ({below}) |"), (
         f"{CHAPTER_08.name} showed {part3_row!r}: 0.15 s on a clock of 0.01 s is a few ticks, "
