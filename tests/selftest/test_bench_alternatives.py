@@ -256,6 +256,7 @@ def test_socketio_means_both_python_targets_and_the_alternatives_come_last() -> 
     made = all_targets(("socketio-redis", "socketio-node", "ws-node"), {}, parse([], STAGES))
     assert [type(one).__name__ for one in made] == ["SocketIOTarget", "NodeTarget", "NodeTarget"]
     assert [one.kind for one in made] == ["socketio", "node", "node"]
+    assert made[1].shown_settings() == {"server": "socket.io 4.8.4"}, "as package.json pins it"
 
 
 def test_the_help_names_every_alternative(capsys: pytest.CaptureFixture[str]) -> None:
