@@ -37,7 +37,7 @@ from .verdicts import (
     join_cpu,
 )
 
-COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a", "socketio": "#a142f4", "node": "#188038"}
+COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a", "socketio": "#12b5cb", "node": "#e52592"}
 ALONGSIDE = "#5f6368"
 """The bare server measured alongside a target: darker than its own bars, to show on them."""
 STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]
@@ -562,7 +562,8 @@ def figure_for(
         0.01,
         0.005,
         "grey: bare broadcast (the yardstick)   blue: our stages   "
-        "orange: Django Channels + Daphne" + load_words(targets, cpus),
+        "orange: Django Channels + Daphne   cyan: python-socketio + uvicorn   pink: Node.js"
+        + load_words(targets, cpus),
         fontsize=9,
         color="#5f6368",
     )

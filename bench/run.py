@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
 import resource
@@ -15,6 +14,8 @@ from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import uvloop
 
 from harness.processes import StageError
 from harness.services import ServiceError
@@ -104,7 +105,7 @@ def run_target(
             ours = (*running.pids, *([alongside.pid] if alongside else []))
             others = OtherLoad(ours)
             try:
-                asyncio.run(measure(running, result, options, progress, alongside, common))
+                uvloop.run(measure(running, result, options, progress, alongside, common))
             finally:
                 result.other_load = others.cores()
                 progress(report.other_load_words(result.other_load, os.cpu_count() or 1))

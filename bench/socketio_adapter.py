@@ -23,11 +23,11 @@ from urllib.parse import quote
 
 from .adapters import ERROR, OTHER, WELCOME, Received, sequence_in, text_for
 
-OPEN = "0"
-CONNECT = "40"
-CONNECT_ERROR = "44"
-EVENT = "42"
-PING = "2"
+OPEN = b"0"
+CONNECT = b"40"
+CONNECT_ERROR = b"44"
+EVENT = b"42"
+PING = b"2"
 PONG = "3"
 EVENT_NAME = "message"
 
@@ -42,22 +42,23 @@ class SocketIOAdapter:
         return f"/socket.io/?EIO=4&transport=websocket&room={quote(room)}"
 
     def outgoing(self, sequence: int) -> str:
-        return EVENT + json.dumps([EVENT_NAME, {"text": text_for(sequence)}])
+        return EVENT.decode() + json.dumps([EVENT_NAME, {"text": text_for(sequence)}])
 
     def incoming(self, frame: str | bytes) -> Received:
-        text = frame.decode() if isinstance(frame, bytes) else frame
-        if text.startswith(EVENT):
-            return event(text[len(EVENT) :])
-        if text == PING:
+        """Read as bytes, as the client receives frames: no decoding before JSON's own."""
+        data = frame if isinstance(frame, bytes) else frame.encode()
+        if data.startswith(EVENT):
+            return event(data[len(EVENT) :])
+        if data == PING:
             return Received("ping", reply=PONG)
-        if text.startswith(CONNECT):
+        if data.startswith(CONNECT):
             return WELCOME
-        if text.startswith(OPEN):
-            return Received("open", reply=CONNECT)
-        return ERROR if text.startswith(CONNECT_ERROR) else OTHER
+        if data.startswith(OPEN):
+            return Received("open", reply=CONNECT.decode())
+        return ERROR if data.startswith(CONNECT_ERROR) else OTHER
 
 
-def event(payload: str) -> Received:
+def event(payload: bytes) -> Received:
     """A ``42`` packet's JSON: a "message" event's text carries the message's number."""
     name, *arguments = json.loads(payload)
     data = arguments[0] if arguments else None

@@ -111,7 +111,11 @@ async def crowd_hears(running: Running, options: Options, room: str) -> tuple[in
     swarm = Swarm(running.ws_url(room), running.adapter, running.origin, 3)
     try:
         joined = await swarm.join(concurrency=3, deadline=MAX_WAIT)
-        assert joined.failed == 0, f"clients could not join: {joined.first_error}"
+        assert joined.failed == 0, (
+            f"{joined.failed} of 3 clients could not join ({joined.first_error}): a Socket.IO "
+            "client is ready once it has answered the open packet (0) with 40 and been "
+            "answered 40 in turn; see bench/socketio_adapter.py and bench/wsload.py"
+        )
         heard = await flow(swarm, 3, 2, None, options)
         return heard.delivered, heard.lost_anywhere
     finally:
