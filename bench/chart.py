@@ -304,7 +304,10 @@ def delivery_panel(axes: Axes, targets: Sequence[TargetResult]) -> None:
     if roles:
         helpers = [Patch(facecolor=shades[role], label=role) for role in roles]
         chats = Patch(facecolor="#5f6368", label="chat processes (the target's colour)")
-        axes.legend(handles=[chats, *helpers], frameon=False, fontsize=8, loc="upper left")
+        axes.legend(
+            handles=[chats, *helpers], frameon=False, fontsize=8, loc="upper left",
+            bbox_to_anchor=(0, 0.93),  # below the goal marks' words
+        )  # fmt: skip
     axes.set_yscale("log")  # Channels spends tens of times what our stages do
     axes.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
     axes.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))

@@ -33,6 +33,7 @@ from .results import (
     bare_alongside_words,
 )
 from .targets import CHAT_CPU, Running
+from .verdicts import p99
 from .wsload import Swarm
 
 Say = Callable[[str], None]
@@ -123,8 +124,17 @@ async def storm(swarm: Swarm, running: Running, options: Options, deadline: floa
     return join
 
 
-def p99(flow: Flow) -> float | None:
-    return None if flow.latency is None else flow.latency.p99
+async def storm_into(running: Running, room: str, options: Options, deadline: float) -> Join:
+    """A join storm of a crowd of its own into ``room``, which leaves before it returns."""
+    swarm = Swarm.on(running, room, options.clients)
+    try:
+        return await storm(swarm, running, options, deadline)
+    finally:
+        await swarm.close()
+
+
+def seconds_words(join: Join) -> str:
+    return "failed" if join.seconds is None else f"{join.seconds:.2f} s"
 
 
 def deliveries(flow: Flow) -> float | None:
@@ -210,13 +220,8 @@ async def measure(
     # the free space its allocator starts with, so that the memory the crowd adds is the
     # crowd's own.
     ballast = max(BALLAST, options.clients // 4)
-    warm = Swarm(
-        running.ws_url(warm_room), running.adapter, running.origin, ballast, running.headers
-    )
-    swarm = Swarm(
-        running.ws_url(crowd_room), running.adapter, running.origin, options.clients,
-        running.headers,
-    )  # fmt: skip
+    warm = Swarm.on(running, warm_room, ballast)
+    swarm = Swarm.on(running, crowd_room, options.clients)
     pair = None
     if yardstick is not None:
         pair = Pair(yardstick, result.name, options, running.headers, common)
@@ -352,9 +357,8 @@ class Pair:
         self.longpolls: list[Flow] = []
 
     def crowd_on(self, served: Running, room: str) -> Swarm:
-        url = served.ws_url(f"{self.name}-{room}")
-        headers = self.yardstick.headers
-        return Swarm(url, served.adapter, served.origin, self.options.clients, headers)
+        room = f"{self.name}-{room}"
+        return Swarm.on(served, room, self.options.clients, self.yardstick.headers)
 
     def crowds(self) -> list[Swarm]:
         return [crowd for crowd in (self.crowd, self.common_crowd) if crowd is not None]
@@ -372,17 +376,9 @@ class Pair:
 
     async def storm(self, say: Say) -> None:
         room = f"{self.name}-storm{len(self.storms) + 1}"
-        swarm = Swarm(
-            self.yardstick.ws_url(room), self.yardstick.adapter, self.yardstick.origin,
-            self.options.clients, self.yardstick.headers,
-        )  # fmt: skip
         await asyncio.sleep(SETTLE)
-        try:
-            self.storms.append(await storm(swarm, self.yardstick, self.options, 60))
-        finally:
-            await swarm.close()
-        seconds = self.storms[-1].seconds
-        say(f"  {self.words}: {'failed' if seconds is None else f'{seconds:.2f} s'}")
+        self.storms.append(await storm_into(self.yardstick, room, self.options, 60))
+        say(f"  {self.words}: {seconds_words(self.storms[-1])}")
 
     def shape_like(self, frame: str | bytes | None) -> None:
         """From now on, send the bare server frames shaped like ``frame``, a broadcast of
@@ -453,17 +449,8 @@ async def more_storms(
     storms = [first]
     for number, room in enumerate(rooms, start=2):
         await asyncio.sleep(SETTLE)
-        swarm = Swarm(
-            running.ws_url(room), running.adapter, running.origin, options.clients,
-            running.headers,
-        )  # fmt: skip
-        try:
-            storms.append(await storm(swarm, running, options, options.deadline))
-        finally:
-            await swarm.close()
-        seconds = storms[-1].seconds
-        shown = "failed" if seconds is None else f"{seconds:.2f} s"
-        say(f"join storm {number}: {shown}")
+        storms.append(await storm_into(running, room, options, options.deadline))
+        say(f"join storm {number}: {seconds_words(storms[-1])}")
         if pair is not None:
             await pair.storm(say)
     combined = Join.median_of(storms)

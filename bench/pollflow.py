@@ -23,9 +23,7 @@ class LongPolls:
     def __init__(self, running: Running, room: str, options: Options) -> None:
         self.options = options
         self.running = running
-        self.sender = Swarm(
-            running.ws_url(room), running.adapter, running.origin, 1, running.headers
-        )
+        self.sender = Swarm.on(running, room, 1)
         port = running.poll_port or running.port
         self.polls = PollSwarm(
             running.host, port, room, running.origin, options.clients, running.headers

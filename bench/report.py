@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .options import Options
 from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
@@ -20,6 +21,24 @@ def number(value: float | None, digits: int = 1) -> str:
 def wall_clock(shown: str, measured: Flow | Join) -> str:
     """A wall-clock figure, marked when the load client was saturated while it was taken."""
     return f"{shown} ({CLIENT_BOUND_WORDS})" if measured.client_bound and shown != "-" else shown
+
+
+def cpu_cell(
+    pick: Callable[[TargetResult], Flow | Join | None],
+    figure: Callable[[Any], float | None],
+    digits: int = 2,
+) -> Cell:
+    """A cell of CPU per unit of work, by ``figure`` of what ``pick`` finds: "-" where the
+    CPU was not read, BELOW_RESOLUTION where it was too little for the clock."""
+
+    def shown(target: TargetResult) -> str:
+        found = pick(target)
+        if found is None or found.server_cpu_s is None:
+            return "-"
+        value = figure(found)
+        return BELOW_RESOLUTION if value is None else number(value, digits)
+
+    return shown
 
 
 def busy(measured: Flow | Join | None) -> str:
@@ -52,12 +71,6 @@ def flow_cells(
             "-" if f.latency is None else number(getattr(f.latency, name)), f
         )
 
-    def every_process(flow: Flow) -> str:
-        if flow.server_cpu_s is None:
-            return "-"
-        value = flow.all_us_per_delivery
-        return BELOW_RESOLUTION if value is None else number(value, 2)
-
     cpu = f"{title}: every process's CPU per delivery, \u00b5s"
     return [
         (f"{title}: deliveries/s", cell(lambda f: wall_clock(number(f.deliveries_per_s, 0), f))),
@@ -65,7 +78,7 @@ def flow_cells(
         (f"{title}: p99 ms", cell(latency("p99"))),
         (f"{title}: max ms", cell(latency("max"))),
         (f"{title}: lost", cell(lost)),
-        *([(cpu, cell(every_process))] if per_delivery else []),
+        *([(cpu, cpu_cell(pick, lambda f: f.all_us_per_delivery))] if per_delivery else []),
         (f"{title}: load client's busiest core", cell(busy)),
     ]
 
@@ -88,39 +101,24 @@ def helper_roles(targets: Sequence[TargetResult]) -> list[str]:
     return list(roles)
 
 
-def per_delivery(figure: Callable[[Flow], float | None]) -> Cell:
-    """A cell of the burst's CPU per delivery, by ``figure``."""
-
-    def shown(target: TargetResult) -> str:
-        burst = target.burst
-        if burst is None or burst.server_cpu_s is None:
-            return "-"
-        value = figure(burst)
-        return BELOW_RESOLUTION if value is None else number(value, 2)
-
-    return shown
-
-
 def cpu_rows(title: str, roles: Sequence[str]) -> list[tuple[str, Cell]]:
     """The burst's CPU per delivery: the chat processes', each helper's (a target without
     that helper shows "-"), and all of them together."""
 
-    def helper(role: str) -> Cell:
-        cell = per_delivery(lambda burst: burst.helper_us_per_delivery(role))
-        return lambda target: (
-            cell(target) if target.burst and role in target.burst.helper_cpu_s else "-"
-        )
+    def burst(target: TargetResult) -> Flow | None:
+        return target.burst
 
+    def helper(role: str) -> Cell:
+        def with_it(target: TargetResult) -> Flow | None:
+            return target.burst if target.burst and role in target.burst.helper_cpu_s else None
+
+        return cpu_cell(with_it, lambda flow: flow.helper_us_per_delivery(role))
+
+    unit = "CPU per delivery, \u00b5s"
     return [
-        (
-            f"{title}: chat processes' CPU per delivery, \u00b5s",
-            per_delivery(lambda b: b.chat_us_per_delivery),
-        ),
-        *((f"{title}: {role}'s CPU per delivery, \u00b5s", helper(role)) for role in roles),
-        (
-            f"{title}: every process's CPU per delivery, \u00b5s",
-            per_delivery(lambda b: b.all_us_per_delivery),
-        ),
+        (f"{title}: chat processes' {unit}", cpu_cell(burst, lambda f: f.chat_us_per_delivery)),
+        *((f"{title}: {role}'s {unit}", helper(role)) for role in roles),
+        (f"{title}: every process's {unit}", cpu_cell(burst, lambda f: f.all_us_per_delivery)),
     ]
 
 
@@ -138,21 +136,13 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
         return "-" if found is None else wall_clock(number(found.seconds, 2), found)
 
     def handshake(pick: Callable[[TargetResult], Join | None]) -> Cell:
-        def shown(target: TargetResult) -> str:
-            found = pick(target)
-            if found is None or found.server_cpu_s is None:
-                return "-"
-            value = found.cpu_us_per_handshake
-            return BELOW_RESOLUTION if value is None else number(value, 1)
+        return cpu_cell(pick, lambda join: join.cpu_us_per_handshake, digits=1)
 
-        return shown
-
-    def paired(target: TargetResult) -> Join | None:
+    def paired_join(target: TargetResult) -> Join | None:
         return None if target.paired is None else target.paired.join
 
-    def paired_burst(target: TargetResult) -> str:
-        found = None if target.paired is None else target.paired.burst
-        return "-" if found is None else number(found.all_us_per_delivery, 2)
+    def paired_burst(target: TargetResult) -> Flow | None:
+        return None if target.paired is None else target.paired.burst
 
     def memory(target: TargetResult) -> str:
         return "-" if target.memory is None else number(target.memory.per_connection_kib)
@@ -161,13 +151,11 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
         return number(target.other_load, 2)
 
     def cpu(pick: Callable[[TargetResult], Flow | None]) -> Cell:
-        def shown(target: TargetResult) -> str:
+        def answered(target: TargetResult) -> Flow | None:
             found = pick(target)
-            if found is not None and found.cpu_below_resolution:
-                return BELOW_RESOLUTION
-            return "-" if found is None else number(cpu_per_answer(found), 0)
+            return found if found is not None and found.answers else None
 
-        return shown
+        return cpu_cell(answered, cpu_per_answer, digits=0)
 
     def bare_p99(target: TargetResult) -> str:
         found = p99(bare_longpoll(target))
@@ -178,14 +166,17 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
     return [
         (f"join storm, s ({options.clients} clients, median of {options.join_storms})", join),
         ("join storm: every process's CPU per handshake, \u00b5s", handshake(lambda t: t.join)),
-        ("join storm, bare alongside: CPU per handshake, \u00b5s", handshake(paired)),
+        ("join storm, bare alongside: CPU per handshake, \u00b5s", handshake(paired_join)),
         ("join storm: load client's busiest core", lambda t: busy(t.join)),
         ("idle memory per connection, KiB", memory),
         ("clients of the crowd per chat process", spread),
         *flow_cells(lambda t: t.fanout, f"fan-out {rate}"),
         *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}", per_delivery=False),
         *cpu_rows(f"burst of {options.burst_messages}", roles),
-        ("burst, bare alongside: CPU per delivery, \u00b5s", paired_burst),
+        (
+            "burst, bare alongside: CPU per delivery, \u00b5s",
+            cpu_cell(paired_burst, lambda f: f.all_us_per_delivery),
+        ),
         *flow_cells(lambda t: t.longpoll, longpoll, per_delivery=False),
         (f"{longpoll}: server CPU per answer, \u00b5s", cpu(lambda t: t.longpoll)),
         ("long-poll, bare twisted.web alongside: p99 ms", bare_p99),

@@ -398,10 +398,6 @@ def lost_verdict_words(lost: Sequence[TargetResult]) -> str:
     return f"not met: {names} lost messages, and a goal is only met with none lost"
 
 
-def lost_note(target: TargetResult) -> str:
-    return lost_words(target.name, "burst", target.burst)
-
-
 def lost_words(name: str, what: str, flow: Flow | None) -> str:
     if flow is None or not flow.lost_anywhere:
         return ""

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
@@ -22,6 +23,9 @@ from .adapters import Adapter
 from .collector import collector_paused
 from .recorder import Recorder
 from .results import Join
+
+if TYPE_CHECKING:
+    from .targets import Running
 
 OPEN_TIMEOUT = 30.0
 CLOSE_TIMEOUT = 10.0
@@ -143,6 +147,15 @@ class Swarm:
             recorder.sending(sequence)
             sender.send(WSMsgType.TEXT, self.adapter.outgoing(sequence).encode())
             await asyncio.sleep(0)
+
+    @classmethod
+    def on(
+        cls, running: Running, room: str, size: int, headers: Mapping[str, str] | None = None
+    ) -> Swarm:
+        """``size`` clients of ``room`` on the started target ``running``, sending its
+        headers with their handshakes, or ``headers`` when given."""
+        sent = running.headers if headers is None else headers
+        return cls(running.ws_url(room), running.adapter, running.origin, size, sent)
 
     async def close(self) -> None:
         """Close every client's connection, and wait (CLOSE_TIMEOUT at most) until the
