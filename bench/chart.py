@@ -390,10 +390,18 @@ def lost_words(verdict: Verdict) -> str:
     return f", but {' and '.join(verdict.lost_by)} lost messages"
 
 
+def listed(found: Sequence[Verdict]) -> list[Verdict]:
+    """The verdicts the goals panel lists: the goals judged, and those a client-bound flow
+    kept from being judged."""
+    return [
+        verdict for verdict in found if verdict.judged or (verdict.client_bound and verdict.wanted)
+    ]
+
+
 def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
     """The verdicts on our stages, one line each, marked met or not met."""
     axes.axis("off")
-    judged = [verdict for verdict in found if verdict.word != "for reference"]
+    judged = listed(found)
     axes.set_title(
         "Goals, as ratios of this run's figures (runs taken in turns with bare: the median "
         "of the turns' ratios)", loc="left", fontsize=11, color=INK, fontweight="bold",
@@ -462,7 +470,7 @@ def figure_for(
     """The chart as a matplotlib Figure: six panels (seven or eight, with long-polls and CPU
     per delivery) and the goals under them."""
     targets = [target for target in targets if target.skipped is None]
-    lines = len([v for v in found if v.word != "for reference"])
+    lines = len(listed(found))
     goals_height = 0.6 + 0.25 * ((lines + 1) // 2)
     polled = [target for target in targets if target.longpoll is not None]
     counted = [target for target in targets if delivery_cpu(target)]
@@ -481,7 +489,7 @@ def figure_for(
         per_delivery = figure.add_subplot(grid[3, 1] if polled else grid[3, :])
         delivery_panel(per_delivery, counted)
         charts += (per_delivery,)
-    judged = {verdict.target for verdict in found if verdict.word != "for reference"}
+    judged = {verdict.target for verdict in found if verdict.judged}
     ours = f"goal from {GOALS_FROM} on"
 
     def burst_rate(target: TargetResult) -> float | None:

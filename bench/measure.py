@@ -5,6 +5,8 @@ Each flow a goal judges (long-poll, burst) runs ``options.repeats`` times and th
 is kept: on a machine that other programs share, any one run may be hit by a pause that
 says nothing about the server. A run that lasts LONG_ENOUGH seconds averages such
 pauses out, and is not repeated. The WebSocket fan-out, which no goal judges, runs once.
+Every timed part (a join storm, a run of a flow) reads what each process of the target
+spent on it, and how busy it kept the load client (meter.py).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ lockfile is installed anew.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -19,6 +20,11 @@ STAMP = "node_modules/.installed-lockfile-sha256"
 """Where ``install`` records the digest of the lockfile it installed, in the folder."""
 INSTALL_TIMEOUT = 600.0
 """Seconds ``npm ci`` may take: a slow registry, not a hang."""
+
+
+def pinned(package: str, folder: Path = NODE_DIR) -> str:
+    """The version of ``package`` that package.json asks for, as the run shows it."""
+    return str(json.loads((folder / "package.json").read_text())["dependencies"][package])
 
 
 def lockfile_digest(folder: Path) -> str:

@@ -417,7 +417,8 @@ class NodeTarget(Target):
     def __init__(self, name: str, options: Options) -> None:
         socketio = name == SOCKETIO_NODE
         label = "Socket.IO on Node" if socketio else "ws on Node"
-        super().__init__(name, label, {"server": "socket.io 4" if socketio else "ws 8"})
+        package = "socket.io" if socketio else "ws"
+        super().__init__(name, label, {"server": f"{package} {npm.pinned(package)}"})
         self.script = "socketio.js" if socketio else "ws.js"
         self.adapter: Adapter = SocketIOAdapter() if socketio else BareAdapter()
         self.rooms = options.rooms

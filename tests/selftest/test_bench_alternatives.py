@@ -112,9 +112,10 @@ async def crowd_hears(running: Running, options: Options, room: str) -> tuple[in
     try:
         joined = await swarm.join(concurrency=3, deadline=MAX_WAIT)
         assert joined.failed == 0, (
-            f"{joined.failed} of 3 clients could not join ({joined.first_error}): a Socket.IO "
-            "client is ready once it has answered the open packet (0) with 40 and been "
-            "answered 40 in turn; see bench/socketio_adapter.py and bench/wsload.py"
+            f"{joined.failed} of 3 clients could not join room {room!r} ({joined.first_error}). "
+            "Refused: the server has stopped. Timed out: a Socket.IO client is ready only "
+            "once it has answered the open packet (0) with 40 and been answered 40 in turn "
+            "(bench/socketio_adapter.py, bench/wsload.py)"
         )
         heard = await flow(swarm, 3, 2, None, options)
         return heard.delivered, heard.lost_anywhere
@@ -132,6 +133,27 @@ def test_each_node_peer_s_room_hears_each_message_once(
     node_peer: Running, options: Options
 ) -> None:
     assert asyncio.run(crowd_hears(node_peer, options, "crowd")) == (6, 0)
+
+
+BAD_CLOSE = bytes([0x88, 0x82, 0, 0, 0, 0, 0, 0])
+"""A client's close frame with status code 0, which no endpoint may send (masked with a
+key of zeros, so the code is as written)."""
+
+
+def test_each_node_peer_outlives_a_client_that_breaks_the_protocol(
+    node_peer: Running, options: Options
+) -> None:
+    async def break_then_chat() -> tuple[int, int]:
+        async with connect(node_peer.ws_url("broken"), origin=Origin(node_peer.origin or "")) as ws:
+            ws.transport.write(BAD_CLOSE)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.wait_closed(), MAX_WAIT)
+        return await crowd_hears(node_peer, options, "after")
+
+    assert asyncio.run(break_then_chat()) == (6, 0), (
+        "after one client sent a bad close frame, the Node peer no longer served a room: an "
+        "error event without a listener ends a Node server (bench/node/*.js)"
+    )
 
 
 def test_a_client_answers_every_ping_while_it_reads() -> None:
@@ -256,6 +278,7 @@ def test_socketio_means_both_python_targets_and_the_alternatives_come_last() -> 
     made = all_targets(("socketio-redis", "socketio-node", "ws-node"), {}, parse([], STAGES))
     assert [type(one).__name__ for one in made] == ["SocketIOTarget", "NodeTarget", "NodeTarget"]
     assert [one.kind for one in made] == ["socketio", "node", "node"]
+    assert made[1].shown_settings() == {"server": "socket.io 4.8.4"}, "as package.json pins it"
 
 
 def test_the_help_names_every_alternative(capsys: pytest.CaptureFixture[str]) -> None:

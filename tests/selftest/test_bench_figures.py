@@ -1625,9 +1625,7 @@ def test_cpu_per_unit_counts_every_process_of_the_target_and_not_the_load_client
     assert untimed.server_cpu_s is None and untimed.client_bound, "the client's share still read"
 
 
-def test_a_flow_that_saturated_the_load_client_is_client_bound_and_judges_no_goal(
-    tmp_path: Path,
-) -> None:
+def test_a_flow_that_saturated_the_load_client_is_client_bound_and_judges_no_goal() -> None:
     from bench import chart
 
     bare, one, several, peer = several_processes_run()
@@ -1643,6 +1641,13 @@ def test_a_flow_that_saturated_the_load_client_is_client_bound_and_judges_no_goa
     assert by_goal(found, "burst_vs_bare", "scale_out").word == "client-bound"
     cpu = by_goal(found, "cpu_vs_one_process", "scale_out")
     assert cpu.word == "met", "CPU per delivery counts the work done, whoever waits"
+    options = parse(["--clients", "1000"], STAGES)
+    figure = chart.figure_for([bare, one, several, peer], found, options, "", 2)
+    burst = figure.axes[0]
+    assert [bar.get_hatch() for bar in burst.patches[:4]] == [None, None, "xx", None]
+    assert any(CLIENT_BOUND_WORDS in text.get_text() for text in burst.texts)
+    texts = [text.get_text() for axes in figure.axes for text in axes.texts]
+    assert any(text.startswith("\u25cb scale_out: fan-out p99") for text in texts), texts
     several.fanout.client_busy = 0.85  # type: ignore[union-attr]
     found = verdicts([bare, one, several, peer], judged={"history", "scale_out"})
     assert by_goal(found, "p99_vs_one_process", "scale_out").word == "met", "85 % is not over"
@@ -1656,13 +1661,6 @@ def test_a_flow_that_saturated_the_load_client_is_client_bound_and_judges_no_goa
     for run, busy in zip(runs, (0.5, 0.9, 0.2), strict=True):
         run.client_busy = busy
     assert Flow.median_of(runs, p99_of, higher_is_better=False).client_busy == 0.9
-
-    options = parse(["--clients", "1000"], STAGES)
-    figure = chart.figure_for([bare, one, several, peer], found, options, "", 2)
-    burst = figure.axes[0]
-    assert [bar.get_hatch() for bar in burst.patches[:4]] == [None, None, "xx", None]
-    assert any(CLIENT_BOUND_WORDS in text.get_text() for text in burst.texts)
-    chart.draw([bare, one, several, peer], found, options, "", 2, tmp_path / "chart.png")
 
 
 def test_the_clients_a_process_holds_are_counted_on_its_listening_port() -> None:
