@@ -456,5 +456,5 @@ async def more_storms(
         if pair is not None:
             await pair.storm(say)
     combined = Join.median_of(storms)
-    say(f"join storm median of {len(storms)}: {combined.seconds or 0:.2f} s")
+    say(f"join storm median of {len(storms)}: {seconds_words(combined)}")
     return combined

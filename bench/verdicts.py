@@ -198,7 +198,7 @@ class Versus:
         return ratio(theirs, ours) if self.theirs_over_ours else ratio(ours, theirs)
 
 
-PER_DELIVERY = "CPU per delivery, every process"
+PER_DELIVERY = "CPU per delivery"
 SOCKETIO_CPU = Goal(
     "cpu_vs_python_socketio", f"{PER_DELIVERY}, python-socketio vs", 3, at_most=False
 )
@@ -385,17 +385,19 @@ def lost_in_any_flow(target: TargetResult) -> int:
 
 
 def lost_everywhere_note(target: TargetResult) -> str:
-    """What ``target`` lost, flow by flow, in words; "" when it lost nothing."""
+    """What ``target`` lost, clients that could not join and flow by flow, in words; ""
+    when it lost nothing."""
+    join = target.join
+    refused = f"{target.name}: {join.failed} clients could not join" if join and join.failed else ""
     flows = {"fan-out": target.fanout, "burst": target.burst, "long-poll": target.longpoll}
-    return "; ".join(
-        words for what, flow in flows.items() if (words := lost_words(target.name, what, flow))
-    )
+    lost = (lost_words(target.name, what, flow) for what, flow in flows.items())
+    return "; ".join(words for words in (refused, *lost) if words)
 
 
 def lost_verdict_words(lost: Sequence[TargetResult]) -> str:
-    """Why a goal is missed whatever its ratio: who lost messages."""
+    """Why a goal is missed whatever its ratio: who lost messages or clients."""
     names = " and ".join(target.name for target in lost)
-    return f"not met: {names} lost messages, and a goal is only met with none lost"
+    return f"not met: {names} lost messages or clients, and a goal is only met with none lost"
 
 
 def lost_words(name: str, what: str, flow: Flow | None) -> str:
