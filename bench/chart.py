@@ -25,6 +25,7 @@ from .options import Options
 from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
 from .verdicts import (
     BURST_CPU,
+    EACH_VS_BARE,
     GOAL_CLIENTS,
     GOALS_FROM,
     JOIN_CPU,
@@ -369,7 +370,7 @@ def bare_figure(
 
 def short(title: str) -> str:
     """A verdict's title, short enough for half the chart's width."""
-    return title.replace(", each vs bare alongside", " (through bare)")
+    return title.replace(EACH_VS_BARE, " (through bare)")
 
 
 def pretty(wanted: str) -> str:
