@@ -290,16 +290,26 @@ def ratio(top: float | None, bottom: float | None) -> float | None:
     return round(top / bottom, 2)
 
 
-def ratio_of_shares(
-    top: float | None, top_base: float | None, bottom: float | None, bottom_base: float | None
-) -> float | None:
-    """(top / top_base) / (bottom / bottom_base), rounded to 2 places only at the end; None
-    when a figure is missing or a divisor is 0."""
-    figures = (top, top_base, bottom, bottom_base)
-    if any(figure is None for figure in figures) or not (top_base and bottom and bottom_base):
-        return None
-    assert top is not None
-    return round((top / top_base) / (bottom / bottom_base), 2)
+EACH_VS_BARE = ", each vs bare alongside"
+
+
+def each_vs_bare(
+    ours: TargetResult, theirs: TargetResult, figure: Callable[[Flow | None], float | None]
+) -> tuple[float | None, float | None, str]:
+    """``figure`` of the two targets' bursts, to be compared; and EACH_VS_BARE when each is
+    a share of the bare broadcast's burst measured in turns with it (served as ``theirs``
+    serves its own), else "".
+
+    Two targets are measured minutes apart, perhaps on a machine busier at one time than the
+    other: the bare broadcast measured alongside each of them moves with the machine, so
+    each as a share of it compares what the two targets do, not when they ran."""
+    top, bottom = figure(ours.burst), figure(theirs.burst)
+    served = None if theirs.paired is None else theirs.paired.websockets
+    ours_bare, theirs_bare = figure(bare_burst(ours, served)), figure(bare_burst(theirs, served))
+    if None in (top, bottom) or not (ours_bare and theirs_bare):
+        return top, bottom, ""
+    assert top is not None and bottom is not None
+    return top / ours_bare, bottom / theirs_bare, EACH_VS_BARE
 
 
 def turn_ratios(ours: Sequence[float | None], theirs: Sequence[float | None]) -> list[float]:
@@ -341,7 +351,11 @@ def join_seconds(target: TargetResult) -> float | None:
 
 
 def burst_rate(target: TargetResult) -> float | None:
-    return None if target.burst is None else target.burst.deliveries_per_s
+    return rate(target.burst)
+
+
+def rate(flow: Flow | None) -> float | None:
+    return None if flow is None else flow.deliveries_per_s
 
 
 def p99(flow: Flow | None) -> float | None:
@@ -446,6 +460,11 @@ def common_alongside(target: TargetResult) -> TargetResult | None:
     return found
 
 
+def titled(goal: Goal, versus: str) -> str:
+    """A goal against bare, titled with the bare server it was taken with."""
+    return goal.title.removesuffix(" vs bare") + f" vs {versus}"
+
+
 def client_bound_words() -> str:
     return (
         f"{CLIENT_BOUND_WORDS}: the load client's busiest core was over "
@@ -522,13 +541,12 @@ def verdicts(
             else:
                 value, note = ratio(figure_of(goal)(target), figure_of(goal)(yardstick)), ""
             pick = (lambda t: t.join) if goal is JOIN else (lambda t: t.burst)
-            title = goal.title.removesuffix(" vs bare") + f" vs {versus}"
-            judge(goal, target, versus, value, note, title, flows=(pick(target), pick(yardstick)))
-        title = JOIN_CPU.title.removesuffix(" vs bare") + f" vs {versus}"
-        judge(JOIN_CPU, target, versus, ratio(join_cpu(target), join_cpu(yardstick)), "", title)
+            flows = (pick(target), pick(yardstick))
+            judge(goal, target, versus, value, note, titled(goal, versus), flows=flows)
+        value = ratio(join_cpu(target), join_cpu(yardstick))
+        judge(JOIN_CPU, target, versus, value, "", titled(JOIN_CPU, versus))
         value = ratio(all_cpu(target.burst), all_cpu(yardstick.burst))
-        title = BURST_CPU.title.removesuffix(" vs bare") + f" vs {versus}"
-        judge(BURST_CPU, target, versus, value, "", title)
+        judge(BURST_CPU, target, versus, value, "", titled(BURST_CPU, versus))
         if bare is not None:
             judge(MEMORY, target, BARE, ratio(memory(target), memory(bare)))
         if bare is None or alongside is None or target.kind != "stage":
@@ -565,28 +583,21 @@ def verdicts(
         if target.kind != "stage":
             continue
         for peer in peers:
-            value = ratio(burst_rate(target), burst_rate(peer))
-            title = f"burst deliveries/s vs {peer.label}"
-            served = None if peer.paired is None else peer.paired.websockets
-            ours, theirs = bare_burst(target, served), bare_burst(peer, served)
-            if ours is not None and theirs is not None:
-                # Each measured in turns with the same bare broadcast, perhaps on a machine
-                # busier at one time than the other: compare each as a share of the bare's.
-                value = ratio_of_shares(
-                    burst_rate(target), ours.deliveries_per_s, burst_rate(peer),
-                    theirs.deliveries_per_s,
-                )  # fmt: skip
-                title += ", each vs bare alongside"
+            ours, theirs, through = each_vs_bare(target, peer, rate)
+            title = f"burst deliveries/s vs {peer.label}" + through
             flows = (target.burst, peer.burst)
+            value = ratio(ours, theirs)
             judge(CHANNELS, target, peer.name, value, "", title, against=peer, flows=flows)
         for versus in VERSUS:
             for other in (by_name.get(name) for name in versus.others):
                 if other is None or not versus.holds_for(target):
                     continue
-                value = versus.ratio(all_cpu(target.burst), all_cpu(other.burst))
+                ours, theirs, through = each_vs_bare(target, other, all_cpu)
                 who = f"{other.label} vs {target.name}" if versus.theirs_over_ours else ""
                 title = f"{PER_DELIVERY}, {who}" if who else f"{PER_DELIVERY} vs {other.label}"
-                judge(versus.goal, target, other.name, value, versus.note, title, against=other)
+                value = versus.ratio(ours, theirs)
+                note = versus.note
+                judge(versus.goal, target, other.name, value, note, title + through, against=other)
         one = None if target.alone is None else by_name.get(target.alone)
         if one is not None:
             value = ratio(chat_cpu(target.burst), chat_cpu(one.burst))
