@@ -4,6 +4,7 @@ how busy each flow kept the load client."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
@@ -398,6 +399,25 @@ def listed(found: Sequence[Verdict]) -> list[Verdict]:
     ]
 
 
+LINE_LENGTH = 80
+"""Characters of a goal's line that fit in half the chart's width at the usual type size."""
+
+
+def goal_lines(judged: Sequence[Verdict]) -> list[str]:
+    return [
+        f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} "
+        f"{'not measured' if verdict.ratio is None else f'{verdict.ratio:g}x'} "
+        f"({standing(verdict)}){lost_words(verdict)}"
+        for verdict in judged
+    ]
+
+
+def goal_columns(lines: Sequence[str]) -> int:
+    """Two columns of goals, or one of the chart's whole width when a line is too long for
+    half of it."""
+    return 2 if max((len(line) for line in lines), default=0) <= LINE_LENGTH else 1
+
+
 def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
     """The verdicts on our stages, one line each, marked met or not met."""
     axes.axis("off")
@@ -415,19 +435,15 @@ def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
         )
         axes.text(0, 0.8, why, color=INK)
         return
-    rows = (len(judged) + 1) // 2
-    lines = [
-        f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} "
-        f"{'not measured' if verdict.ratio is None else f'{verdict.ratio:g}x'} "
-        f"({standing(verdict)}){lost_words(verdict)}"
-        for verdict in judged
-    ]
-    # Two columns of half the chart's width: long lines get a smaller type, not an overlap.
-    size = min(9.5, 9.5 * 78 / max(len(line) for line in lines))
+    lines = goal_lines(judged)
+    columns = goal_columns(lines)
+    rows = math.ceil(len(lines) / columns)
+    # Long lines get a smaller type, not an overlap.
+    size = min(9.5, 9.5 * LINE_LENGTH * 2 / columns / max(len(line) for line in lines))
     for index, verdict in enumerate(judged):
         column, row = divmod(index, rows)
         axes.text(
-            0.5 * column,
+            column / columns,
             1 - (row + 1) / (rows + 0.5),
             lines[index],
             transform=axes.transAxes,
@@ -470,8 +486,8 @@ def figure_for(
     """The chart as a matplotlib Figure: six panels (seven or eight, with long-polls and CPU
     per delivery) and the goals under them."""
     targets = [target for target in targets if target.skipped is None]
-    lines = len(listed(found))
-    goals_height = 0.6 + 0.25 * ((lines + 1) // 2)
+    lines = goal_lines(listed(found))
+    goals_height = 0.6 + 0.25 * math.ceil(len(lines) / goal_columns(lines))
     polled = [target for target in targets if target.longpoll is not None]
     counted = [target for target in targets if delivery_cpu(target)]
     rows = [4, 4, 4, 4] if polled or counted else [4, 4, 4]

@@ -446,6 +446,11 @@ def common_alongside(target: TargetResult) -> TargetResult | None:
     return found
 
 
+def titled(goal: Goal, versus: str) -> str:
+    """A goal against bare, titled with the bare server it was taken with."""
+    return goal.title.removesuffix(" vs bare") + f" vs {versus}"
+
+
 def client_bound_words() -> str:
     return (
         f"{CLIENT_BOUND_WORDS}: the load client's busiest core was over "
@@ -522,13 +527,12 @@ def verdicts(
             else:
                 value, note = ratio(figure_of(goal)(target), figure_of(goal)(yardstick)), ""
             pick = (lambda t: t.join) if goal is JOIN else (lambda t: t.burst)
-            title = goal.title.removesuffix(" vs bare") + f" vs {versus}"
-            judge(goal, target, versus, value, note, title, flows=(pick(target), pick(yardstick)))
-        title = JOIN_CPU.title.removesuffix(" vs bare") + f" vs {versus}"
-        judge(JOIN_CPU, target, versus, ratio(join_cpu(target), join_cpu(yardstick)), "", title)
+            flows = (pick(target), pick(yardstick))
+            judge(goal, target, versus, value, note, titled(goal, versus), flows=flows)
+        value = ratio(join_cpu(target), join_cpu(yardstick))
+        judge(JOIN_CPU, target, versus, value, "", titled(JOIN_CPU, versus))
         value = ratio(all_cpu(target.burst), all_cpu(yardstick.burst))
-        title = BURST_CPU.title.removesuffix(" vs bare") + f" vs {versus}"
-        judge(BURST_CPU, target, versus, value, "", title)
+        judge(BURST_CPU, target, versus, value, "", titled(BURST_CPU, versus))
         if bare is not None:
             judge(MEMORY, target, BARE, ratio(memory(target), memory(bare)))
         if bare is None or alongside is None or target.kind != "stage":
