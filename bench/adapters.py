@@ -26,10 +26,12 @@ def sequence_in(text: str) -> int | None:
 
 @dataclass(frozen=True)
 class Received:
-    """What one incoming frame was: a chat message (with its number), a welcome, an error."""
+    """What one incoming frame was: a chat message (with its number), a welcome, an error;
+    and what the client must send back at once, if anything (Socket.IO's pong)."""
 
     kind: str
     sequence: int | None = None
+    reply: str | None = None
 
 
 WELCOME = Received("welcome")
@@ -96,8 +98,11 @@ class BareAdapter:
         broadcasts (a Channels message is not: the bare server's clients could not read it)."""
         if frame is None:
             return self
-        message = json.loads(frame)
-        if message.get("type") != "message":
+        try:
+            message = json.loads(frame)
+        except ValueError:  # a Socket.IO frame: a packet type, then JSON
+            return self
+        if not isinstance(message, dict) or message.get("type") != "message":
             return self
         return BareAdapter(message)
 

@@ -1,7 +1,10 @@
-"""The run's results as one PNG: throughput, latency, join storm time and memory per target."""
+"""The run's results as one PNG: per target, the servers' CPU per unit of work with their
+goals, the wall-clock figures (marked where the load client was saturated), memory, and
+how busy each flow kept the load client."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
@@ -19,27 +22,38 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from .options import Options
-from .results import Flow, TargetResult
+from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
 from .verdicts import (
-    BURST,
+    BURST_CPU,
+    EACH_VS_BARE,
     GOAL_CLIENTS,
     GOALS_FROM,
-    JOIN,
+    JOIN_CPU,
     LONGPOLL,
+    MEMORY,
     Verdict,
+    all_cpu,
     bare_alongside,
     bare_longpoll,
     cpu_per_answer,
+    join_cpu,
 )
 
-COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a"}
+COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a", "socketio": "#12b5cb", "node": "#e52592"}
 ALONGSIDE = "#5f6368"
 """The bare server measured alongside a target: darker than its own bars, to show on them."""
 STAGE_COLOURS = ["#1a73e8", "#185abc", "#4285f4", "#0b3d91", "#7baaf7"]
 INK = "#202124"
 GOAL = "#d93025"
-VERDICT_COLOURS = {"met": "#188038", "not met": GOAL, "not measured": "#5f6368"}
-VERDICT_MARKS = {"met": "\u2713", "not met": "\u2717", "not measured": "?"}
+VERDICT_COLOURS = {
+    "met": "#188038", "not met": GOAL, "not measured": "#5f6368", CLIENT_BOUND_WORDS: "#5f6368"
+}  # fmt: skip
+VERDICT_MARKS = {
+    "met": "\u2713",
+    "not met": "\u2717",
+    "not measured": "?",
+    CLIENT_BOUND_WORDS: "\u25cb",
+}
 
 
 def colours(targets: Sequence[TargetResult]) -> list[str]:
@@ -95,11 +109,37 @@ def goal_line(axes: Axes, value: float | None, words: str) -> None:
     )
 
 
+def client_bound_marks(
+    axes: Axes, targets: Sequence[TargetResult], pick: Callable[[TargetResult], Flow | Join | None]
+) -> None:
+    """Hatch the bars of the flows that saturated the load client, and say so under the
+    title: their wall-clock figures measure the client."""
+    bound = False
+    for bar, target in zip(axes.patches, targets, strict=False):
+        measured = pick(target)
+        if measured is not None and measured.client_bound:
+            bar.set_hatch("xx")
+            bar.set_edgecolor("white")
+            bound = True
+    if bound:
+        axes.annotate(
+            f"hatched: {CLIENT_BOUND_WORDS} (the load client's busiest core over "
+            f"{CLIENT_BOUND:.0%}): a figure of the client, not the server",
+            (0, 1),
+            xycoords="axes fraction",
+            xytext=(2, -2),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            color=GOAL,
+        )
+
+
 def goal_marks(
     axes: Axes,
     targets: Sequence[TargetResult],
     figure: Callable[[TargetResult], float | None],
-    factor: float,
+    factor: float | None,
     words: str,
     judged: Collection[str],
 ) -> None:
@@ -107,11 +147,13 @@ def goal_marks(
     grey line at the bare server's figure and a dashed red one at the goal (the grey line
     alone for a stage shown for reference). On the bare column's own bar, the grey line is
     its broadcast served in twisted.web: the difference is what that hosting costs. Without
-    any such pairing, one line across the panel at ``factor`` times the bare column."""
+    any such pairing, one line across the panel at ``factor`` times the bare column. With
+    no ``factor`` (a figure no goal judges), the grey lines alone."""
     paired = [(i, t) for i, t in enumerate(targets) if t.kind in ("stage", "bare") and t.paired]
     if not paired:
         ceiling = bare_figure(targets, figure)
-        goal_line(axes, ceiling and factor * ceiling, f"{words}: {factor:g} x bare")
+        if factor is not None:
+            goal_line(axes, ceiling and factor * ceiling, f"{words}: {factor:g} x bare")
         return
     for position, target in paired:
         alongside = bare_alongside(target)
@@ -120,11 +162,12 @@ def goal_marks(
             continue
         left, right = position - 0.4, position + 0.4
         axes.plot([left, right], [value, value], color=ALONGSIDE, lw=2.5)
-        if target.name in judged:
+        if target.name in judged and factor is not None:
             goal = factor * value
             axes.plot([left, right], [goal, goal], color=GOAL, ls="--", lw=1.2)
+    dashed = "" if factor is None else f"; dashed: {words}, {factor:g} x it"
     axes.annotate(
-        f"grey lines: bare served alike, alongside; dashed: {words}, {factor:g} x it",
+        f"grey lines: bare served alike, alongside{dashed}",
         (1, 1),
         xycoords="axes fraction",
         xytext=(-2, -2),
@@ -263,13 +306,60 @@ def delivery_panel(axes: Axes, targets: Sequence[TargetResult]) -> None:
     if roles:
         helpers = [Patch(facecolor=shades[role], label=role) for role in roles]
         chats = Patch(facecolor="#5f6368", label="chat processes (the target's colour)")
-        axes.legend(handles=[chats, *helpers], frameon=False, fontsize=8, loc="upper left")
+        axes.legend(
+            handles=[chats, *helpers], frameon=False, fontsize=8, loc="upper left",
+            bbox_to_anchor=(0, 0.93),  # below the goal marks' words
+        )  # fmt: skip
     axes.set_yscale("log")  # Channels spends tens of times what our stages do
     axes.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
     axes.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
     style(axes, "Burst: CPU per delivery, all processes (lower is better)", "\u00b5s (log scale)")
     # Room below the shortest bar, to see it, and above the tallest, for its total.
     axes.set_ylim(min(value for value in chat if value > 0) / 4, max(bottoms) * 6)
+
+
+FLOWS: tuple[tuple[str, Callable[[TargetResult], Flow | Join | None]], ...] = (
+    ("join storm", lambda t: t.join),
+    ("fan-out", lambda t: t.fanout),
+    ("burst", lambda t: t.burst),
+    ("long-poll", lambda t: t.longpoll),
+)
+FLOW_SHADES = ["#dadce0", "#9aa0a6", "#5f6368", "#ffffff"]
+
+
+def client_panel(axes: Axes, targets: Sequence[TargetResult]) -> None:
+    """How busy each flow kept the load client's busiest process, per target, with the line
+    above which a flow is client-bound."""
+    width = 0.2
+    positions = range(len(targets))
+    for number, ((name, pick), shade) in enumerate(zip(FLOWS, FLOW_SHADES, strict=True)):
+        values = [busy_percent(pick(target)) for target in targets]
+        offset = (number - 1.5) * width
+        axes.bar(
+            [p + offset for p in positions], [v or 0 for v in values], width=width,
+            color=shade, edgecolor="#5f6368", linewidth=0.6, label=name,
+        )  # fmt: skip
+    axes.axhline(100 * CLIENT_BOUND, color=GOAL, linestyle="--", linewidth=1)
+    axes.annotate(
+        f"{CLIENT_BOUND_WORDS} above {CLIENT_BOUND:.0%}",
+        (1, 100 * CLIENT_BOUND),
+        xycoords=("axes fraction", "data"),
+        xytext=(-2, 3),
+        textcoords="offset points",
+        ha="right",
+        fontsize=8,
+        color=GOAL,
+    )
+    axes.set_xticks(list(positions), [t.label for t in targets])
+    axes.set_ylim(0, 125)
+    axes.legend(frameon=False, fontsize=8, loc="upper left", ncols=4)
+    style(axes, "Load client: its busiest core during each flow", "% of a core")
+
+
+def busy_percent(measured: Flow | Join | None) -> float | None:
+    if measured is None or measured.client_busy is None:
+        return None
+    return round(100 * measured.client_busy, 1)
 
 
 def bare_figure(
@@ -280,12 +370,19 @@ def bare_figure(
 
 def short(title: str) -> str:
     """A verdict's title, short enough for half the chart's width."""
-    return title.replace(", each vs bare alongside", " (through bare)")
+    return title.replace(EACH_VS_BARE, " (through bare)")
 
 
 def pretty(wanted: str) -> str:
     """'<= 1.5x' as '\u2264 1.5x'."""
     return wanted.replace("<=", "\u2264").replace(">=", "\u2265")
+
+
+def standing(verdict: Verdict) -> str:
+    """The goal, or why it was not judged."""
+    if verdict.client_bound:
+        return f"{CLIENT_BOUND_WORDS}: not judged"
+    return f"goal {pretty(verdict.wanted)}"
 
 
 def lost_words(verdict: Verdict) -> str:
@@ -295,10 +392,37 @@ def lost_words(verdict: Verdict) -> str:
     return f", but {' and '.join(verdict.lost_by)} lost messages"
 
 
+def listed(found: Sequence[Verdict]) -> list[Verdict]:
+    """The verdicts the goals panel lists: the goals judged, and those a client-bound flow
+    kept from being judged."""
+    return [
+        verdict for verdict in found if verdict.judged or (verdict.client_bound and verdict.wanted)
+    ]
+
+
+LINE_LENGTH = 80
+"""Characters of a goal's line that fit in half the chart's width at the usual type size."""
+
+
+def goal_lines(judged: Sequence[Verdict]) -> list[str]:
+    return [
+        f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} "
+        f"{'not measured' if verdict.ratio is None else f'{verdict.ratio:g}x'} "
+        f"({standing(verdict)}){lost_words(verdict)}"
+        for verdict in judged
+    ]
+
+
+def goal_columns(lines: Sequence[str]) -> int:
+    """Two columns of goals, or one of the chart's whole width when a line is too long for
+    half of it."""
+    return 2 if max((len(line) for line in lines), default=0) <= LINE_LENGTH else 1
+
+
 def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
     """The verdicts on our stages, one line each, marked met or not met."""
     axes.axis("off")
-    judged = [verdict for verdict in found if verdict.word != "for reference"]
+    judged = listed(found)
     axes.set_title(
         "Goals, as ratios of this run's figures (runs taken in turns with bare: the median "
         "of the turns' ratios)", loc="left", fontsize=11, color=INK, fontweight="bold",
@@ -312,19 +436,15 @@ def goals_panel(axes: Axes, found: Sequence[Verdict], clients: int) -> None:
         )
         axes.text(0, 0.8, why, color=INK)
         return
-    rows = (len(judged) + 1) // 2
-    lines = [
-        f"{VERDICT_MARKS[verdict.word]} {verdict.target}: {short(verdict.title)} "
-        f"{'not measured' if verdict.ratio is None else f'{verdict.ratio:g}x'} "
-        f"(goal {pretty(verdict.wanted)}){lost_words(verdict)}"
-        for verdict in judged
-    ]
-    # Two columns of half the chart's width: long lines get a smaller type, not an overlap.
-    size = min(9.5, 9.5 * 78 / max(len(line) for line in lines))
+    lines = goal_lines(judged)
+    columns = goal_columns(lines)
+    rows = math.ceil(len(lines) / columns)
+    # Long lines get a smaller type, not an overlap.
+    size = min(9.5, 9.5 * LINE_LENGTH * 2 / columns / max(len(line) for line in lines))
     for index, verdict in enumerate(judged):
         column, row = divmod(index, rows)
         axes.text(
-            0.5 * column,
+            column / columns,
             1 - (row + 1) / (rows + 0.5),
             lines[index],
             transform=axes.transAxes,
@@ -364,27 +484,30 @@ def figure_for(
     started: str,
     cpus: int,
 ) -> Figure:
-    """The chart as a matplotlib Figure: four panels (five, with long-polls) and the goals
-    under them."""
+    """The chart as a matplotlib Figure: six panels (seven or eight, with long-polls and CPU
+    per delivery) and the goals under them."""
     targets = [target for target in targets if target.skipped is None]
-    lines = len([v for v in found if v.word != "for reference"])
-    goals_height = 0.6 + 0.25 * ((lines + 1) // 2)
+    lines = goal_lines(listed(found))
+    goals_height = 0.6 + 0.25 * math.ceil(len(lines) / goal_columns(lines))
     polled = [target for target in targets if target.longpoll is not None]
     counted = [target for target in targets if delivery_cpu(target)]
-    rows = [4, 4, 4] if polled or counted else [4, 4]
+    rows = [4, 4, 4, 4] if polled or counted else [4, 4, 4]
     figure = plt.figure(figsize=(13, 4.25 * len(rows) + goals_height), dpi=110)
     grid = figure.add_gridspec(len(rows) + 1, 2, height_ratios=[*rows, goals_height])
     burst, latency = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
     join, memory = figure.add_subplot(grid[1, 0]), figure.add_subplot(grid[1, 1])
+    handshake, client = figure.add_subplot(grid[2, 0]), figure.add_subplot(grid[2, 1])
     goals_panel(figure.add_subplot(grid[len(rows), :]), found, options.clients)
-    charts: tuple[Axes, ...] = (burst, latency, join, memory)
+    charts: tuple[Axes, ...] = (burst, latency, join, memory, handshake, client)
     if polled:
-        cpu = figure.add_subplot(grid[2, 0] if counted else grid[2, :])
+        cpu = figure.add_subplot(grid[3, 0] if counted else grid[3, :])
         charts += (cpu,)
     if counted:
-        per_delivery = figure.add_subplot(grid[2, 1] if polled else grid[2, :])
+        per_delivery = figure.add_subplot(grid[3, 1] if polled else grid[3, :])
         delivery_panel(per_delivery, counted)
         charts += (per_delivery,)
+    judged = {verdict.target for verdict in found if verdict.judged}
+    ours = f"goal from {GOALS_FROM} on"
 
     def burst_rate(target: TargetResult) -> float | None:
         return None if target.burst is None else target.burst.deliveries_per_s
@@ -403,8 +526,8 @@ def figure_for(
         "deliveries per second",
     )
     burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
-    judged = {verdict.target for verdict in found if verdict.word != "for reference"}
-    goal_marks(burst, targets, burst_rate, BURST.limit, f"goal from {GOALS_FROM} on", judged)
+    goal_marks(burst, targets, burst_rate, None, ours, judged)
+    client_bound_marks(burst, targets, lambda t: t.burst)
     latency_panel(latency, targets, options)
     panel(
         join,
@@ -414,7 +537,8 @@ def figure_for(
         "seconds",
         digits=2,
     )
-    goal_marks(join, targets, join_time, JOIN.limit, f"goal from {GOALS_FROM} on", judged)
+    goal_marks(join, targets, join_time, None, ours, judged)
+    client_bound_marks(join, targets, lambda t: t.join)
     panel(
         memory,
         targets,
@@ -423,6 +547,21 @@ def figure_for(
         "KiB",
         digits=1,
     )
+    bare_memory = bare_figure(targets, memory_per_connection)
+    if judged and bare_memory and MEMORY.limit:
+        goal_line(memory, MEMORY.limit * bare_memory, f"{ours}: {MEMORY.limit:g} x bare")
+    panel(
+        handshake,
+        targets,
+        join_cpu,
+        "Join storm: CPU per handshake, all processes (lower is better)",
+        "\u00b5s",
+        digits=1,
+    )
+    goal_marks(handshake, targets, join_cpu, JOIN_CPU.limit, ours, judged)
+    client_panel(client, targets)
+    if counted:
+        goal_marks(per_delivery, counted, lambda t: all_cpu(t.burst), BURST_CPU.limit, ours, judged)
     if polled:
 
         def cpu_of(target: TargetResult) -> float | None:
@@ -451,7 +590,8 @@ def figure_for(
         0.01,
         0.005,
         "grey: bare broadcast (the yardstick)   blue: our stages   "
-        "orange: Django Channels + Daphne" + load_words(targets, cpus),
+        "orange: Django Channels + Daphne   cyan: python-socketio + uvicorn   pink: Node.js"
+        + load_words(targets, cpus),
         fontsize=9,
         color="#5f6368",
     )

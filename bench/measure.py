@@ -5,6 +5,8 @@ Each flow a goal judges (long-poll, burst) runs ``options.repeats`` times and th
 is kept: on a machine that other programs share, any one run may be hit by a pause that
 says nothing about the server. A run that lasts LONG_ENOUGH seconds averages such
 pauses out, and is not repeated. The WebSocket fan-out, which no goal judges, runs once.
+Every timed part (a join storm, a run of a flow) reads what each process of the target
+spent on it, and how busy it kept the load client (meter.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import psutil
 from .adapters import BareAdapter
 from .collector import collector_paused
 from .cpuclock import CLOCK
+from .meter import Meter
 from .options import Options
 from .pollflow import LongPolls
 from .recorder import Recorder
@@ -32,6 +35,7 @@ from .results import (
     bare_alongside_words,
 )
 from .targets import CHAT_CPU, Running
+from .verdicts import p99
 from .wsload import Swarm
 
 Say = Callable[[str], None]
@@ -91,7 +95,7 @@ async def flow(
     with ``running``, the target's, read what its processes spent meanwhile."""
     recorder = Recorder(receivers)
     swarm.recorder = recorder
-    before = None if running is None else running.cpu_seconds()
+    meter = Meter(running)
     try:
         with collector_paused():
             await swarm.send(recorder, messages, rate)
@@ -99,18 +103,40 @@ async def flow(
             await recorder.settle(quiet=options.quiet, deadline=deadline)
     finally:
         swarm.recorder = None
+    spent = meter.spent()
     result = recorder.flow(rate)
-    if running is not None and before is not None:
-        spent = {role: round(now - before[role], 6) for role, now in running.cpu_seconds().items()}
-        result.server_cpu_s = spent.pop(CHAT_CPU)
-        result.helper_cpu_s = spent
+    result.client_busy = spent.client_busy
+    if running is not None:
+        helpers = dict(spent.target_s)
+        result.server_cpu_s = helpers.pop(CHAT_CPU)
+        result.helper_cpu_s = helpers
         result.cpu_deliveries = result.delivered
         result.cpu_resolution_s = CLOCK.resolution_s
     return result
 
 
-def p99(flow: Flow) -> float | None:
-    return None if flow.latency is None else flow.latency.p99
+async def storm(swarm: Swarm, running: Running, options: Options, deadline: float) -> Join:
+    """Join every client of ``swarm`` to ``running``, and read what every process of the
+    target spent on their handshakes meanwhile."""
+    meter = Meter(running)
+    join = await swarm.join(options.join_concurrency, deadline)
+    spent = meter.spent()
+    join.server_cpu_s, join.cpu_resolution_s = spent.total_s, CLOCK.resolution_s
+    join.handshakes, join.client_busy = join.clients - join.failed, spent.client_busy
+    return join
+
+
+async def storm_into(running: Running, room: str, options: Options, deadline: float) -> Join:
+    """A join storm of a crowd of its own into ``room``, which leaves before it returns."""
+    swarm = Swarm.on(running, room, options.clients)
+    try:
+        return await storm(swarm, running, options, deadline)
+    finally:
+        await swarm.close()
+
+
+def seconds_words(join: Join) -> str:
+    return "failed" if join.seconds is None else f"{join.seconds:.2f} s"
 
 
 def deliveries(flow: Flow) -> float | None:
@@ -196,13 +222,8 @@ async def measure(
     # the free space its allocator starts with, so that the memory the crowd adds is the
     # crowd's own.
     ballast = max(BALLAST, options.clients // 4)
-    warm = Swarm(
-        running.ws_url(warm_room), running.adapter, running.origin, ballast, running.headers
-    )
-    swarm = Swarm(
-        running.ws_url(crowd_room), running.adapter, running.origin, options.clients,
-        running.headers,
-    )  # fmt: skip
+    warm = Swarm.on(running, warm_room, ballast)
+    swarm = Swarm.on(running, crowd_room, options.clients)
     pair = None
     if yardstick is not None:
         pair = Pair(yardstick, result.name, options, running.headers, common)
@@ -216,7 +237,7 @@ async def measure(
         before = rss_kib(running.chat_pids)
         held = spread(running)
 
-        result.join = await swarm.join(options.join_concurrency, options.deadline)
+        result.join = await storm(swarm, running, options, options.deadline)
         if result.join.seconds is None:
             result.error = (
                 f"{result.join.failed} of {options.clients} clients could not join: "
@@ -330,6 +351,7 @@ class Pair:
         self.options = options
         self.words = bare_alongside_words(yardstick.websockets)
         self.crowd = self.crowd_on(yardstick, "crowd")
+        self.common = common
         self.common_crowd = None if common is None else self.crowd_on(common, "common")
         self.storms: list[Join] = []
         self.bursts: list[Flow] = []
@@ -337,9 +359,8 @@ class Pair:
         self.longpolls: list[Flow] = []
 
     def crowd_on(self, served: Running, room: str) -> Swarm:
-        url = served.ws_url(f"{self.name}-{room}")
-        headers = self.yardstick.headers
-        return Swarm(url, served.adapter, served.origin, self.options.clients, headers)
+        room = f"{self.name}-{room}"
+        return Swarm.on(served, room, self.options.clients, self.yardstick.headers)
 
     def crowds(self) -> list[Swarm]:
         return [crowd for crowd in (self.crowd, self.common_crowd) if crowd is not None]
@@ -357,17 +378,9 @@ class Pair:
 
     async def storm(self, say: Say) -> None:
         room = f"{self.name}-storm{len(self.storms) + 1}"
-        swarm = Swarm(
-            self.yardstick.ws_url(room), self.yardstick.adapter, self.yardstick.origin,
-            self.options.clients, self.yardstick.headers,
-        )  # fmt: skip
         await asyncio.sleep(SETTLE)
-        try:
-            self.storms.append(await swarm.join(self.options.join_concurrency, 60))
-        finally:
-            await swarm.close()
-        seconds = self.storms[-1].seconds
-        say(f"  {self.words}: {'failed' if seconds is None else f'{seconds:.2f} s'}")
+        self.storms.append(await storm_into(self.yardstick, room, self.options, 60))
+        say(f"  {self.words}: {seconds_words(self.storms[-1])}")
 
     def shape_like(self, frame: str | bytes | None) -> None:
         """From now on, send the bare server frames shaped like ``frame``, a broadcast of
@@ -382,10 +395,12 @@ class Pair:
         """One burst to the crowd, and then, where there is one, to the common crowd."""
         options = self.options
         messages = options.burst_messages
-        self.bursts.append(await flow(self.crowd, options.clients, messages, None, options))
+        crowd, bare = self.crowd, self.yardstick
+        self.bursts.append(await flow(crowd, options.clients, messages, None, options, bare))
         if self.common_crowd is not None:
             await asyncio.sleep(SETTLE)
-            common = await flow(self.common_crowd, options.clients, messages, None, options)
+            crowd, bare = self.common_crowd, self.common
+            common = await flow(crowd, options.clients, messages, None, options, bare)
             self.common_bursts.append(common)
 
     def long_polls(self) -> LongPolls:
@@ -436,19 +451,10 @@ async def more_storms(
     storms = [first]
     for number, room in enumerate(rooms, start=2):
         await asyncio.sleep(SETTLE)
-        swarm = Swarm(
-            running.ws_url(room), running.adapter, running.origin, options.clients,
-            running.headers,
-        )  # fmt: skip
-        try:
-            storms.append(await swarm.join(options.join_concurrency, options.deadline))
-        finally:
-            await swarm.close()
-        seconds = storms[-1].seconds
-        shown = "failed" if seconds is None else f"{seconds:.2f} s"
-        say(f"join storm {number}: {shown}")
+        storms.append(await storm_into(running, room, options, options.deadline))
+        say(f"join storm {number}: {seconds_words(storms[-1])}")
         if pair is not None:
             await pair.storm(say)
     combined = Join.median_of(storms)
-    say(f"join storm median of {len(storms)}: {combined.seconds or 0:.2f} s")
+    say(f"join storm median of {len(storms)}: {seconds_words(combined)}")
     return combined

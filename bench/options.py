@@ -8,11 +8,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .verdicts import BARE, CHANNELS_REDIS, GOAL_CLIENTS
+from .verdicts import (
+    BARE,
+    CHANNELS_REDIS,
+    GOAL_CLIENTS,
+    SOCKETIO,
+    SOCKETIO_NODE,
+    SOCKETIO_REDIS,
+    WS_NODE,
+)
 
 CHANNELS_MEMORY = "channels-memory"
 CHANNELS = (CHANNELS_MEMORY, CHANNELS_REDIS)
-OTHERS = (BARE, *CHANNELS)
+PYTHON_SOCKETIO = (SOCKETIO, SOCKETIO_REDIS)
+NODE = (SOCKETIO_NODE, WS_NODE)
+PEERS = (*CHANNELS, *PYTHON_SOCKETIO, *NODE)
+"""The alternatives to our stages, in the order they run."""
+GROUPS = {"channels": CHANNELS, SOCKETIO: PYTHON_SOCKETIO}
+"""Names that mean several targets: both of Channels' layers, both of python-socketio's
+client managers (in memory, and on Redis)."""
+OTHERS = (BARE, *PEERS)
 
 
 @dataclass(frozen=True)
@@ -30,9 +45,13 @@ class Options:
     """Runs of each judged flow (burst, long-poll) to take the median of; a run that lasts
     five seconds or more is not repeated. The WebSocket fan-out runs once."""
     quiet: float
-    """Seconds without a delivery after which a flow's missing copies count as lost."""
+    """Seconds without a delivery, once every message has begun to arrive, after which a
+    flow's missing copies count as lost."""
     deadline: float
-    """Most seconds a flow may take to arrive, however busy the server still is."""
+    """Most seconds a flow may take to arrive, however busy the server still is: two
+    minutes at full size, since Channels' bursts of 100 000 deliveries take more than one
+    on a 2-core machine that other programs keep busy, and copies still on their way are
+    late, not lost."""
     targets: tuple[str, ...]
     results: Path
     quick: bool
@@ -68,19 +87,20 @@ def chosen_targets(
     asked: Sequence[str], stages: Sequence[str], unjudged: Collection[str] = ()
 ) -> tuple[str, ...]:
     """The targets to run, in a fixed order: bare first (the ceiling), then the stages, then
-    the Channels peer. "channels" means both of its channel layers. Asked for none, all of
-    them but the ``unjudged`` stages, which no goal judges: they run when named."""
-    known = (BARE, *stages, *CHANNELS)
+    the alternatives (PEERS). A name in GROUPS means each of its targets ("socketio": both
+    python-socketio targets). Asked for none, all of them but the ``unjudged`` stages,
+    which no goal judges: they run when named."""
+    known = (BARE, *stages, *PEERS)
     wanted: set[str] = set()
     for name in asked or [name for name in known if name not in unjudged]:
-        if name == "channels":
-            wanted.update(CHANNELS)
+        if name in GROUPS:
+            wanted.update(GROUPS[name])
         elif name in known:
             wanted.add(name)
         else:
             raise ValueError(
                 f"there is no target called {name!r}; the targets are: "
-                f"{', '.join((*known, 'channels'))}"
+                f"{', '.join(dict.fromkeys((*known, *GROUPS)))}"
             )
     return tuple(name for name in known if name in wanted)
 
@@ -94,7 +114,8 @@ def parse(argv: Sequence[str], stages: Sequence[str], unjudged: Collection[str] 
     parser = argparse.ArgumentParser(
         prog="nox -s bench --",
         description="Load the chat servers of the WebSocket stages, a bare Autobahn server "
-        "and a Django Channels chat, one after another, and compare them.",
+        "and the alternatives (Django Channels, python-socketio, Socket.IO and ws on Node), "
+        "one after another, and compare them.",
     )
     parser.add_argument("--clients", type=int, help="clients in the room (default 200)")
     parser.add_argument(
@@ -103,7 +124,8 @@ def parse(argv: Sequence[str], stages: Sequence[str], unjudged: Collection[str] 
         default=[],
         metavar="NAME",
         help=f"what to load (default all{but(unjudged)}): "
-        f"{', '.join((BARE, *stages, 'channels', *CHANNELS))}",
+        f"{', '.join((BARE, *stages, 'channels', *CHANNELS, *PYTHON_SOCKETIO, *NODE))} "
+        "(socketio: both python-socketio targets)",
     )
     parser.add_argument("--rate", type=float, help="fan-out messages per second (default 10)")
     parser.add_argument("--seconds", type=float, help="fan-out duration (default 1)")
@@ -149,7 +171,7 @@ def parse(argv: Sequence[str], stages: Sequence[str], unjudged: Collection[str] 
         join_storms=max(given.join_storms or turns(clients), 1),
         repeats=max(given.repeats or (1 if given.quick else turns(clients)), 1),
         quiet=1.0 if given.quick else 2.0,
-        deadline=15.0 if given.quick else 60.0,
+        deadline=15.0 if given.quick else 120.0,
         targets=targets,
         results=given.results,
         quick=given.quick,

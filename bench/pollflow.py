@@ -7,17 +7,13 @@ import time
 
 from .collector import collector_paused
 from .cpuclock import CLOCK
+from .meter import Meter
 from .options import Options
 from .pollload import PollSwarm
 from .recorder import Recorder
 from .results import Flow
 from .targets import Running
 from .wsload import Swarm
-
-
-def total_cpu(running: Running) -> float:
-    """CPU seconds all of the target's processes have spent so far."""
-    return sum(running.cpu_seconds().values())
 
 
 class LongPolls:
@@ -27,9 +23,7 @@ class LongPolls:
     def __init__(self, running: Running, room: str, options: Options) -> None:
         self.options = options
         self.running = running
-        self.sender = Swarm(
-            running.ws_url(room), running.adapter, running.origin, 1, running.headers
-        )
+        self.sender = Swarm.on(running, room, 1)
         port = running.poll_port or running.port
         self.polls = PollSwarm(
             running.host, port, room, running.origin, options.clients, running.headers
@@ -47,20 +41,21 @@ class LongPolls:
         options, polls = self.options, self.polls
         recorder = Recorder(options.clients)
         polls.recorder = recorder
-        retries, answers, cpu = polls.retries, polls.answers, total_cpu(self.running)
+        retries, answers, meter = polls.retries, polls.answers, Meter(self.running)
         with collector_paused():
             await self.sender.send(recorder, options.fanout_messages, options.rate)
             deadline = time.perf_counter() + options.deadline
             await recorder.settle(quiet=options.quiet, deadline=deadline)
         polls.recorder = None
         await polls.all_asking(options.quiet)  # the last answers' next polls are the flow's
-        spent = total_cpu(self.running) - cpu
+        spent = meter.spent()
         problem = polls.problem()
         if problem is not None:
             raise RuntimeError(f"a long-poll client stopped: {problem}")
         recorder.refused += polls.retries - retries
         flow = recorder.flow(options.rate)
-        flow.answers, flow.server_cpu_s = polls.answers - answers, round(spent, 6)
+        flow.answers, flow.server_cpu_s = polls.answers - answers, spent.total_s
+        flow.client_busy = spent.client_busy
         flow.cpu_resolution_s = CLOCK.resolution_s
         return flow
 

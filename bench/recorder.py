@@ -21,6 +21,8 @@ class Recorder:
         self.sent: dict[int, float] = {}
         self.latencies: list[float] = []
         self.seen: dict[int, set[int]] = {}
+        self.begun: set[int] = set()
+        """The messages of which at least one copy has arrived."""
         self.refused = 0
         self.first_sent = 0.0
         self.last_arrival = 0.0
@@ -42,6 +44,7 @@ class Recorder:
         if sequence in seen:
             return
         seen.add(sequence)
+        self.begun.add(sequence)
         self.latencies.append(now - sent)
         self.last_arrival = self.last_event = now
 
@@ -53,16 +56,25 @@ class Recorder:
     def expected(self) -> int:
         return len(self.sent) * self.receivers
 
+    @property
+    def all_begun(self) -> bool:
+        """Whether every message sent has begun to arrive, or was refused (and never will)."""
+        return len(self.begun) + self.refused >= len(self.sent)
+
     async def settle(self, *, quiet: float, deadline: float) -> None:
         """Wait until every copy has arrived, nothing more has arrived for ``quiet`` seconds
-        since copies began to arrive, or the ``deadline`` (a perf_counter time) has passed.
+        since every message began to arrive, or the ``deadline`` (a perf_counter time) has
+        passed.
 
-        Until the first copy arrives only the deadline counts: on a busy machine a crowd's
-        first copy can come seconds after the last message was sent, and copies that have
-        not begun to arrive yet are late, not lost."""
+        Until a copy of each message has arrived only the deadline counts: a message none of
+        whose copies has come yet is late, not lost. On a busy machine a crowd's first copy
+        can come seconds after the send, and a stage that stores before it broadcasts sends
+        a burst's messages in groups, each once its transaction is committed: the first
+        alone, the rest seconds later when the disk is slow. Copies still missing once every
+        message has reached somebody, and nothing more comes, are lost."""
         while self.delivered < self.expected:
             now = time.perf_counter()
-            if (self.delivered and now - self.last_event > quiet) or now > deadline:
+            if (self.all_begun and now - self.last_event > quiet) or now > deadline:
                 return
             await asyncio.sleep(0.02)
 

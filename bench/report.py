@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .options import Options
-from .results import Flow, TargetResult
+from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
 from .verdicts import Verdict, bare_longpoll, cpu_per_answer, p99
 
 Cell = Callable[[TargetResult], str]
@@ -17,7 +18,42 @@ def number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def flow_cells(pick: Callable[[TargetResult], Flow | None], title: str) -> list[tuple[str, Cell]]:
+def wall_clock(shown: str, measured: Flow | Join) -> str:
+    """A wall-clock figure, marked when the load client was saturated while it was taken."""
+    return f"{shown} ({CLIENT_BOUND_WORDS})" if measured.client_bound and shown != "-" else shown
+
+
+def cpu_cell(
+    pick: Callable[[TargetResult], Flow | Join | None],
+    figure: Callable[[Any], float | None],
+    digits: int = 2,
+) -> Cell:
+    """A cell of CPU per unit of work, by ``figure`` of what ``pick`` finds: "-" where the
+    CPU was not read, BELOW_RESOLUTION where it was too little for the clock."""
+
+    def shown(target: TargetResult) -> str:
+        found = pick(target)
+        if found is None or found.server_cpu_s is None:
+            return "-"
+        value = figure(found)
+        return BELOW_RESOLUTION if value is None else number(value, digits)
+
+    return shown
+
+
+def busy(measured: Flow | Join | None) -> str:
+    """The load client's busiest process, in per cent of a core."""
+    if measured is None or measured.client_busy is None:
+        return "-"
+    return f"{measured.client_busy:.0%}"
+
+
+def flow_cells(
+    pick: Callable[[TargetResult], Flow | None], title: str, per_delivery: bool = True
+) -> list[tuple[str, Cell]]:
+    """The rows of one flow; ``per_delivery``: with its CPU per delivery (a long-poll flow
+    has its CPU per answer in a row of its own)."""
+
     def cell(figure: Callable[[Flow], str]) -> Cell:
         def shown(target: TargetResult) -> str:
             found = pick(target)
@@ -31,14 +67,19 @@ def flow_cells(pick: Callable[[TargetResult], Flow | None], title: str) -> list[
         return f"{flow.lost} of {flow.expected}" if flow.lost else "0"
 
     def latency(name: str) -> Callable[[Flow], str]:
-        return lambda f: "-" if f.latency is None else number(getattr(f.latency, name))
+        return lambda f: wall_clock(
+            "-" if f.latency is None else number(getattr(f.latency, name)), f
+        )
 
+    cpu = f"{title}: every process's CPU per delivery, \u00b5s"
     return [
-        (f"{title}: deliveries/s", cell(lambda f: number(f.deliveries_per_s, 0))),
+        (f"{title}: deliveries/s", cell(lambda f: wall_clock(number(f.deliveries_per_s, 0), f))),
         (f"{title}: p50 ms", cell(latency("p50"))),
         (f"{title}: p99 ms", cell(latency("p99"))),
         (f"{title}: max ms", cell(latency("max"))),
         (f"{title}: lost", cell(lost)),
+        *([(cpu, cpu_cell(pick, lambda f: f.all_us_per_delivery))] if per_delivery else []),
+        (f"{title}: load client's busiest core", cell(busy)),
     ]
 
 
@@ -60,39 +101,24 @@ def helper_roles(targets: Sequence[TargetResult]) -> list[str]:
     return list(roles)
 
 
-def per_delivery(figure: Callable[[Flow], float | None]) -> Cell:
-    """A cell of the burst's CPU per delivery, by ``figure``."""
-
-    def shown(target: TargetResult) -> str:
-        burst = target.burst
-        if burst is None or burst.server_cpu_s is None:
-            return "-"
-        value = figure(burst)
-        return BELOW_RESOLUTION if value is None else number(value, 2)
-
-    return shown
-
-
 def cpu_rows(title: str, roles: Sequence[str]) -> list[tuple[str, Cell]]:
     """The burst's CPU per delivery: the chat processes', each helper's (a target without
     that helper shows "-"), and all of them together."""
 
-    def helper(role: str) -> Cell:
-        cell = per_delivery(lambda burst: burst.helper_us_per_delivery(role))
-        return lambda target: (
-            cell(target) if target.burst and role in target.burst.helper_cpu_s else "-"
-        )
+    def burst(target: TargetResult) -> Flow | None:
+        return target.burst
 
+    def helper(role: str) -> Cell:
+        def with_it(target: TargetResult) -> Flow | None:
+            return target.burst if target.burst and role in target.burst.helper_cpu_s else None
+
+        return cpu_cell(with_it, lambda flow: flow.helper_us_per_delivery(role))
+
+    unit = "CPU per delivery, \u00b5s"
     return [
-        (
-            f"{title}: chat processes' CPU per delivery, \u00b5s",
-            per_delivery(lambda b: b.chat_us_per_delivery),
-        ),
-        *((f"{title}: {role}'s CPU per delivery, \u00b5s", helper(role)) for role in roles),
-        (
-            f"{title}: every process's CPU per delivery, \u00b5s",
-            per_delivery(lambda b: b.all_us_per_delivery),
-        ),
+        (f"{title}: chat processes' {unit}", cpu_cell(burst, lambda f: f.chat_us_per_delivery)),
+        *((f"{title}: {role}'s {unit}", helper(role)) for role in roles),
+        (f"{title}: every process's {unit}", cpu_cell(burst, lambda f: f.all_us_per_delivery)),
     ]
 
 
@@ -106,7 +132,17 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
     """The table's rows; ``roles``: the helper processes whose CPU per delivery is shown."""
 
     def join(target: TargetResult) -> str:
-        return "-" if target.join is None else number(target.join.seconds, 2)
+        found = target.join
+        return "-" if found is None else wall_clock(number(found.seconds, 2), found)
+
+    def handshake(pick: Callable[[TargetResult], Join | None]) -> Cell:
+        return cpu_cell(pick, lambda join: join.cpu_us_per_handshake, digits=1)
+
+    def paired_join(target: TargetResult) -> Join | None:
+        return None if target.paired is None else target.paired.join
+
+    def paired_burst(target: TargetResult) -> Flow | None:
+        return None if target.paired is None else target.paired.burst
 
     def memory(target: TargetResult) -> str:
         return "-" if target.memory is None else number(target.memory.per_connection_kib)
@@ -115,13 +151,11 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
         return number(target.other_load, 2)
 
     def cpu(pick: Callable[[TargetResult], Flow | None]) -> Cell:
-        def shown(target: TargetResult) -> str:
+        def answered(target: TargetResult) -> Flow | None:
             found = pick(target)
-            if found is not None and found.cpu_below_resolution:
-                return BELOW_RESOLUTION
-            return "-" if found is None else number(cpu_per_answer(found), 0)
+            return found if found is not None and found.answers else None
 
-        return shown
+        return cpu_cell(answered, cpu_per_answer, digits=0)
 
     def bare_p99(target: TargetResult) -> str:
         found = p99(bare_longpoll(target))
@@ -131,12 +165,19 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
     longpoll = f"long-poll fan-out {rate}"
     return [
         (f"join storm, s ({options.clients} clients, median of {options.join_storms})", join),
+        ("join storm: every process's CPU per handshake, \u00b5s", handshake(lambda t: t.join)),
+        ("join storm, bare alongside: CPU per handshake, \u00b5s", handshake(paired_join)),
+        ("join storm: load client's busiest core", lambda t: busy(t.join)),
         ("idle memory per connection, KiB", memory),
         ("clients of the crowd per chat process", spread),
         *flow_cells(lambda t: t.fanout, f"fan-out {rate}"),
-        *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}"),
+        *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}", per_delivery=False),
         *cpu_rows(f"burst of {options.burst_messages}", roles),
-        *flow_cells(lambda t: t.longpoll, longpoll),
+        (
+            "burst, bare alongside: CPU per delivery, \u00b5s",
+            cpu_cell(paired_burst, lambda f: f.all_us_per_delivery),
+        ),
+        *flow_cells(lambda t: t.longpoll, longpoll, per_delivery=False),
         (f"{longpoll}: server CPU per answer, \u00b5s", cpu(lambda t: t.longpoll)),
         ("long-poll, bare twisted.web alongside: p99 ms", bare_p99),
         ("long-poll, bare twisted.web alongside: CPU per answer, \u00b5s", cpu(bare_longpoll)),
@@ -164,13 +205,18 @@ def table(targets: Sequence[TargetResult], options: Options) -> str:
 
 def flows_note(options: Options) -> str:
     """What the flows' figures are, under the table."""
+    cpu = (
+        f"CPU per unit of work counts every process of the target, over every run. "
+        f"{CLIENT_BOUND_WORDS}: the load client's busiest core was over {CLIENT_BOUND:.0%} "
+        "busy (in the busiest run), so the wall-clock figure measures the client."
+    )
     if options.repeats == 1:
-        return "Each flow ran once."
+        return f"Each flow ran once. {cpu}"
     return (
         f"The burst's and long-poll's figures are those of their median run of "
         f"{options.repeats} (by deliveries/s and p99), bare twisted.web's long-poll taking "
         "turns with each stage's; a run of 5 s or more is not repeated. Lost counts all runs. "
-        "The WebSocket fan-out, which no goal judges, ran once."
+        f"The WebSocket fan-out, which no goal judges, ran once. {cpu}"
     )
 
 

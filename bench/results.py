@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from .cpuclock import below_resolution
 from .stats import Latency
 
-SCHEMA = 6
+SCHEMA = 7
 """Raised when the JSON's shape changes, so that readers of older files can tell."""
 
 AUTOBAHN = "Autobahn"
@@ -29,6 +29,20 @@ as Daphne serves Channels': twisted.web parses every handshake before Autobahn d
 TWISTED_WEBSOCKET = "twisted.web.websocket"
 """Twisted's own WebSocket module, the twisted_websocket stage's."""
 BARE_ALONGSIDE = "bare alongside"
+CLIENT_BOUND = 0.85
+"""The share of a core above which the load client's busiest process is saturated: a flow
+it kept that busy measured the client as much as the server, so its wall-clock figures
+(seconds, deliveries per second, latencies) are marked "client-bound" and judge no goal."""
+CLIENT_BOUND_WORDS = "client-bound"
+
+
+def client_bound(busy: float | None) -> bool:
+    return busy is not None and busy > CLIENT_BOUND
+
+
+def busiest(shares: Iterable[float | None]) -> float | None:
+    """The highest of the client's shares of a core that were measured; None if none was."""
+    return max((share for share in shares if share is not None), default=None)
 
 
 def bare_alongside_words(served: str) -> str:
@@ -76,6 +90,9 @@ class Flow:
     """WebSocket flows: the CPU seconds each further process of the target spent meanwhile
     (balancer, redis, postgresql, django), apart from the chat processes'; of several
     runs, all of them."""
+    client_busy: float | None = None
+    """The load client's busiest process: CPU seconds it spent per second of the flow (1.0
+    is a whole core); of several runs, the busiest run's."""
 
     @property
     def lost(self) -> int:
@@ -124,7 +141,12 @@ class Flow:
             if any(flow.cpu_deliveries for flow in measured)
             else None,
             helper_cpu_s=helpers,
+            client_busy=busiest(flow.client_busy for flow in flows),
         )
+
+    @property
+    def client_bound(self) -> bool:
+        return client_bound(self.client_busy)
 
     @property
     def deliveries_per_s(self) -> float | None:
@@ -185,6 +207,7 @@ class Flow:
             "deliveries_per_s": self.deliveries_per_s,
             "cpu_us_per_answer": self.cpu_us_per_answer,
             "cpu_below_resolution": self.cpu_below_resolution,
+            "client_bound": self.client_bound,
         }
 
 
@@ -201,13 +224,23 @@ class Join:
     first_error: str | None = None
     runs: list[float | None] = field(default_factory=list)
     """Each storm's time, when ``seconds`` is the median of several."""
+    server_cpu_s: float | None = None
+    """The CPU seconds every process of the target spent on the storm; of several, all."""
+    cpu_resolution_s: float | None = None
+    """The resolution of the clock ``server_cpu_s`` was read with."""
+    handshakes: int = 0
+    """The handshakes ``server_cpu_s`` paid for: the clients of every storm counted."""
+    client_busy: float | None = None
+    """The load client's busiest process: CPU seconds per second of the storm (of several
+    storms, the busiest one's)."""
 
     @classmethod
     def median_of(cls, storms: list[Join]) -> Join:
         """One result for several storms of the same size: the median time, or None (and
-        the first failure) if any storm had clients that could not join."""
+        the first failure) if any storm had clients that could not join; the CPU of all."""
         times = [storm.seconds for storm in storms]
         failed = [storm for storm in storms if storm.seconds is None]
+        metered = [storm for storm in storms if storm.server_cpu_s is not None]
         return cls(
             clients=storms[0].clients,
             concurrency=storms[0].concurrency,
@@ -215,7 +248,32 @@ class Join:
             failed=max(storm.failed for storm in storms),
             first_error=failed[0].first_error if failed else None,
             runs=times,
+            server_cpu_s=round(sum(s.server_cpu_s or 0 for s in metered), 6) if metered else None,
+            cpu_resolution_s=storms[0].cpu_resolution_s,
+            handshakes=sum(storm.handshakes for storm in metered),
+            client_busy=busiest(storm.client_busy for storm in storms),
         )
+
+    @property
+    def cpu_us_per_handshake(self) -> float | None:
+        """Microseconds of the target's CPU, every process, per client that joined; None when
+        not measured, or below the clock's resolution."""
+        if not self.handshakes or self.server_cpu_s is None or self.cpu_resolution_s is None:
+            return None
+        if below_resolution(self.server_cpu_s, self.cpu_resolution_s):
+            return None
+        return round(self.server_cpu_s / self.handshakes * 1e6, 1)
+
+    @property
+    def client_bound(self) -> bool:
+        return client_bound(self.client_busy)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "cpu_us_per_handshake": self.cpu_us_per_handshake,
+            "client_bound": self.client_bound,
+        }
 
 
 @dataclass
@@ -260,7 +318,7 @@ class Paired:
     def to_json(self) -> dict[str, Any]:
         return {
             "websockets": self.websockets,
-            "join": None if self.join is None else asdict(self.join),
+            "join": None if self.join is None else self.join.to_json(),
             "burst": None if self.burst is None else self.burst.to_json(),
             "longpoll": None if self.longpoll is None else self.longpoll.to_json(),
             "common_burst": None if self.common_burst is None else self.common_burst.to_json(),
@@ -302,7 +360,7 @@ class TargetResult:
             "label": self.label,
             "kind": self.kind,
             "settings": self.settings,
-            "join": None if self.join is None else asdict(self.join),
+            "join": None if self.join is None else self.join.to_json(),
             "memory": None if self.memory is None else self.memory.to_json(),
             "fanout": None if self.fanout is None else self.fanout.to_json(),
             "burst": None if self.burst is None else self.burst.to_json(),

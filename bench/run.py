@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -14,6 +14,8 @@ from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import uvloop
 
 from harness.processes import StageError
 from harness.services import ServiceError
@@ -103,7 +105,7 @@ def run_target(
             ours = (*running.pids, *([alongside.pid] if alongside else []))
             others = OtherLoad(ours)
             try:
-                asyncio.run(measure(running, result, options, progress, alongside, common))
+                uvloop.run(measure(running, result, options, progress, alongside, common))
             finally:
                 result.other_load = others.cores()
                 progress(report.other_load_words(result.other_load, os.cpu_count() or 1))
@@ -148,6 +150,15 @@ def save(
     text = "\n".join([*lines, *report.verdict_lines(found)])
     (folder / "table.md").write_text(text + "\n")
     chart.draw(results, found, options, started, os.cpu_count() or 1, folder / "chart.png")
+
+
+def keep_logs(scratch: Path, logs: Path) -> None:
+    """Copy the servers' logs (every ``*.log`` under ``scratch``, by target) into ``logs``:
+    what a server said while it refused or lost messages is the first thing to read."""
+    for log in scratch.rglob("*.log"):
+        kept = logs / log.relative_to(scratch)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, kept)
 
 
 def judged_here(options: Options) -> set[str]:
@@ -202,16 +213,18 @@ def main(argv: Sequence[str]) -> int:
     )
     results = []
     yardstick: Running | None = None
-    with tempfile.TemporaryDirectory(prefix="chat-bench-") as scratch, ExitStack() as keep:
-        for target in all_targets(options.targets, stages, options):
-            workdir = Path(scratch) / target.name
-            if target.kind == "bare":  # first: it stays up, to be measured alongside stages
-                result, yardstick = run_target(target, options, workdir, keep=keep)
-                if yardstick is not None:
-                    say("[bare] stays up, to be measured in turn with each stage")
-            else:
-                result, _ = run_target(target, options, workdir, yardstick)
-            results.append(result)
+    with tempfile.TemporaryDirectory(prefix="chat-bench-") as scratch:
+        with ExitStack() as keep:
+            for target in all_targets(options.targets, stages, options):
+                workdir = Path(scratch) / target.name
+                if target.kind == "bare":  # first: it stays up, measured alongside stages
+                    result, yardstick = run_target(target, options, workdir, keep=keep)
+                    if yardstick is not None:
+                        say("[bare] stays up, to be measured in turn with each stage")
+                else:
+                    result, _ = run_target(target, options, workdir, yardstick)
+                results.append(result)
+        keep_logs(Path(scratch), folder / "logs")
     judged = judged_here(options)
     found = verdicts(results, judged)
     save(folder, results, found, options, started)
@@ -219,5 +232,5 @@ def main(argv: Sequence[str]) -> int:
     print(summary(results, found, options, judged))
     took = time.monotonic() - clock
     shown = folder.relative_to(REPO_ROOT) if folder.is_relative_to(REPO_ROOT) else folder
-    print(f"\nResults in {shown}/ (results.json, table.md, chart.png); took {took:.0f} s.")
+    print(f"\nResults in {shown}/ (results.json, table.md, chart.png, logs/); took {took:.0f} s.")
     return 0 if not report.problems(results) else 1

@@ -1,6 +1,7 @@
 """The targets the bench loads: our stages' chat servers, the bare Autobahn server and the
-Channels peer under Daphne, each started on a free loopback port with its limits raised
-for the load, and stopped afterwards."""
+alternatives (the Channels peer under Daphne, the python-socketio peer under uvicorn, the
+Node peers), each started on a free loopback port with its limits raised for the load, and
+stopped afterwards."""
 
 from __future__ import annotations
 
@@ -20,14 +21,17 @@ from harness.processes import StageError, StageProcesses, free_port
 from harness.services import PostgresServer, RedisServer, install_line, missing_programs
 from harness.stages import REPO_ROOT, Stage
 
+from . import npm
 from .adapters import Adapter, BareAdapter, ChannelsAdapter, StageAdapter
 from .cpuclock import CLOCK
-from .options import BARE, CHANNELS_REDIS, Options
+from .options import BARE, CHANNELS, CHANNELS_REDIS, NODE, SOCKETIO_NODE, SOCKETIO_REDIS, Options
 from .results import AUTOBAHN, AUTOBAHN_IN_TWISTED_WEB, TWISTED_WEBSOCKET
 from .servers import server_process
+from .socketio_adapter import SocketIOAdapter
 
 HOST = "127.0.0.1"
 PEER_DIR = Path(__file__).with_name("channels_peer")
+SOCKETIO_PEER_DIR = Path(__file__).with_name("socketio_peer")
 SECRET_KEY = "DJANGO_SECRET_KEY"
 POLL_TIMEOUT = "300"
 """Seconds a poll may wait, for our stages and the bare server alike. The pollers wait while
@@ -105,11 +109,13 @@ class Target(ABC):
     """Something to load: its name, its label in the table, the settings it runs with."""
 
     kind: str
-    """"stage" (ours), "bare" or "channels"."""
+    """"stage" (ours), "bare", "channels", "socketio" (python-socketio) or "node"."""
     websockets = AUTOBAHN_IN_TWISTED_WEB
     """How its WebSockets are served: our stages mount Autobahn's WebSocketResource in a
     twisted.web Site, and Daphne hands Autobahn the connections its twisted.web HTTP
-    server has upgraded."""
+    server has upgraded. (The python-socketio and Node peers, served otherwise, keep this:
+    it names the bare broadcast they take turns with, the one our stages and Channels take
+    turns with too, so that all of them meet through it.)"""
 
     alone: str | None = None
     """A target of several chat processes: the target that runs them as one process."""
@@ -356,6 +362,83 @@ class ChannelsTarget(Target):
             yield Running(port, origin, ChannelsAdapter(), daphne.pid, rooms, helpers=helpers)
 
 
+class SocketIOTarget(Target):
+    """The python-socketio peer under uvicorn, its rooms in memory or on Redis
+    (AsyncRedisManager, which every emit goes through)."""
+
+    kind = "socketio"
+
+    def __init__(self, name: str, options: Options) -> None:
+        redis = name == SOCKETIO_REDIS
+        label = "python-socketio + Redis" if redis else "python-socketio"
+        manager = "AsyncRedisManager" if redis else "AsyncManager (in memory)"
+        settings = {"manager": manager, "server": "uvicorn, uvloop, httptools, websockets"}
+        super().__init__(name, label, settings)
+        self.redis = redis
+        self.rooms = options.rooms
+
+    def available(self) -> str | None:
+        if self.redis:
+            missing = missing_programs(["redis-server"])
+            return install_line(missing, self.name) if missing else None
+        return None
+
+    @contextmanager
+    def running(self, workdir: Path) -> Iterator[Running]:
+        port = free_port(HOST)
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(SOCKETIO_PEER_DIR)}
+        helpers: dict[str, int] = {}
+        with ExitStack() as stack:
+            if self.redis:
+                redis = stack.enter_context(RedisServer(workdir / "redis"))
+                helpers = {"redis": redis.pid} if redis.pid is not None else {}
+                env["PEER_REDIS_URL"] = f"redis://{redis.host}:{redis.port}"
+                self.settings["redis"] = f"redis-server on {redis.host}:{redis.port}"
+            # uvicorn as deployed ("uvicorn[standard]"): uvloop and httptools, no access log.
+            argv = [sys.executable, "-m", "uvicorn", "chat:app", "--host", HOST, "--port"]
+            argv += [str(port), "--loop", "uvloop", "--http", "httptools", "--ws", "websockets"]
+            argv += ["--log-level", "warning", "--no-access-log"]
+            log = workdir / "uvicorn.log"
+            uvicorn: subprocess.Popen[bytes] = stack.enter_context(
+                server_process(argv, host=HOST, port=port, log=log, cwd=SOCKETIO_PEER_DIR, env=env)
+            )
+            origin = f"http://{HOST}:{port}"
+            rooms = room_names(self.rooms)
+            yield Running(port, origin, SocketIOAdapter(), uvicorn.pid, rooms, helpers=helpers)
+
+
+class NodeTarget(Target):
+    """A peer on Node.js (bench/node/): the Socket.IO chat, or the bare broadcast on ``ws``
+    (Node's yardstick, as the bare server is ours). Its packages are installed from the
+    lockfile on first use (bench/npm.py)."""
+
+    kind = "node"
+
+    def __init__(self, name: str, options: Options) -> None:
+        socketio = name == SOCKETIO_NODE
+        label = "Socket.IO on Node" if socketio else "ws on Node"
+        package = "socket.io" if socketio else "ws"
+        super().__init__(name, label, {"server": f"{package} {npm.pinned(package)}"})
+        self.script = "socketio.js" if socketio else "ws.js"
+        self.adapter: Adapter = SocketIOAdapter() if socketio else BareAdapter()
+        self.rooms = options.rooms
+
+    def available(self) -> str | None:
+        missing = missing_programs(["node", "npm"])
+        return install_line(missing, self.name) if missing else None
+
+    @contextmanager
+    def running(self, workdir: Path) -> Iterator[Running]:
+        npm.install(workdir / "npm.log")
+        port = free_port(HOST)
+        argv = ["node", self.script, HOST, str(port)]
+        log = workdir / "node.log"
+        with server_process(argv, host=HOST, port=port, log=log, cwd=npm.NODE_DIR) as node:
+            origin = f"http://{HOST}:{port}"
+            rooms = room_names(self.rooms)
+            yield Running(port, origin, self.adapter, node.pid, rooms)
+
+
 def room_names(count: int) -> list[str]:
     return ["warmup", "polls", *(f"crowd{n}" for n in range(1, count - 1))]
 
@@ -370,6 +453,10 @@ def all_targets(names: tuple[str, ...], stages: dict[str, Stage], options: Optio
             made.append(ClusterTarget(stages[name], options))
         elif name in stages:
             made.append(StageTarget(stages[name], options))
-        else:
+        elif name in CHANNELS:
             made.append(ChannelsTarget(name, options))
+        elif name in NODE:
+            made.append(NodeTarget(name, options))
+        else:
+            made.append(SocketIOTarget(name, options))
     return made

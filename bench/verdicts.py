@@ -2,16 +2,18 @@
 
 Only ratios are judged, never a figure on its own (seconds, KiB, deliveries/s, µs): those
 depend on the machine, and are for reference. Every ratio is taken from figures of the
-same run on the same machine, so the noise of a busy laptop mostly cancels out. Goals
-apply to our stages from GOALS_FROM on; the same ratios for earlier stages and for the
-Channels peer are printed for reference, with no verdict, and so are the ratios no goal
-judges: long-poll p99 against WebSocket p99, join storms against bare Autobahn on its own
-port, and what serving the bare broadcast through twisted.web costs its join storms.
+same run on the same machine, so the noise of a busy laptop mostly cancels out. The goals
+are on the servers' CPU per unit of work, every process of a target counted: on a 2-core
+machine the load client, not the server, sets the wall-clock figures (join storm seconds,
+deliveries per second), so their ratios are printed for reference, and a wall-clock ratio
+taken from a flow that saturated the client is marked client-bound and judges nothing.
+Goals apply to our stages from GOALS_FROM on; the same ratios for earlier stages and for
+the peers are printed for reference, with no verdict, and so are the ratios no goal judges.
 
 A stage of several chat processes behind a balancer (scale_out) has goals of its own, on
 CPU per delivery and latency against the same chat as one process and against Channels +
-Redis (CLUSTER_GOALS). A target that lost messages meets no goal, and neither does a ratio
-taken with one.
+Redis (CLUSTER_GOALS, VERSUS). A target that lost messages (or clients that could not
+join) meets no goal, and neither does a ratio taken with one.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from typing import Any
 from .results import (
     AUTOBAHN_IN_TWISTED_WEB,
     BARE_ALONGSIDE,
+    CLIENT_BOUND,
+    CLIENT_BOUND_WORDS,
     TWISTED_WEBSOCKET,
     Flow,
+    Join,
     TargetResult,
     bare_alongside_words,
 )
@@ -33,6 +38,12 @@ from .results import (
 BARE = "bare"
 CHANNELS_REDIS = "channels-redis"
 """The Channels peer with its Redis channel layer: Channels' way to run several processes."""
+SOCKETIO = "socketio"
+SOCKETIO_REDIS = "socketio-redis"
+"""python-socketio with its Redis manager: its way to run several processes."""
+SOCKETIO_NODE = "socketio-node"
+WS_NODE = "ws-node"
+"""The bare broadcast on Node's ws: the limit of a chat on Node, for reference."""
 
 GOALS_FROM = "part3"
 """The goals hold for this stage and every stage built on it. Chapter 03 is where the chat
@@ -67,6 +78,9 @@ class Goal:
     """None: a ratio shown for reference only, never judged."""
     at_most: bool = True
     """True: the ratio must be at most ``limit``; False: at least ``limit``."""
+    wall_clock: bool = False
+    """A ratio of wall-clock figures (seconds, deliveries/s, latencies): it judges nothing
+    when a flow behind it kept the load client saturated (results.CLIENT_BOUND)."""
 
     @property
     def wanted(self) -> str:
@@ -82,18 +96,32 @@ class Goal:
         return ratio <= self.limit if self.at_most else ratio >= self.limit
 
 
-JOIN = Goal("join_vs_bare", "join storm time vs bare", 1.5, at_most=True)
-"""Against the bare broadcast served as the stage serves its own: Autobahn in twisted.web
-for most stages. A handshake that twisted.web reads before Autobahn reads it again costs
-about 1.3 to 1.5 times one that Autobahn reads alone (HOSTING), which no change to a
-stage's own code can win back; what the goal holds down is what the stage adds."""
-OWN_PORT = Goal("join_vs_bare_own_port", "join storm time vs bare Autobahn on its own port", None)
+JOIN_CPU = Goal("join_cpu_vs_bare", "CPU per handshake vs bare", 1.3)
+"""Every process of the stage, per client that joined, against the bare broadcast served as
+the stage serves its own (Autobahn in twisted.web for most stages), its storms taken in
+turns with the stage's: what the stage adds to the handshake (its room lookup, its
+welcome, its login check), not what hosting Autobahn in twisted.web costs."""
+BURST_CPU = Goal("burst_cpu_vs_bare", "CPU per delivery vs bare", 1.3)
+"""The same in the burst: every process of the stage per copy delivered, against the bare
+broadcast's, taken in turns."""
+MEMORY = Goal("memory_vs_bare", "memory per idle connection vs bare", 1.5)
+"""The chat processes' resident memory per idle client against the bare server's."""
+JOIN = Goal("join_vs_bare", "join storm time vs bare", None, wall_clock=True)
+"""The wall-clock ratio of the join storms: for reference (JOIN_CPU is the goal)."""
+OWN_PORT = Goal(
+    "join_vs_bare_own_port", "join storm time vs bare Autobahn on its own port", None,
+    wall_clock=True,
+)  # fmt: skip
 """The same join storms against the bare column's, Autobahn listening on a port of its own:
 for reference, since the two were measured at different times."""
-HOSTING = Goal("twisted_web_hosting", "join storm time in twisted.web vs on its own port", None)
+HOSTING = Goal(
+    "twisted_web_hosting", "join storm time in twisted.web vs on its own port", None,
+    wall_clock=True,
+)  # fmt: skip
 """The bare server's own broadcast, served in twisted.web and on a port of its own, taken in
 turns: what hosting the WebSockets in a twisted.web Site costs on this machine."""
-BURST = Goal("burst_vs_bare", "burst deliveries/s vs bare", 0.9, at_most=False)
+BURST = Goal("burst_vs_bare", "burst deliveries/s vs bare", None, at_most=False, wall_clock=True)
+"""The wall-clock ratio of the bursts: for reference (BURST_CPU is the goal)."""
 LONGPOLL = Goal(
     "longpoll_cpu_vs_bare",
     "long-poll CPU per answer vs bare twisted.web alongside",
@@ -106,10 +134,18 @@ twisted.web's own cost of an HTTP request. A thousand pollers at ten messages a 
 ten thousand requests a second, about all one reactor thread answers on a laptop; that
 close to saturation a p99 turns a few per cent more work into anything from 1.5 to 2.3
 times the wait from one run to the next, so the p99 ratios are shown for reference."""
-LONGPOLL_P99 = Goal("longpoll_vs_bare", "long-poll p99 vs bare twisted.web alongside", None)
-LONGPOLL_VS_WEBSOCKET = Goal("longpoll_vs_websocket", "long-poll p99 vs WebSocket p99", None)
-CHANNELS = Goal("burst_vs_channels", "burst deliveries/s vs Channels", 20, at_most=False)
-LIBRARY = Goal("burst_vs_bare_autobahn", "burst deliveries/s vs bare Autobahn", None)
+LONGPOLL_P99 = Goal(
+    "longpoll_vs_bare", "long-poll p99 vs bare twisted.web alongside", None, wall_clock=True
+)
+LONGPOLL_VS_WEBSOCKET = Goal(
+    "longpoll_vs_websocket", "long-poll p99 vs WebSocket p99", None, wall_clock=True
+)
+CHANNELS = Goal(
+    "burst_vs_channels", "burst deliveries/s vs Channels", None, at_most=False, wall_clock=True
+)
+LIBRARY = Goal(
+    "burst_vs_bare_autobahn", "burst deliveries/s vs bare Autobahn", None, wall_clock=True
+)
 """A stage on another WebSocket library than Autobahn is judged against the bare server's
 broadcast on its own library; how it compares with Autobahn's is shown for reference: that
 is the libraries' difference, which no change to the stage can close. Where the bare
@@ -123,7 +159,9 @@ ALONE_CPU = Goal(
 deliver. Their CPU, not the crowd's deliveries per second: on a 2-core machine the load
 client is often the bottleneck, and the CPU counts the work done whoever waits. The
 balancer's, Redis's and PostgreSQL's are shown beside it, per delivery too."""
-ALONE_P99 = Goal("p99_vs_one_process", "fan-out p99 vs one process", 1.5, at_most=True)
+ALONE_P99 = Goal(
+    "p99_vs_one_process", "fan-out p99 vs one process", 1.5, at_most=True, wall_clock=True
+)
 """The same, in the WebSocket fan-out at a steady rate: one more hop (the balancer) and a
 round trip through Redis may cost some latency, not half as much again."""
 CHANNELS_CPU = Goal(
@@ -133,18 +171,81 @@ CHANNELS_CPU = Goal(
 delivered in the burst, every one of its processes counted (Daphne's, Redis's), against the
 stage's, every one counted too (the chat processes', the balancer's, Redis's,
 PostgreSQL's)."""
-CLUSTER_GOALS = (ALONE_CPU, ALONE_P99, CHANNELS_CPU)
-"""The goals of a stage of several chat processes. Its ratios of wall-clock figures (join
-storm time, deliveries per second) are for reference: on a 2-core machine the load client,
-not the servers, sets them."""
-ONE_PROCESS_GOALS = (JOIN, BURST, LONGPOLL, CHANNELS)
-GOALS = (*ONE_PROCESS_GOALS, *CLUSTER_GOALS)
+
+
+@dataclass(frozen=True)
+class Versus:
+    """A goal on a stage's CPU per delivery in the burst, every process counted, against
+    that of another target of the same run: one verdict per target named in ``others``
+    that ran."""
+
+    goal: Goal
+    others: tuple[str, ...]
+    stages: tuple[str, ...] = ()
+    """The stages it holds for; () for every stage of its kind."""
+    theirs_over_ours: bool = False
+    """The ratio is theirs / ours (how many times less we spend); else ours / theirs."""
+    several: bool = False
+    """It holds for the stages of several chat processes (scale_out), not for the others."""
+    note: str = ""
+    """Said beside each of its ratios."""
+
+    def holds_for(self, target: TargetResult) -> bool:
+        kind = (target.alone is not None) == self.several
+        return target.kind == "stage" and kind and self.stages in ((), (target.name,))
+
+    def ratio(self, ours: float | None, theirs: float | None) -> float | None:
+        return ratio(theirs, ours) if self.theirs_over_ours else ratio(ours, theirs)
+
+
+PER_DELIVERY = "CPU per delivery"
+SOCKETIO_CPU = Goal(
+    "cpu_vs_python_socketio", f"{PER_DELIVERY}, python-socketio vs", 3, at_most=False
+)
+"""python-socketio, the most used Python real-time library after Channels, under uvicorn:
+its CPU per copy delivered in the burst, every process counted (uvicorn's, Redis's with its
+Redis manager), against the stage's."""
+NODE_CPU = Goal("cpu_vs_socketio_node", f"{PER_DELIVERY} vs Socket.IO on Node", 1.0)
+"""Socket.IO on Node.js, the stack many would pick instead: the stage's CPU per copy
+delivered against Node's, at most as much. (A stage of several processes pays for its
+balancer, Redis and PostgreSQL, which the one Node process has no need of: no goal.)"""
+NODE_LIMIT = Goal("cpu_vs_ws_node", f"{PER_DELIVERY} vs ws on Node", None)
+"""The bare broadcast on Node's ws, which does the least a room chat can do: the stage's CPU
+per delivery against it, the distance to the limit, for reference."""
+LIMIT_NOTE = "distance to the limit"
+VERSUS = (
+    Versus(Goal("cpu_vs_part3", f"{PER_DELIVERY} vs part3", 1.2), ("part3",), ("history",)),
+    Versus(
+        Goal("cpu_vs_channels", f"{PER_DELIVERY}, Channels vs", 20, at_most=False),
+        ("channels-memory", CHANNELS_REDIS),
+        theirs_over_ours=True,
+    ),
+    Versus(CHANNELS_CPU, (CHANNELS_REDIS,), theirs_over_ours=True, several=True),
+    Versus(SOCKETIO_CPU, (SOCKETIO, SOCKETIO_REDIS), theirs_over_ours=True),
+    Versus(SOCKETIO_CPU, (SOCKETIO_REDIS,), theirs_over_ours=True, several=True),
+    Versus(NODE_CPU, (SOCKETIO_NODE,)),
+    Versus(NODE_LIMIT, (WS_NODE,), note=LIMIT_NOTE),
+    Versus(NODE_LIMIT, (WS_NODE,), several=True, note=LIMIT_NOTE),
+)
+"""The goals against other targets: history spends little more per delivery than part3,
+whose broadcast it keeps; every stage a twentieth of what Channels spends and a third of
+what python-socketio spends (scale_out: of Channels + Redis, a tenth, and of
+python-socketio + Redis, a third, all on several processes); every one-process stage no
+more than Socket.IO on Node, the stack many would pick instead; and, for reference, how
+far every stage is from Node's bare ws broadcast. A goal against another target is one more
+line here."""
+CLUSTER_GOALS = (ALONE_CPU, ALONE_P99)
+"""The goals of a stage of several chat processes, besides its lines in VERSUS. Its ratios
+of wall-clock figures (join storm time, deliveries per second) are for reference: on a
+2-core machine the load client, not the servers, sets them."""
+ONE_PROCESS_GOALS = (JOIN_CPU, BURST_CPU, LONGPOLL, MEMORY)
 
 
 def goals_for(target: TargetResult) -> tuple[Goal, ...]:
     """The goals that hold for ``target``'s ratios: a stage of several chat processes has
     goals of its own (CLUSTER_GOALS)."""
-    return CLUSTER_GOALS if target.alone is not None else ONE_PROCESS_GOALS
+    own = CLUSTER_GOALS if target.alone is not None else ONE_PROCESS_GOALS
+    return (*own, *(versus.goal for versus in VERSUS if versus.holds_for(target)))
 
 
 @dataclass(frozen=True)
@@ -156,7 +257,7 @@ class Verdict:
     ratio: float | None
     wanted: str
     met: bool | None
-    """None: not measured, or (for the Channels peer) a ratio shown for reference only."""
+    """None: not measured, client-bound, or a ratio shown for reference only."""
     note: str = ""
     judged: bool = False
     """Whether the goal holds for this target in this run (a stage from GOALS_FROM on, in a
@@ -165,11 +266,16 @@ class Verdict:
     lost_by: tuple[str, ...] = ()
     """The targets behind a judged ratio that lost messages: the goal is missed, whatever
     the ratio says."""
+    client_bound: bool = False
+    """A wall-clock ratio taken from a flow that saturated the load client: it says more
+    about the client than the servers, and judges nothing."""
 
     @property
     def word(self) -> str:
+        if self.client_bound:
+            return CLIENT_BOUND_WORDS
         if self.met is None:
-            reference = self.ratio is not None or not self.wanted  # no goal: never judged
+            reference = self.ratio is not None or not self.judged
             return "for reference" if reference else "not measured"
         return "met" if self.met else "not met"
 
@@ -184,16 +290,26 @@ def ratio(top: float | None, bottom: float | None) -> float | None:
     return round(top / bottom, 2)
 
 
-def ratio_of_shares(
-    top: float | None, top_base: float | None, bottom: float | None, bottom_base: float | None
-) -> float | None:
-    """(top / top_base) / (bottom / bottom_base), rounded to 2 places only at the end; None
-    when a figure is missing or a divisor is 0."""
-    figures = (top, top_base, bottom, bottom_base)
-    if any(figure is None for figure in figures) or not (top_base and bottom and bottom_base):
-        return None
-    assert top is not None
-    return round((top / top_base) / (bottom / bottom_base), 2)
+EACH_VS_BARE = ", each vs bare alongside"
+
+
+def each_vs_bare(
+    ours: TargetResult, theirs: TargetResult, figure: Callable[[Flow | None], float | None]
+) -> tuple[float | None, float | None, str]:
+    """``figure`` of the two targets' bursts, to be compared; and EACH_VS_BARE when each is
+    a share of the bare broadcast's burst measured in turns with it (served as ``theirs``
+    serves its own), else "".
+
+    Two targets are measured minutes apart, perhaps on a machine busier at one time than the
+    other: the bare broadcast measured alongside each of them moves with the machine, so
+    each as a share of it compares what the two targets do, not when they ran."""
+    top, bottom = figure(ours.burst), figure(theirs.burst)
+    served = None if theirs.paired is None else theirs.paired.websockets
+    ours_bare, theirs_bare = figure(bare_burst(ours, served)), figure(bare_burst(theirs, served))
+    if None in (top, bottom) or not (ours_bare and theirs_bare):
+        return top, bottom, ""
+    assert top is not None and bottom is not None
+    return top / ours_bare, bottom / theirs_bare, EACH_VS_BARE
 
 
 def turn_ratios(ours: Sequence[float | None], theirs: Sequence[float | None]) -> list[float]:
@@ -235,7 +351,11 @@ def join_seconds(target: TargetResult) -> float | None:
 
 
 def burst_rate(target: TargetResult) -> float | None:
-    return None if target.burst is None else target.burst.deliveries_per_s
+    return rate(target.burst)
+
+
+def rate(flow: Flow | None) -> float | None:
+    return None if flow is None else flow.deliveries_per_s
 
 
 def p99(flow: Flow | None) -> float | None:
@@ -266,17 +386,11 @@ def bare_longpoll(target: TargetResult) -> Flow | None:
     return None if target.paired is None else target.paired.longpoll
 
 
-def spoiled(goal: Goal, target: TargetResult) -> bool:
-    """Whether the figures behind ``goal`` came with a failure that misses it, whatever
-    the ratio: clients that could not join, or messages lost on the way (for a stage of
-    several processes, in any flow)."""
-    if goal is JOIN:
-        return target.join is not None and target.join.failed > 0
-    if goal is LONGPOLL:
-        return target.longpoll is not None and target.longpoll.lost_anywhere > 0
-    if goal in CLUSTER_GOALS:
-        return lost_in_any_flow(target) > 0
-    return target.burst is not None and target.burst.lost_anywhere > 0
+def spoiled(target: TargetResult) -> bool:
+    """Whether ``target`` failed in a way that misses every goal, whatever the ratios:
+    clients that could not join, or messages lost in any flow."""
+    failed = target.join is not None and target.join.failed > 0
+    return failed or lost_in_any_flow(target) > 0
 
 
 def lost_in_any_flow(target: TargetResult) -> int:
@@ -285,21 +399,19 @@ def lost_in_any_flow(target: TargetResult) -> int:
 
 
 def lost_everywhere_note(target: TargetResult) -> str:
-    """What ``target`` lost, flow by flow, in words; "" when it lost nothing."""
+    """What ``target`` lost, clients that could not join and flow by flow, in words; ""
+    when it lost nothing."""
+    join = target.join
+    refused = f"{target.name}: {join.failed} clients could not join" if join and join.failed else ""
     flows = {"fan-out": target.fanout, "burst": target.burst, "long-poll": target.longpoll}
-    return "; ".join(
-        words for what, flow in flows.items() if (words := lost_words(target.name, what, flow))
-    )
+    lost = (lost_words(target.name, what, flow) for what, flow in flows.items())
+    return "; ".join(words for words in (refused, *lost) if words)
 
 
 def lost_verdict_words(lost: Sequence[TargetResult]) -> str:
-    """Why a goal is missed whatever its ratio: who lost messages."""
+    """Why a goal is missed whatever its ratio: who lost messages or clients."""
     names = " and ".join(target.name for target in lost)
-    return f"not met: {names} lost messages, and a goal is only met with none lost"
-
-
-def lost_note(target: TargetResult) -> str:
-    return lost_words(target.name, "burst", target.burst)
+    return f"not met: {names} lost messages or clients, and a goal is only met with none lost"
 
 
 def lost_words(name: str, what: str, flow: Flow | None) -> str:
@@ -348,14 +460,34 @@ def common_alongside(target: TargetResult) -> TargetResult | None:
     return found
 
 
+def titled(goal: Goal, versus: str) -> str:
+    """A goal against bare, titled with the bare server it was taken with."""
+    return goal.title.removesuffix(" vs bare") + f" vs {versus}"
+
+
+def client_bound_words() -> str:
+    return (
+        f"{CLIENT_BOUND_WORDS}: the load client's busiest core was over "
+        f"{CLIENT_BOUND:.0%} busy, so the ratio measures the client"
+    )
+
+
+def join_cpu(target: TargetResult | None) -> float | None:
+    return None if target is None or target.join is None else target.join.cpu_us_per_handshake
+
+
+def memory(target: TargetResult | None) -> float | None:
+    return None if target is None or target.memory is None else target.memory.per_connection_kib
+
+
 def verdicts(
     targets: Sequence[TargetResult], judged: Collection[str] | None = None
 ) -> list[Verdict]:
     """Every goal for every target it applies to, in the order of ``targets``.
 
     ``judged`` names the stages the goals hold for (None: every stage); the ratios of the
-    other stages are given for reference, like the Channels peer's. A target that was
-    skipped (not run on this machine) is left out.
+    other stages are given for reference, like the peers'. A target that was skipped (not
+    run on this machine) is left out.
     """
     targets = [target for target in targets if target.skipped is None]
     by_name = {target.name: target for target in targets}
@@ -371,25 +503,29 @@ def verdicts(
         note: str = "",
         title: str = "",
         against: TargetResult | None = None,
+        flows: Sequence[Flow | Join | None] = (),
     ) -> None:
         """``against``: the other target the ratio is taken with, if not the bare server:
-        a ratio with a target that lost messages misses its goal too."""
+        a ratio with a target that failed misses its goal too. ``flows``: those the ratio
+        was taken from, for a wall-clock goal (client-bound, or not)."""
+        bound = goal.wall_clock and any(flow is not None and flow.client_bound for flow in flows)
         applies = target.kind == "stage" and (judged is None or target.name in judged)
-        applies = applies and goal in goals_for(target)
-        holds = applies and goal.limit is not None
+        holds = applies and goal in goals_for(target) and goal.limit is not None and not bound
         met = goal.met_by(value) if holds else None
-        sides = (target, against)
-        lost = [side for side in sides if side is not None and spoiled(goal, side)] if holds else []
-        if lost:
+        lost = [side for side in (target, against) if side is not None and spoiled(side)]
+        notes = [note]
+        if holds and lost:
             met = False
-            note = "; ".join(part for part in (note, lost_verdict_words(lost)) if part)
-        title = title or goal.title
-        lost_by = tuple(side.name for side in lost)
+            notes += [*map(lost_everywhere_note, lost), lost_verdict_words(lost)]
+        if bound:
+            notes.append(client_bound_words())
         found.append(
             Verdict(
-                goal.key, title, target.name, versus, value, goal.wanted, met, note, holds, lost_by
+                goal.key, title or goal.title, target.name, versus, value, goal.wanted, met,
+                "; ".join(dict.fromkeys(n for n in notes if n)), holds,
+                tuple(side.name for side in lost) if holds else (), bound,
             )
-        )
+        )  # fmt: skip
 
     for target in targets:
         if target.kind == "bare" or (bare is None and target.paired is None):
@@ -397,32 +533,39 @@ def verdicts(
         # The bare server measured alongside the target, where it was; else its own run.
         alongside = bare_alongside(target)
         versus = alongside_words(target) if alongside is not None else BARE
+        yardstick = alongside or bare
+        assert yardstick is not None
         for goal in (JOIN, BURST):
             if alongside is not None:
                 value, note = in_turns(goal, target, alongside)
             else:
-                assert bare is not None
-                value, note = ratio(figure_of(goal)(target), figure_of(goal)(bare)), ""
-            if goal is BURST:
-                note = "; ".join(part for part in (note, lost_note(target)) if part)
-            title = goal.title.removesuffix(" vs bare") + f" vs {versus}"
-            judge(goal, target, versus, value, note, title)
+                value, note = ratio(figure_of(goal)(target), figure_of(goal)(yardstick)), ""
+            pick = (lambda t: t.join) if goal is JOIN else (lambda t: t.burst)
+            flows = (pick(target), pick(yardstick))
+            judge(goal, target, versus, value, note, titled(goal, versus), flows=flows)
+        value = ratio(join_cpu(target), join_cpu(yardstick))
+        judge(JOIN_CPU, target, versus, value, "", titled(JOIN_CPU, versus))
+        value = ratio(all_cpu(target.burst), all_cpu(yardstick.burst))
+        judge(BURST_CPU, target, versus, value, "", titled(BURST_CPU, versus))
+        if bare is not None:
+            judge(MEMORY, target, BARE, ratio(memory(target), memory(bare)))
         if bare is None or alongside is None or target.kind != "stage":
             continue
-        judge(OWN_PORT, target, BARE, ratio(join_seconds(target), join_seconds(bare)))
+        value = ratio(join_seconds(target), join_seconds(bare))
+        judge(OWN_PORT, target, BARE, value, flows=(target.join, bare.join))
         if target.paired is not None and target.paired.websockets == TWISTED_WEBSOCKET:
             common = common_alongside(target)
             if common is not None:  # taken in turns with the target's bursts
                 value, note = in_turns(LIBRARY, target, common)
-                note = "; ".join(part for part in (note, lost_note(target)) if part)
-                judge(LIBRARY, target, BARE_ALONGSIDE, value, note, LIBRARY_ALONGSIDE)
+                flows = (target.burst, common.burst)
+                judge(LIBRARY, target, BARE_ALONGSIDE, value, note, LIBRARY_ALONGSIDE, flows=flows)
             else:
                 value = ratio(burst_rate(target), burst_rate(bare))
-                judge(LIBRARY, target, BARE, value, lost_note(target))
+                judge(LIBRARY, target, BARE, value, flows=(target.burst, bare.burst))
     hosted = None if bare is None else bare_alongside(bare)
     if bare is not None and hosted is not None:
         value, note = in_turns(HOSTING, hosted, bare)
-        judge(HOSTING, bare, BARE, value, note)
+        judge(HOSTING, bare, BARE, value, note, flows=(hosted.join, bare.join))
     for target in targets:
         if target.longpoll is None:
             continue
@@ -430,48 +573,38 @@ def verdicts(
             yardstick = bare_longpoll(target)
             value = ratio(cpu_per_answer(target.longpoll), cpu_per_answer(yardstick))
             below = resolution_words({target.name: target.longpoll, BARE_ALONGSIDE: yardstick})
-            lost = lost_words(target.name, "long-poll", target.longpoll)
-            note = "; ".join(part for part in (below, lost) if part)
-            judge(LONGPOLL, target, BARE_ALONGSIDE, value, note)
+            judge(LONGPOLL, target, BARE_ALONGSIDE, value, below)
             value = ratio(p99(target.longpoll), p99(yardstick))
-            judge(LONGPOLL_P99, target, BARE_ALONGSIDE, value)
+            judge(LONGPOLL_P99, target, BARE_ALONGSIDE, value, flows=(target.longpoll, yardstick))
         value = ratio(p99(target.longpoll), p99(target.fanout))
-        judge(LONGPOLL_VS_WEBSOCKET, target, f"{target.name} WebSocket", value)
+        flows = (target.longpoll, target.fanout)
+        judge(LONGPOLL_VS_WEBSOCKET, target, f"{target.name} WebSocket", value, flows=flows)
     for target in targets:
         if target.kind != "stage":
             continue
         for peer in peers:
-            value = ratio(burst_rate(target), burst_rate(peer))
-            title = f"burst deliveries/s vs {peer.label}"
-            served = None if peer.paired is None else peer.paired.websockets
-            ours, theirs = bare_burst(target, served), bare_burst(peer, served)
-            if ours is not None and theirs is not None:
-                # Each measured in turns with the same bare broadcast, perhaps on a machine
-                # busier at one time than the other: compare each as a share of the bare's.
-                value = ratio_of_shares(
-                    burst_rate(target), ours.deliveries_per_s, burst_rate(peer),
-                    theirs.deliveries_per_s,
-                )  # fmt: skip
-                title += ", each vs bare alongside"
-            notes = [note for note in (lost_note(target), lost_note(peer)) if note]
-            judge(CHANNELS, target, peer.name, value, "; ".join(notes), title, against=peer)
-    for target in targets:
-        if target.alone is None or target.kind != "stage":
-            continue
-        one = by_name.get(target.alone)
+            ours, theirs, through = each_vs_bare(target, peer, rate)
+            title = f"burst deliveries/s vs {peer.label}" + through
+            flows = (target.burst, peer.burst)
+            value = ratio(ours, theirs)
+            judge(CHANNELS, target, peer.name, value, "", title, against=peer, flows=flows)
+        for versus in VERSUS:
+            for other in (by_name.get(name) for name in versus.others):
+                if other is None or not versus.holds_for(target):
+                    continue
+                ours, theirs, through = each_vs_bare(target, other, all_cpu)
+                who = f"{other.label} vs {target.name}" if versus.theirs_over_ours else ""
+                title = f"{PER_DELIVERY}, {who}" if who else f"{PER_DELIVERY} vs {other.label}"
+                value = versus.ratio(ours, theirs)
+                note = versus.note
+                judge(versus.goal, target, other.name, value, note, title + through, against=other)
+        one = None if target.alone is None else by_name.get(target.alone)
         if one is not None:
-            notes = "; ".join(n for n in map(lost_everywhere_note, (target, one)) if n)
             value = ratio(chat_cpu(target.burst), chat_cpu(one.burst))
             title = f"chat processes' CPU per delivery vs {one.name} alone"
-            judge(ALONE_CPU, target, one.name, value, notes, title, against=one)
+            judge(ALONE_CPU, target, one.name, value, "", title, against=one)
             value = ratio(p99(target.fanout), p99(one.fanout))
             title = f"fan-out p99 vs {one.name} alone"
-            judge(ALONE_P99, target, one.name, value, notes, title, against=one)
-        for peer in peers:
-            if peer.name != CHANNELS_REDIS:
-                continue
-            notes = "; ".join(n for n in (lost_everywhere_note(target), lost_note(peer)) if n)
-            value = ratio(all_cpu(peer.burst), all_cpu(target.burst))
-            title = f"all processes' CPU per delivery, {peer.label} vs {target.name}"
-            judge(CHANNELS_CPU, target, peer.name, value, notes, title, against=peer)
+            flows = (target.fanout, one.fanout)
+            judge(ALONE_P99, target, one.name, value, "", title, against=one, flows=flows)
     return found

@@ -63,6 +63,8 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "initdb": ("postgresql", "postgresql@17"),
     "redis-server": ("redis-server", "redis"),
     "haproxy": ("haproxy", "haproxy"),
+    "node": ("nodejs", "node"),
+    "npm": ("npm", "node"),
 }
 """For each program: the Debian/Ubuntu package and the Homebrew formula that install it."""
 
