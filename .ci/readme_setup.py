@@ -2,7 +2,7 @@
 
 The README marks its Debian block with an HTML comment (``<!-- setup: debian ...``); this
 prints the lines of the fenced block that follows, without ``sudo `` when run as root (as
-the README tells root to type them). CI runs exactly these lines, so the README cannot lack
+the README tells root to type them), wherever it stands in a line. CI runs exactly these lines, so the README cannot lack
 a step that CI needs.
 """
 
@@ -20,7 +20,7 @@ def setup_lines(readme: str, *, as_root: bool) -> list[str]:
     after_marker = readme.split(MARKER, 1)[1]
     block = after_marker.split("```bash\n", 1)[1].split("```", 1)[0]
     lines = [line.strip() for line in block.splitlines() if line.strip()]
-    return [line.removeprefix("sudo ") if as_root else line for line in lines]
+    return [line.replace("sudo ", "") if as_root else line for line in lines]
 
 
 if __name__ == "__main__":
