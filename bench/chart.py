@@ -109,6 +109,34 @@ def goal_line(axes: Axes, value: float | None, words: str) -> None:
     )
 
 
+TOP_NOTE = "top note"
+"""The gid of a panel's notes, stacked one a line in its top right corner."""
+NOTE_LINE = 11
+"""Points from one note's line to the next (8-point type)."""
+HEADROOM = 0.18
+"""The room above a panel's tallest bar, as a share of the axis: for the figure over it."""
+
+
+def top_note(axes: Axes, words: str) -> None:
+    """A note in red in the panel's top right corner, on the line under the notes already
+    there, with room left above the bars for each line (so that no note covers another, or
+    a bar's figure)."""
+    line = sum(1 for text in axes.texts if text.get_gid() == TOP_NOTE)
+    axes.annotate(
+        words,
+        (1, 1),
+        xycoords="axes fraction",
+        xytext=(-2, -2 - NOTE_LINE * line),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize=8,
+        color=GOAL,
+        gid=TOP_NOTE,
+    )
+    axes.margins(y=HEADROOM + 0.08 * line)
+
+
 def client_bound_marks(
     axes: Axes, targets: Sequence[TargetResult], pick: Callable[[TargetResult], Flow | Join | None]
 ) -> None:
@@ -122,16 +150,10 @@ def client_bound_marks(
             bar.set_edgecolor("white")
             bound = True
     if bound:
-        axes.annotate(
-            f"hatched: {CLIENT_BOUND_WORDS} (the load client's busiest core over "
-            f"{CLIENT_BOUND:.0%}): a figure of the client, not the server",
-            (0, 1),
-            xycoords="axes fraction",
-            xytext=(2, -2),
-            textcoords="offset points",
-            va="top",
-            fontsize=8,
-            color=GOAL,
+        top_note(
+            axes,
+            f"hatched: {CLIENT_BOUND_WORDS}, the load client's busiest core over "
+            f"{CLIENT_BOUND:.0%}: a figure of the client",
         )
 
 
@@ -166,17 +188,7 @@ def goal_marks(
             goal = factor * value
             axes.plot([left, right], [goal, goal], color=GOAL, ls="--", lw=1.2)
     dashed = "" if factor is None else f"; dashed: {words}, {factor:g} x it"
-    axes.annotate(
-        f"grey lines: bare served alike, alongside{dashed}",
-        (1, 1),
-        xycoords="axes fraction",
-        xytext=(-2, -2),
-        textcoords="offset points",
-        ha="right",
-        va="top",
-        fontsize=8,
-        color=GOAL,
-    )
+    top_note(axes, f"grey lines: bare served alike, alongside{dashed}")
 
 
 def plain_numbers(value: float, _position: object) -> str:
@@ -190,7 +202,7 @@ def style(axes: Axes, title: str, unit: str) -> None:
     axes.grid(axis="y", color="#e8eaed", linewidth=0.8)
     axes.set_axisbelow(True)
     axes.tick_params(axis="x", labelrotation=30, labelsize=9)
-    axes.margins(y=0.18)
+    axes.margins(y=HEADROOM)
 
 
 def percentile_of(flow: Flow | None, name: str) -> float | None:
@@ -306,9 +318,10 @@ def delivery_panel(axes: Axes, targets: Sequence[TargetResult]) -> None:
     if roles:
         helpers = [Patch(facecolor=shades[role], label=role) for role in roles]
         chats = Patch(facecolor="#5f6368", label="chat processes (the target's colour)")
+        below_note = (NOTE_LINE + 4) / 8  # in the legend's font sizes, whatever the panel's height
         axes.legend(
             handles=[chats, *helpers], frameon=False, fontsize=8, loc="upper left",
-            bbox_to_anchor=(0, 0.93),  # below the goal marks' words
+            borderaxespad=below_note,
         )  # fmt: skip
     axes.set_yscale("log")  # Channels spends tens of times what our stages do
     axes.yaxis.set_major_formatter(FuncFormatter(plain_numbers))

@@ -12,8 +12,10 @@ the peers are printed for reference, with no verdict, and so are the ratios no g
 
 A stage of several chat processes behind a balancer (scale_out) has goals of its own, on
 CPU per delivery and latency against the same chat as one process and against Channels +
-Redis (CLUSTER_GOALS, VERSUS). A target that lost messages (or clients that could not
-join) meets no goal, and neither does a ratio taken with one.
+Redis (CLUSTER_GOALS, VERSUS). A goal against another target than bare compares each
+one's figure as a share of the bare broadcast measured in turns with it (each_vs_bare);
+without those turns, the ratio is for reference. A target that lost messages (or clients
+that could not join) meets no goal, and neither does a ratio taken with one.
 """
 
 from __future__ import annotations
@@ -312,6 +314,18 @@ def each_vs_bare(
     return top / ours_bare, bottom / theirs_bare, EACH_VS_BARE
 
 
+def apart_words(ours: TargetResult, theirs: TargetResult) -> str:
+    """Why a goal against another target judges nothing when the two could not be compared
+    through the bare broadcast (each_vs_bare): their own figures were taken minutes apart,
+    and the machine's load alone moves such a ratio by half."""
+    missing = [t.name for t in (ours, theirs) if t.paired is None or t.paired.burst is None]
+    who = " and ".join(missing) if missing else f"{ours.name} or {theirs.name}"
+    return (
+        f"for reference: no bare broadcast measured alongside {who}, so the ratio is of "
+        f"figures taken at different times; run bare too (--targets bare ...) to judge it"
+    )
+
+
 def turn_ratios(ours: Sequence[float | None], theirs: Sequence[float | None]) -> list[float]:
     """Each turn's ratio, ours[i] / theirs[i], the two runs measured one right after the
     other; none at all unless every turn has both figures.
@@ -504,13 +518,16 @@ def verdicts(
         title: str = "",
         against: TargetResult | None = None,
         flows: Sequence[Flow | Join | None] = (),
+        apart: str = "",
     ) -> None:
         """``against``: the other target the ratio is taken with, if not the bare server:
         a ratio with a target that failed misses its goal too. ``flows``: those the ratio
-        was taken from, for a wall-clock goal (client-bound, or not)."""
+        was taken from, for a wall-clock goal (client-bound, or not). ``apart``: why the
+        ratio, of figures taken at different times, judges nothing (apart_words)."""
         bound = goal.wall_clock and any(flow is not None and flow.client_bound for flow in flows)
         applies = target.kind == "stage" and (judged is None or target.name in judged)
-        holds = applies and goal in goals_for(target) and goal.limit is not None and not bound
+        holds = applies and goal in goals_for(target) and goal.limit is not None
+        holds = holds and not bound and not apart
         met = goal.met_by(value) if holds else None
         lost = [side for side in (target, against) if side is not None and spoiled(side)]
         notes = [note]
@@ -519,6 +536,8 @@ def verdicts(
             notes += [*map(lost_everywhere_note, lost), lost_verdict_words(lost)]
         if bound:
             notes.append(client_bound_words())
+        if apart and applies and goal.limit is not None:
+            notes.append(apart)
         found.append(
             Verdict(
                 goal.key, title or goal.title, target.name, versus, value, goal.wanted, met,
@@ -596,8 +615,11 @@ def verdicts(
                 who = f"{other.label} vs {target.name}" if versus.theirs_over_ours else ""
                 title = f"{PER_DELIVERY}, {who}" if who else f"{PER_DELIVERY} vs {other.label}"
                 value = versus.ratio(ours, theirs)
-                note = versus.note
-                judge(versus.goal, target, other.name, value, note, title + through, against=other)
+                apart = "" if through else apart_words(target, other)
+                judge(
+                    versus.goal, target, other.name, value, versus.note, title + through,
+                    against=other, apart=apart,
+                )  # fmt: skip
         one = None if target.alone is None else by_name.get(target.alone)
         if one is not None:
             value = ratio(chat_cpu(target.burst), chat_cpu(one.burst))

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from .adapters import Adapter
 from .collector import collector_paused
@@ -159,9 +159,11 @@ class Swarm:
 
     async def close(self) -> None:
         """Close every client's connection, and wait (CLOSE_TIMEOUT at most) until the
-        server has seen them go."""
+        server has seen them go. The close frame says 1000, a normal closure: picows's
+        default, 0, is no status code at all (RFC 6455, 7.4), and Node's ws answers it with
+        an error event, as it should."""
         for transport in self.transports:
-            transport.send_close()
+            transport.send_close(WSCloseCode.OK)
             transport.disconnect()
         gone = [transport.wait_disconnected() for transport in self.transports]
         with contextlib.suppress(TimeoutError):  # the server learns of the rest in its time

@@ -284,6 +284,7 @@ def test_each_goal_is_judged_from_this_runs_ratios() -> None:
     slow.paired = Paired(metered_join(1.0, 100.0), burst_with_cpu(1.0, {}))
     peer = target("channels-memory", "channels", join=3.0, rate=40)
     peer.burst = burst_with_cpu(25.0, {})  # 250 µs per delivery
+    peer.paired = Paired(burst=burst_with_cpu(1.0, {}))  # bare alongside: 10 µs, as with part3
     found = verdicts([bare, slow, good, peer])
 
     join = by_goal(found, "join_cpu_vs_bare", "part3")
@@ -391,9 +392,13 @@ def test_cpu_of_targets_measured_at_different_times_is_compared_through_bare() -
         f"1.16x, not the 1.32x of 8.16 against 6.18 µs taken minutes apart; got {verdict}"
     )
     assert verdict.title.endswith("each vs bare alongside")
-    part3.paired = None  # no bare alongside: the plain ratio
+    part3.paired = None  # no bare alongside: the plain ratio, which judges nothing
     verdict = by_goal(verdicts([part3, history]), "cpu_vs_part3", "history")
-    assert (verdict.ratio, verdict.word) == (1.32, "not met")
+    assert (verdict.ratio, verdict.word, verdict.judged) == (1.32, "for reference", False), (
+        "bench/verdicts.py: figures taken minutes apart, with no bare broadcast alongside part3 "
+        f"to compare them through, must not judge a goal; got {verdict}"
+    )
+    assert "no bare broadcast measured alongside part3" in verdict.note, verdict.note
 
 
 def test_a_stage_on_twisted_web_websocket_is_judged_against_the_bare_broadcast_on_it() -> None:
@@ -1041,6 +1046,34 @@ def test_the_chart_shows_the_targets_that_ran_and_marks_each_goal(tmp_path: Path
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("clients", [100, 1000])
+def test_the_chart_s_notes_cover_neither_one_another_nor_a_legend(clients: int) -> None:
+    """Every join storm saturated the client (hatched, with a note) and took turns with bare
+    (grey lines, with a note); scale_out's helpers have a legend under the note of the CPU
+    per delivery panel. The panels' heights change with the number of goals listed."""
+    from bench import chart
+
+    targets, judged = quick_run(clients)
+    for measured in targets:
+        if measured.join is not None:
+            measured.join.client_busy = 0.95
+    targets += several_processes_run()[1:]
+    options = parse(["--clients", str(clients)], STAGES)
+    figure = chart.figure_for(targets, verdicts(targets, judged), options, "", 2)
+    figure.canvas.draw()
+    join, per_delivery = figure.axes[2], figure.axes[-1]
+    for panel in (join, per_delivery):
+        notes = [text for text in panel.texts if text.get_text().startswith(("grey", "hatched"))]
+        boxes = [note.get_window_extent() for note in notes]
+        legend = panel.get_legend()
+        boxes += [] if legend is None else [legend.get_window_extent()]
+        assert len(boxes) == 2, [note.get_text() for note in notes]
+        assert not boxes[0].overlaps(boxes[1]), (
+            f"bench/chart.py: in the {clients}-client chart, {panel.get_title(loc='left')!r} "
+            f"has notes or a legend over one another: {[note.get_text() for note in notes]}"
+        )
+
+
 def test_by_default_every_target_runs_but_the_stages_no_goal_judges() -> None:
     stages = websocket_stages()
     left_out = reference_stages(stages)
@@ -1244,6 +1277,8 @@ def quick_run(clients: int = 100) -> tuple[list[TargetResult], set[str]]:
         target(name, kind, join=3.0, rate=40, burst=burst_costing(cpu_us))
         for name, (kind, cpu_us) in ALTERNATIVES.items()
     ]
+    for peer in peers:  # each in turns with the bare broadcast, which spent what it did with part3
+        peer.paired = Paired(burst=burst_costing(5.0))
     return [bare, ours, *peers], (judged_here(parse(["--clients", str(clients)], STAGES)))
 
 
@@ -1400,6 +1435,8 @@ def several_processes_run() -> list[TargetResult]:
     several.fanout = flow(10_000, 1.0, 50.0)  # 1.25x history's p99
     peer = target("channels-redis", "channels", join=5.0, rate=40, label="Channels + Redis")
     peer.burst = burst_with_cpu(30.0, {"redis": 10.0})
+    for measured in (one, several, peer):  # each in turns with bare, at 10 µs per delivery
+        measured.paired = Paired(burst=burst_with_cpu(1.0, {}))
     return [bare, one, several, peer]
 
 
@@ -1446,6 +1483,7 @@ def test_a_target_that_lost_messages_cannot_meet_a_goal() -> None:
     bare, one, several, peer = several_processes_run()
     peer.burst = burst_with_cpu(300.0, {"redis": 100.0}, delivered=99_000, expected=100_000)
     stage = target("part3", "stage", join=1.0, rate=3_000_000, burst=burst_with_cpu(1.0, {}))
+    stage.paired = Paired(burst=burst_with_cpu(1.0, {}))
     found = verdicts([bare, stage, several, peer], {"part3", "scale_out"})
     burst = by_goal(found, "cpu_vs_channels", "part3")
     assert burst.ratio is not None and burst.ratio >= 20 and burst.word == "not met", (
@@ -1502,7 +1540,7 @@ def test_the_chart_stacks_each_helper_s_cpu_per_delivery_on_the_chat_processes()
     heights = [round(bar.get_height(), 2) for bar in cpu.patches]
     # chat processes, then balancer, redis and postgresql on top of them
     assert heights == [20.0, 24.0, 300.0, 0, 20.0, 0, 0, 1.0, 100.0, 0, 0.5, 0], heights
-    totals = [text.get_text() for text in cpu.texts]
+    totals = [text.get_text() for text in cpu.texts if text.get_gid() != chart.TOP_NOTE]
     assert totals == ["20.0", "45.5", "400.0"], totals
 
 
