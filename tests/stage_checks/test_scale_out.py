@@ -193,6 +193,41 @@ def test_a_gap_that_cannot_be_read_now_is_read_again_later(process: Process) -> 
     assert process.seen() == [1, 2], "Once the database answered, Alice should get 1, then 2."
 
 
+def test_a_gap_read_that_began_too_early_is_read_again_not_skipped(process: Process) -> None:
+    """A read answers with what was stored when it began. While it is under way the room
+    delivers what arrives in order, so its answer may stop below an id heard meanwhile."""
+    first, second = process.stored_elsewhere("one", "two")
+    process.store.hold_reads()
+    process.hear(MESSAGES, second)
+    ((question, early_read),) = process.store.held_reads
+    process.store.held_reads.clear()
+    as_it_began = process.store.read(*question)  # messages 1 and 2; the last id is 2
+    _, fourth = process.stored_elsewhere("three", "four")
+    process.hear(MESSAGES, first)  # 1 comes after all: 1 and 2 go out
+    process.hear(MESSAGES, fourth)  # 4, while 3 is not heard of yet
+    early_read.callback(as_it_began)
+    process.store.release_reads()
+    seen = process.seen()
+    assert seen == [1, 2, 3, 4], (
+        f"A read for the gap before message 2 began when the database held 1 and 2; "
+        f"meanwhile 1 came from Redis, then 4, and 3 had been stored after the read began. "
+        f"Alice was sent {seen}. An answer whose last id is not past the room's last_id says "
+        "nothing of the next id: ask again (Room.filled), never take the next id for pruned."
+    )
+
+
+def test_a_gap_whose_messages_were_pruned_meanwhile_is_passed_over(process: Process) -> None:
+    _, _, third = process.stored_elsewhere("one", "two", "three")
+    process.store.forget_before(1, 3)  # prune_messages kept only the latest
+    process.hear(MESSAGES, third)
+    seen = process.seen()
+    assert seen == [3], (
+        f"Messages 1 and 2 were pruned before this process read the gap below 3, and Alice "
+        f"was sent {seen}. When the store holds ids past the room's last_id but not the next "
+        "one, that one is gone for good: carry on from the first message there is."
+    )
+
+
 def test_when_redis_is_back_every_room_catches_up_from_the_database(process: Process) -> None:
     process.stored_elsewhere("said while", "this process heard nothing")
     assert process.seen() == []

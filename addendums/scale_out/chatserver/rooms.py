@@ -108,11 +108,13 @@ class Room:
         for message in found_messages:
             if message["id"] > self.last_id:
                 self.held.setdefault(message["id"], message)
-        if self.last_id + 1 not in self.held:
-            # The next id is not in the store: pruned (prune_messages) before we read it, so
-            # gone for good. Carry on from the first message there is.
-            first_kept = min(self.held, default=stored_last_id + 1)
-            self.last_id = max(self.last_id, first_kept - 1)
+        if self.last_id < stored_last_id and self.last_id + 1 not in self.held:
+            # The store holds ids past ours, yet not the next one: pruned (prune_messages)
+            # before we read it, so gone for good. Carry on from the first message there is.
+            # A read that stopped at or below our last id says nothing of the next one: it
+            # began before that was stored, and send_in_order asks again.
+            kept = [message_id for message_id in self.held if message_id <= stored_last_id]
+            self.last_id = min(kept, default=stored_last_id + 1) - 1
         self.filling = False
         self.send_in_order()
         if not self.filling and (self.read_again or stored_last_id > self.last_id):
