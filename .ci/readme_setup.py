@@ -2,8 +2,8 @@
 
 The README marks its Debian block with an HTML comment (``<!-- setup: debian ...``); this
 prints the lines of the fenced block that follows, without ``sudo `` when run as root (as
-the README tells root to type them), wherever it stands in a line. CI runs exactly these lines, so the README cannot lack
-a step that CI needs.
+the README tells root to type them), wherever it stands in a line. CI runs exactly these
+lines, so the README cannot lack a step that CI needs.
 """
 
 from __future__ import annotations
