@@ -560,9 +560,7 @@ def figure_for(
         "KiB",
         digits=1,
     )
-    bare_memory = bare_figure(targets, memory_per_connection)
-    if judged and bare_memory and MEMORY.limit:
-        goal_line(memory, MEMORY.limit * bare_memory, f"{ours}: {MEMORY.limit:g} x bare")
+    goal_marks(memory, targets, memory_per_connection, MEMORY.limit, ours, judged)
     panel(
         handshake,
         targets,
