@@ -1063,11 +1063,12 @@ def test_the_chart_shows_the_targets_that_ran_and_marks_each_goal(tmp_path: Path
     good = target("part3", "stage", join=1.2, rate=950, longpoll=polls(50.0, 200))
     good.join = metered_join(1.2, 120.0)
     good.paired = Paired(metered_join(1.0, 100.0), flow(1000, 1.0, 50.0), polls(25.0, 100))
+    good.paired.memory = Memory(before_kib=1000, after_kib=1400, connections=100)  # 4 KiB
     skipped = TargetResult("channels-redis", "Channels + Redis", "channels", skipped="no redis")
     results = [bare, good, skipped]
     found = verdicts(results)
     figure = chart.figure_for(results, found, options, "2026-01-01 00:00:00", 2)
-    burst, latency, _join, _memory, handshake, client, _goals, cpu = figure.axes
+    burst, latency, _join, memory, handshake, client, _goals, cpu = figure.axes
     assert [label.get_text() for label in burst.get_xticklabels()] == ["bare", "part3"]
     assert [label.get_text() for label in cpu.get_xticklabels()] == ["part3"], "long-polls only"
     assert "Load client" in client.get_title(loc="left")
@@ -1085,6 +1086,10 @@ def test_the_chart_shows_the_targets_that_ran_and_marks_each_goal(tmp_path: Path
     # Over its CPU bar: bare twisted.web's CPU per answer (grey) and the goal (dashed red).
     marks = {(tuple(line.get_ydata()), line.get_linestyle()) for line in cpu.get_lines()}
     assert {((100.0, 100.0), "-"), ((150.0, 150.0), "--")} <= marks, marks
+    # Over its memory bar: the bare served alike, read in a fresh process, and 1.5x it.
+    marks = {(tuple(line.get_ydata()), line.get_linestyle()) for line in memory.get_lines()}
+    assert {((4.0, 4.0), "-"), ((6.0, 6.0), "--")} <= marks, marks
+    assert any("fresh process" in text.get_text() for text in memory.texts), memory.texts
     chart.draw(results, found, options, "2026-01-01 00:00:00", 2, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
