@@ -164,13 +164,15 @@ def goal_marks(
     factor: float | None,
     words: str,
     judged: Collection[str],
+    bare_words: str = "bare served alike, alongside",
 ) -> None:
     """The goal for each judged stage's bar, from the bare server measured alongside it: a
     grey line at the bare server's figure and a dashed red one at the goal (the grey line
     alone for a stage shown for reference). On the bare column's own bar, the grey line is
     its broadcast served in twisted.web: the difference is what that hosting costs. Without
     any such pairing, one line across the panel at ``factor`` times the bare column. With
-    no ``factor`` (a figure no goal judges), the grey lines alone."""
+    no ``factor`` (a figure no goal judges), the grey lines alone. ``bare_words``: what the
+    grey lines are, as the panel's note says it."""
     paired = [(i, t) for i, t in enumerate(targets) if t.kind in ("stage", "bare") and t.paired]
     if not paired:
         ceiling = bare_figure(targets, figure)
@@ -188,7 +190,7 @@ def goal_marks(
             goal = factor * value
             axes.plot([left, right], [goal, goal], color=GOAL, ls="--", lw=1.2)
     dashed = "" if factor is None else f"; dashed: {words}, {factor:g} x it"
-    top_note(axes, f"grey lines: bare served alike, alongside{dashed}")
+    top_note(axes, f"grey lines: {bare_words}{dashed}")
 
 
 def plain_numbers(value: float, _position: object) -> str:
@@ -560,9 +562,8 @@ def figure_for(
         "KiB",
         digits=1,
     )
-    bare_memory = bare_figure(targets, memory_per_connection)
-    if judged and bare_memory and MEMORY.limit:
-        goal_line(memory, MEMORY.limit * bare_memory, f"{ours}: {MEMORY.limit:g} x bare")
+    fresh = "bare served alike, in a fresh process"
+    goal_marks(memory, targets, memory_per_connection, MEMORY.limit, ours, judged, fresh)
     panel(
         handshake,
         targets,

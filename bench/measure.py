@@ -44,6 +44,8 @@ SETTLE = 0.1
 the server has done its part: every copy arrived, every poller asking again)."""
 BALLAST = 50
 """The fewest warm-up clients; a quarter of the crowd when that is more."""
+IDLE = 1.0
+"""Seconds of quiet before idle memory is read, as in a room of people reading."""
 LONG_ENOUGH = 5.0
 """Seconds after which one run of a flow is long enough on its own."""
 
@@ -197,6 +199,58 @@ def cpu_words(result: Flow) -> str:
     return f"; CPU per delivery, \u00b5s: {shown}"
 
 
+def ballast(options: Options) -> int:
+    """How many warm-up clients: BALLAST, or a quarter of the crowd when that is more."""
+    return max(BALLAST, options.clients // 4)
+
+
+async def warm_up(warm: Swarm, options: Options) -> str | None:
+    """Join the warm-up clients and let them hear three messages; why they could not join,
+    or None. The server does its one-time work (imports, threads, a database connection)
+    and fills the free space its allocator starts with, so that the memory a crowd adds
+    next is the crowd's own."""
+    warmed = await warm.join(options.join_concurrency, options.deadline)
+    if warmed.failed:
+        return f"the warm-up clients could not join: {warmed.first_error}"
+    await flow(warm, warm.size, 3, None, options)
+    await asyncio.sleep(SETTLE)
+    return None
+
+
+async def idle_memory(running: Running, before_kib: int, clients: int) -> Memory:
+    """What ``clients`` that just joined hold of the chat processes' memory, read after
+    IDLE seconds of quiet; ``before_kib``: their memory before the clients came."""
+    await asyncio.sleep(IDLE)
+    return Memory(before_kib, rss_kib(running.chat_pids), clients)
+
+
+async def fresh_memory(running: Running, options: Options, say: Say) -> Memory | None:
+    """The idle memory per connection of a crowd, warm-up first, in ``running``, a process
+    that has held no crowd yet; None, said why, when the clients could not join.
+
+    Memory a process grows for a crowd says little once it has held another one: its
+    allocator hands the next crowd what the last one freed. So the bare broadcast's memory
+    per connection, for each way of serving it, is read in a bare process of its own."""
+    warm_room, _, crowd_room, *_ = running.rooms
+    warm = Swarm.on(running, warm_room, ballast(options))
+    crowd = Swarm.on(running, crowd_room, options.clients)
+    try:
+        problem = await warm_up(warm, options)
+        if problem is not None:
+            say(problem)
+            return None
+        before = rss_kib(running.chat_pids)
+        joined = await crowd.join(options.join_concurrency, options.deadline)
+        if joined.failed:
+            failed = f"{joined.failed} of {options.clients} clients could not join"
+            say(f"{failed}: {joined.first_error}")
+            return None
+        return await idle_memory(running, before, options.clients)
+    finally:
+        await crowd.close()
+        await warm.close()
+
+
 async def measure(
     running: Running,
     result: TargetResult,
@@ -217,23 +271,16 @@ async def measure(
     take their turns too, so that the target can be compared with Autobahn's targets.
     """
     warm_room, poll_room, crowd_room, *more_rooms = running.rooms
-    # The warm-up: clients in a room of their own, which stay until the end. They make
-    # the server do its one-time work (imports, threads, a database connection) and fill
-    # the free space its allocator starts with, so that the memory the crowd adds is the
-    # crowd's own.
-    ballast = max(BALLAST, options.clients // 4)
-    warm = Swarm.on(running, warm_room, ballast)
+    # The warm-up clients (warm_up) stay in their room until the end.
+    warm = Swarm.on(running, warm_room, ballast(options))
     swarm = Swarm.on(running, crowd_room, options.clients)
     pair = None
     if yardstick is not None:
         pair = Pair(yardstick, result.name, options, running.headers, common)
     try:
-        warmed = await warm.join(options.join_concurrency, options.deadline)
-        if warmed.failed:
-            result.error = f"the warm-up clients could not join: {warmed.first_error}"
+        result.error = await warm_up(warm, options)
+        if result.error is not None:
             return
-        await flow(warm, ballast, 3, None, options)
-        await asyncio.sleep(SETTLE)
         before = rss_kib(running.chat_pids)
         held = spread(running)
 
@@ -246,8 +293,7 @@ async def measure(
             say(f"join storm failed: {result.error}")
             return
         say(f"join storm 1: {options.clients} clients ready in {result.join.seconds:.2f} s")
-        await asyncio.sleep(1.0)  # idle, as a room of people reading is
-        result.memory = Memory(before, rss_kib(running.chat_pids), options.clients)
+        result.memory = await idle_memory(running, before, options.clients)
         say(f"idle memory: {result.memory.per_connection_kib} KiB per connection")
         result.spread = crowd_spread(held, spread(running))
         if result.spread is not None:

@@ -147,6 +147,11 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
     def memory(target: TargetResult) -> str:
         return "-" if target.memory is None else number(target.memory.per_connection_kib)
 
+    def bare_memory(target: TargetResult) -> str:
+        paired = target.paired
+        found = None if paired is None else paired.memory
+        return "-" if found is None else number(found.per_connection_kib)
+
     def other_load(target: TargetResult) -> str:
         return number(target.other_load, 2)
 
@@ -169,6 +174,7 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
         ("join storm, bare alongside: CPU per handshake, \u00b5s", handshake(paired_join)),
         ("join storm: load client's busiest core", lambda t: busy(t.join)),
         ("idle memory per connection, KiB", memory),
+        ("idle memory, bare served alike (a fresh process): per connection, KiB", bare_memory),
         ("clients of the crowd per chat process", spread),
         *flow_cells(lambda t: t.fanout, f"fan-out {rate}"),
         *flow_cells(lambda t: t.burst, f"burst of {options.burst_messages}", per_delivery=False),

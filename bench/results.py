@@ -17,7 +17,7 @@ from typing import Any
 from .cpuclock import below_resolution
 from .stats import Latency
 
-SCHEMA = 7
+SCHEMA = 8
 """Raised when the JSON's shape changes, so that readers of older files can tell."""
 
 AUTOBAHN = "Autobahn"
@@ -314,10 +314,16 @@ class Paired:
     """For a target served otherwise (twisted.web.websocket): the bursts of the bare
     broadcast served as most targets are (AUTOBAHN_IN_TWISTED_WEB), each right after one of
     ``burst``, so that the target can be compared with them (Channels, say) through it."""
+    memory: Memory | None = None
+    """The bare broadcast served as ``websockets`` says: its idle memory per connection for
+    a crowd as large, read in a bare process of its own that had held no crowd before (not
+    in turns: memory does not move with the machine's load, and a process that has held a
+    crowd lends the next one what the last one freed)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "websockets": self.websockets,
+            "memory": None if self.memory is None else self.memory.to_json(),
             "join": None if self.join is None else self.join.to_json(),
             "burst": None if self.burst is None else self.burst.to_json(),
             "longpoll": None if self.longpoll is None else self.longpoll.to_json(),

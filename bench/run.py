@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +24,11 @@ from harness.stages import REPO_ROOT, STAGES, Stage
 from . import chart, report
 from .cpuclock import CLOCK
 from .load import OtherLoad
-from .measure import measure
+from .measure import fresh_memory, measure
 from .options import Options, parse
-from .results import AUTOBAHN_IN_TWISTED_WEB, TargetResult, run_json, write_json
+from .results import AUTOBAHN_IN_TWISTED_WEB, Memory, TargetResult, run_json, write_json
 from .servers import ServerError
-from .targets import Running, Target, all_targets
+from .targets import BareTarget, Running, Target, all_targets
 from .verdicts import GOAL_CLIENTS, GOALS_FROM, Verdict, judged_stages, verdicts
 
 
@@ -122,14 +122,57 @@ def run_target(
     return result, kept
 
 
-def take_turns_with(target: Target, bare: Running) -> tuple[Running, Running | None]:
-    """The bare broadcast ``target`` is measured in turns with: served as the target serves
+def served_as(target: Target) -> str:
+    """How the bare broadcast ``target`` is compared with is served: as the target serves
     its own WebSockets (the bare server's own, on a port of its own, in twisted.web: what
-    that hosting costs); and, for a target served otherwise than Autobahn in twisted.web,
-    that one too, for its bursts (see measure)."""
-    served = AUTOBAHN_IN_TWISTED_WEB if target.kind == "bare" else target.websockets
+    that hosting costs)."""
+    return AUTOBAHN_IN_TWISTED_WEB if target.kind == "bare" else target.websockets
+
+
+def take_turns_with(target: Target, bare: Running) -> tuple[Running, Running | None]:
+    """The bare broadcast ``target`` is measured in turns with (served_as); and, for a
+    target served otherwise than Autobahn in twisted.web, that one too, for its bursts
+    (see measure)."""
+    served = served_as(target)
     common = None if served == AUTOBAHN_IN_TWISTED_WEB else bare.on(AUTOBAHN_IN_TWISTED_WEB)
     return bare.on(served), common
+
+
+def bare_memories(ways: Sequence[str], options: Options, scratch: Path) -> dict[str, Memory]:
+    """The bare broadcast's idle memory per connection, served each of ``ways``, each read
+    in a fresh bare process (measure.fresh_memory); a way whose crowd could not join, or
+    whose process could not start, is left out, said why."""
+    found: dict[str, Memory] = {}
+    for number, served in enumerate(ways, start=1):
+        memory = bare_memory(served, options, scratch / f"bare-memory-{number}")
+        if memory is not None:
+            found[served] = memory
+    return found
+
+
+def bare_memory(served: str, options: Options, workdir: Path) -> Memory | None:
+    """One of bare_memories: a fresh bare process, started in ``workdir``, and stopped."""
+
+    def progress(text: str) -> None:
+        say(f"[bare {served}, a fresh process] {text}")
+
+    workdir.mkdir(parents=True)
+    try:
+        with BareTarget(options).running(workdir) as running:
+            memory = uvloop.run(fresh_memory(running.on(served), options, progress))
+    except (ServerError, OSError) as problem:
+        progress(f"could not start: {problem}")
+        return None
+    if memory is not None:
+        progress(f"idle memory: {memory.per_connection_kib} KiB per connection")
+    return memory
+
+
+def with_bare_memories(results: Sequence[TargetResult], memories: Mapping[str, Memory]) -> None:
+    """Give each target's bare broadcast alongside the memory of the bare served alike."""
+    for result in results:
+        if result.paired is not None:
+            result.paired.memory = memories.get(result.paired.websockets)
 
 
 def save(
@@ -213,18 +256,23 @@ def main(argv: Sequence[str]) -> int:
     )
     results = []
     yardstick: Running | None = None
+    memories: dict[str, Memory] = {}
+    targets = all_targets(options.targets, stages, options)
     with tempfile.TemporaryDirectory(prefix="chat-bench-") as scratch:
         with ExitStack() as keep:
-            for target in all_targets(options.targets, stages, options):
+            for target in targets:
                 workdir = Path(scratch) / target.name
                 if target.kind == "bare":  # first: it stays up, measured alongside stages
                     result, yardstick = run_target(target, options, workdir, keep=keep)
                     if yardstick is not None:
                         say("[bare] stays up, to be measured in turn with each stage")
+                        ways = list(dict.fromkeys(served_as(t) for t in targets))
+                        memories = bare_memories(ways, options, Path(scratch))
                 else:
                     result, _ = run_target(target, options, workdir, yardstick)
                 results.append(result)
         keep_logs(Path(scratch), folder / "logs")
+    with_bare_memories(results, memories)
     judged = judged_here(options)
     found = verdicts(results, judged)
     save(folder, results, found, options, started)

@@ -107,7 +107,15 @@ BURST_CPU = Goal("burst_cpu_vs_bare", "CPU per delivery vs bare", 1.3)
 """The same in the burst: every process of the stage per copy delivered, against the bare
 broadcast's, taken in turns."""
 MEMORY = Goal("memory_vs_bare", "memory per idle connection vs bare", 1.5)
-"""The chat processes' resident memory per idle client against the bare server's."""
+"""The chat processes' resident memory per idle client against the bare broadcast's, served
+as the stage serves its WebSockets (Paired.memory): what the stage's own state per client
+costs, not what one library's connection costs more than another's."""
+MEMORY_OWN_PORT = Goal(
+    "memory_vs_bare_own_port", "memory per idle connection vs bare Autobahn on its own port",
+    None,
+)  # fmt: skip
+"""The same memory against the bare column's, Autobahn on a port of its own: for reference,
+the distance to the least a connection can hold."""
 JOIN = Goal("join_vs_bare", "join storm time vs bare", None, wall_clock=True)
 """The wall-clock ratio of the join storms: for reference (JOIN_CPU is the goal)."""
 OWN_PORT = Goal(
@@ -449,6 +457,7 @@ def bare_alongside(target: TargetResult) -> TargetResult | None:
         return None
     found = TargetResult(BARE, f"bare {paired.websockets}", "bare")
     found.join, found.burst, found.longpoll = paired.join, paired.burst, paired.longpoll
+    found.memory = paired.memory
     return found
 
 
@@ -566,10 +575,12 @@ def verdicts(
         judge(JOIN_CPU, target, versus, value, "", titled(JOIN_CPU, versus))
         value = ratio(all_cpu(target.burst), all_cpu(yardstick.burst))
         judge(BURST_CPU, target, versus, value, "", titled(BURST_CPU, versus))
-        if bare is not None:
-            judge(MEMORY, target, BARE, ratio(memory(target), memory(bare)))
+        value = ratio(memory(target), memory(yardstick))
+        served = BARE if alongside is None else alongside.label
+        judge(MEMORY, target, served, value, "", titled(MEMORY, served))
         if bare is None or alongside is None or target.kind != "stage":
             continue
+        judge(MEMORY_OWN_PORT, target, BARE, ratio(memory(target), memory(bare)))
         value = ratio(join_seconds(target), join_seconds(bare))
         judge(OWN_PORT, target, BARE, value, flows=(target.join, bare.join))
         if target.paired is not None and target.paired.websockets == TWISTED_WEBSOCKET:

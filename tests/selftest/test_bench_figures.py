@@ -46,12 +46,14 @@ from bench.results import (
     run_json,
 )
 from bench.run import (
+    bare_memories,
     goals_note,
     judged_here,
     reference_stages,
     run_target,
     take_turns_with,
     websocket_stages,
+    with_bare_memories,
 )
 from bench.servers import server_process
 from bench.stats import Latency, percentile, summarize
@@ -278,10 +280,12 @@ def test_each_goal_is_judged_from_this_runs_ratios() -> None:
     good.memory = Memory(before_kib=1000, after_kib=1700, connections=100)  # 7 KiB
     alongside_burst = burst_with_cpu(1.0, {})  # 10 µs per delivery
     good.paired = Paired(metered_join(1.0, 100.0), alongside_burst, polls(20.0, 120))
+    good.paired.memory = Memory(before_kib=1000, after_kib=1500, connections=100)  # 5 KiB
     slow = target("part2", "stage", join=2.0, rate=800)
     slow.join, slow.burst = metered_join(2.0, 200.0), burst_with_cpu(2.0, {})
     slow.memory = Memory(before_kib=1000, after_kib=1800, connections=100)  # 8 KiB
     slow.paired = Paired(metered_join(1.0, 100.0), burst_with_cpu(1.0, {}))
+    slow.paired.memory = good.paired.memory
     peer = target("channels-memory", "channels", join=3.0, rate=40)
     peer.burst = burst_with_cpu(25.0, {})  # 250 µs per delivery
     peer.paired = Paired(burst=burst_with_cpu(1.0, {}))  # bare alongside: 10 µs, as with part3
@@ -295,6 +299,7 @@ def test_each_goal_is_judged_from_this_runs_ratios() -> None:
     assert by_goal(found, "burst_cpu_vs_bare", "part2").word == "not met"
     memory = by_goal(found, "memory_vs_bare", "part3")
     assert (memory.ratio, memory.wanted, memory.word) == (1.4, "<= 1.5x", "met")
+    assert memory.versus == f"bare {AUTOBAHN_IN_TWISTED_WEB}" and memory.versus in memory.title
     assert by_goal(found, "memory_vs_bare", "part2").word == "not met"
     channels = by_goal(found, "cpu_vs_channels", "part3", "channels-memory")
     assert (channels.ratio, channels.wanted, channels.word) == (20.0, ">= 20x", "met")
@@ -418,6 +423,44 @@ def test_a_stage_on_twisted_web_websocket_is_judged_against_the_bare_broadcast_o
     assert channels.ratio == 19.0 and "through" not in channels.title
     part3 = target("part3", "stage", join=1.2, rate=760, paired=Paired(burst=flow(800, 1, 50)))
     assert not [v for v in verdicts([bare, part3]) if v.goal == "burst_vs_bare_autobahn"]
+
+
+def test_a_stage_on_twisted_web_websocket_is_judged_on_memory_against_the_bare_on_it() -> None:
+    bare = target("bare", "bare", join=1.0, rate=1000)
+    bare.memory = Memory(before_kib=1000, after_kib=1430, connections=100)  # Autobahn: 4.3 KiB
+    ours = target("twisted_websocket", "stage", join=1.2, rate=760)
+    ours.memory = Memory(before_kib=1000, after_kib=2000, connections=100)  # 10 KiB
+    ours.paired = Paired(Join(100, 50, 1.0), flow(800, 1.0, 50.0), websockets=TWISTED_WEBSOCKET)
+    ours.paired.memory = Memory(before_kib=1000, after_kib=1900, connections=100)  # 9 KiB
+    found = verdicts([bare, ours])
+    memory = by_goal(found, "memory_vs_bare", "twisted_websocket")
+    assert (memory.ratio, memory.word) == (1.11, "met"), "10 KiB against twisted.web's 9"
+    assert memory.versus == "bare twisted.web.websocket" and memory.versus in memory.title
+    own_port = by_goal(found, "memory_vs_bare_own_port", "twisted_websocket")
+    assert (own_port.ratio, own_port.word) == (2.33, "for reference"), "the libraries' gap"
+    ours.paired.memory = None
+    unread = by_goal(verdicts([bare, ours]), "memory_vs_bare", "twisted_websocket")
+    assert (unread.ratio, unread.word) == (None, "not measured"), "never Autobahn's instead"
+
+
+def test_the_bare_memory_for_each_way_of_serving_is_read_in_a_fresh_process(
+    tmp_path: Path,
+) -> None:
+    options = parse(["--quick", "--clients", "20"], STAGES)
+    ways = [AUTOBAHN_IN_TWISTED_WEB, TWISTED_WEBSOCKET]
+    memories = bare_memories(ways, options, tmp_path)
+    assert list(memories) == ways
+    assert all(memory.connections == 20 for memory in memories.values())
+    logs = sorted(log.parent.name for log in tmp_path.rglob("bare.log"))
+    assert logs == ["bare-memory-1", "bare-memory-2"], "one bare process for each way"
+    part3 = target("part3", "stage", 1.0, 1000, paired=Paired())
+    twisted = target("twisted_websocket", "stage", 1.0, 1000)
+    twisted.paired = Paired(websockets=TWISTED_WEBSOCKET)
+    with_bare_memories([part3, twisted], memories)
+    assert part3.paired.memory is memories[AUTOBAHN_IN_TWISTED_WEB]
+    assert twisted.paired.memory is memories[TWISTED_WEBSOCKET]
+    shown = table([part3, twisted], options)
+    assert "bare served alike" in shown
 
 
 def test_a_stage_on_another_library_meets_channels_through_bare_autobahn_alongside() -> None:
@@ -599,7 +642,7 @@ def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
         verdicts=[v.to_json() for v in found],
     )
     data = json.loads(json.dumps(data))  # plain JSON all the way down
-    assert data["schema"] == 7
+    assert data["schema"] == 8
     assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
     part3 = data["targets"]["part3"]
     assert set(part3) == {
@@ -870,7 +913,7 @@ def test_a_stage_on_another_library_has_bursts_of_bare_autobahn_in_turns_too(
     assert len(paired.burst.runs) == len(paired.common_burst.runs) == 2
     assert paired.common_burst.delivered == paired.common_burst.expected > 0
     data = run_json(started="", options={}, machine={}, targets=[], verdicts=[])
-    assert data["schema"] == 7 and paired.to_json()["common_burst"]["delivered"] > 0
+    assert data["schema"] == 8 and paired.to_json()["common_burst"]["delivered"] > 0
 
 
 def test_each_target_takes_turns_with_the_bare_broadcast_served_as_it_serves_its_own() -> None:
@@ -1020,11 +1063,12 @@ def test_the_chart_shows_the_targets_that_ran_and_marks_each_goal(tmp_path: Path
     good = target("part3", "stage", join=1.2, rate=950, longpoll=polls(50.0, 200))
     good.join = metered_join(1.2, 120.0)
     good.paired = Paired(metered_join(1.0, 100.0), flow(1000, 1.0, 50.0), polls(25.0, 100))
+    good.paired.memory = Memory(before_kib=1000, after_kib=1400, connections=100)  # 4 KiB
     skipped = TargetResult("channels-redis", "Channels + Redis", "channels", skipped="no redis")
     results = [bare, good, skipped]
     found = verdicts(results)
     figure = chart.figure_for(results, found, options, "2026-01-01 00:00:00", 2)
-    burst, latency, _join, _memory, handshake, client, _goals, cpu = figure.axes
+    burst, latency, _join, memory, handshake, client, _goals, cpu = figure.axes
     assert [label.get_text() for label in burst.get_xticklabels()] == ["bare", "part3"]
     assert [label.get_text() for label in cpu.get_xticklabels()] == ["part3"], "long-polls only"
     assert "Load client" in client.get_title(loc="left")
@@ -1042,6 +1086,10 @@ def test_the_chart_shows_the_targets_that_ran_and_marks_each_goal(tmp_path: Path
     # Over its CPU bar: bare twisted.web's CPU per answer (grey) and the goal (dashed red).
     marks = {(tuple(line.get_ydata()), line.get_linestyle()) for line in cpu.get_lines()}
     assert {((100.0, 100.0), "-"), ((150.0, 150.0), "--")} <= marks, marks
+    # Over its memory bar: the bare served alike, read in a fresh process, and 1.5x it.
+    marks = {(tuple(line.get_ydata()), line.get_linestyle()) for line in memory.get_lines()}
+    assert {((4.0, 4.0), "-"), ((6.0, 6.0), "--")} <= marks, marks
+    assert any("fresh process" in text.get_text() for text in memory.texts), memory.texts
     chart.draw(results, found, options, "2026-01-01 00:00:00", 2, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -1437,6 +1485,7 @@ def several_processes_run() -> list[TargetResult]:
     peer.burst = burst_with_cpu(30.0, {"redis": 10.0})
     for measured in (one, several, peer):  # each in turns with bare, at 10 µs per delivery
         measured.paired = Paired(burst=burst_with_cpu(1.0, {}))
+        measured.paired.memory = bare.memory  # the bare served alike, in a fresh process
     return [bare, one, several, peer]
 
 
