@@ -99,6 +99,14 @@ class Room:
 class BroadcastProtocol(WebSocketServerProtocol):
     room: str = ""
 
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        # In a twisted.web Site, the HTTP channel that read the handshake stays registered
+        # as the transport's producer, and keeps its request and headers alive with it. The
+        # stages put their protocol in its place (to hear of slow readers); the bare server
+        # lets it go, so that the two keep the same per connection.
+        self.transport.unregisterProducer()
+
     def onConnect(self, request: ConnectionRequest) -> None:
         self.room = request.path.removeprefix("/ws/")
 
