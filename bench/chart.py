@@ -354,17 +354,7 @@ def client_panel(axes: Axes, targets: Sequence[TargetResult]) -> None:
             [p + offset for p in positions], [v or 0 for v in values], width=width,
             color=shade, edgecolor="#5f6368", linewidth=0.6, label=name,
         )  # fmt: skip
-    axes.axhline(100 * CLIENT_BOUND, color=GOAL, linestyle="--", linewidth=1)
-    axes.annotate(
-        f"{CLIENT_BOUND_WORDS} above {CLIENT_BOUND:.0%}",
-        (1, 100 * CLIENT_BOUND),
-        xycoords=("axes fraction", "data"),
-        xytext=(-2, 3),
-        textcoords="offset points",
-        ha="right",
-        fontsize=8,
-        color=GOAL,
-    )
+    goal_line(axes, 100 * CLIENT_BOUND, f"{CLIENT_BOUND_WORDS} above {CLIENT_BOUND:.0%}")
     axes.set_xticks(list(positions), [t.label for t in targets])
     axes.set_ylim(0, 125)
     axes.legend(frameon=False, fontsize=8, loc="upper left", ncols=4)

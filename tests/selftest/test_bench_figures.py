@@ -120,30 +120,39 @@ def test_a_copy_counts_once_and_a_straggler_not_at_all() -> None:
     assert flow.latency is not None and flow.latency.count == 3
 
 
-def test_copies_that_begin_to_arrive_after_the_quiet_time_are_late_not_lost() -> None:
-    async def flow_with_first_copy_after(delay: float | None, deadline: float) -> Flow:
-        recorder = Recorder(receivers=3)
-        recorder.sending(1)
+def settled_with_copies(recorder: Recorder, message: int, after: float, deadline: float) -> Flow:
+    """``recorder``'s flow once it has settled (a quiet time of 0.05 s, at most ``deadline``
+    seconds), every receiver's copy of ``message`` arriving ``after`` seconds from now."""
 
+    async def settle() -> Flow:
         async def copies() -> None:
-            await asyncio.sleep(delay or 0)
-            for client in range(3):
-                recorder.arrived(client, 1, time.perf_counter())
+            await asyncio.sleep(after)
+            for client in range(recorder.receivers):
+                recorder.arrived(client, message, time.perf_counter())
 
-        arriving = asyncio.create_task(copies()) if delay is not None else None
+        arriving = asyncio.create_task(copies())
         await recorder.settle(quiet=0.05, deadline=time.perf_counter() + deadline)
-        if arriving is not None:
-            arriving.cancel()
+        arriving.cancel()
         return recorder.flow(rate=None)
 
-    late = asyncio.run(flow_with_first_copy_after(0.3, deadline=60))
+    return asyncio.run(settle())
+
+
+def one_message(receivers: int) -> Recorder:
+    recorder = Recorder(receivers)
+    recorder.sending(1)
+    return recorder
+
+
+def test_copies_that_begin_to_arrive_after_the_quiet_time_are_late_not_lost() -> None:
+    late = settled_with_copies(one_message(3), 1, after=0.3, deadline=60)
     assert (late.delivered, late.lost) == (3, 0), (
         "bench/recorder.py: the first copies came 0.3 s after the message, past the quiet "
         f"time of 0.05 s, and {late.lost} of 3 were counted lost: on a busy machine a "
         "crowd's first copy may come seconds after the send"
     )
     started = time.perf_counter()
-    never = asyncio.run(flow_with_first_copy_after(None, deadline=0.3))
+    never = settled_with_copies(one_message(3), 1, after=60, deadline=0.3)
     assert never.lost == 3 and time.perf_counter() - started >= 0.3, "the deadline bounds it"
 
 
@@ -151,30 +160,20 @@ def test_a_message_none_of_whose_copies_has_come_yet_is_late_not_lost() -> None:
     """As history's burst on a busy disk: the first message is stored and broadcast alone,
     the other 99 together, seconds later, once their transaction is committed."""
 
-    async def burst(second_after: float, deadline: float) -> Flow:
-        recorder = Recorder(receivers=2)
-        recorder.sending(1)
+    def burst() -> Recorder:
+        recorder = one_message(2)
         recorder.sending(2)
         for client in range(2):
             recorder.arrived(client, 1, time.perf_counter())
+        return recorder
 
-        async def second() -> None:
-            await asyncio.sleep(second_after)
-            for client in range(2):
-                recorder.arrived(client, 2, time.perf_counter())
-
-        arriving = asyncio.create_task(second())
-        await recorder.settle(quiet=0.05, deadline=time.perf_counter() + deadline)
-        arriving.cancel()
-        return recorder.flow(rate=None)
-
-    late = asyncio.run(burst(0.3, deadline=60))
+    late = settled_with_copies(burst(), 2, after=0.3, deadline=60)
     assert (late.delivered, late.lost) == (4, 0), (
         "bench/recorder.py: message 2 began to arrive 0.3 s after message 1's copies, past "
         f"the quiet time of 0.05 s, and {late.lost} of its 2 copies were counted lost"
     )
     started = time.perf_counter()
-    never = asyncio.run(burst(60, deadline=0.3))
+    never = settled_with_copies(burst(), 2, after=60, deadline=0.3)
     assert never.lost == 2 and time.perf_counter() - started >= 0.3, "the deadline bounds it"
 
     refused = Recorder(receivers=2)  # a message the server refused never comes
