@@ -43,6 +43,9 @@ TUTORIAL_REQUIREMENTS = "tutorial/requirements.txt"
 BENCH_REQUIREMENTS = "bench/requirements.txt"
 """The bench's client, the Channels peer and the chart: chapter 08 runs the bench, and the
 self-tests check its figures and its chart."""
+SOCKETIO_PEER_REQUIREMENTS = "bench/socketio_peer/requirements.txt"
+"""The python-socketio peer's, which the bench installs in an environment of its own
+(bench/packages.py); the wheelhouse holds them too."""
 RUFF = "ruff==0.17.6"
 WHEELHOUSE_TOOLS = ("pip==26.3", "uv==0.13.9")
 """What `nox -s wheelhouse` runs: pip downloads, uv resolves for other platforms."""
@@ -316,7 +319,7 @@ def wheelhouse(session: nox.Session) -> None:
     everything = [] if chosen else [
         *(f"--requirements={file}" for file in every_stage_requirements()),
         *(f"--requirements={file}" for file in (HARNESS_REQUIREMENTS, TUTORIAL_REQUIREMENTS)),
-        f"--requirements={BENCH_REQUIREMENTS}",
+        *(f"--requirements={file}" for file in (BENCH_REQUIREMENTS, SOCKETIO_PEER_REQUIREMENTS)),
         *(f"--pin={pin}" for pin in (RUFF, *WHEELHOUSE_TOOLS)),
     ]  # fmt: skip
     session.run(

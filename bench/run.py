@@ -21,7 +21,7 @@ from harness.processes import StageError
 from harness.services import ServiceError
 from harness.stages import REPO_ROOT, STAGES, Stage
 
-from . import chart, report
+from . import chart, packages, report
 from .cpuclock import CLOCK
 from .load import OtherLoad
 from .measure import fresh_memory, measure
@@ -254,6 +254,8 @@ def main(argv: Sequence[str]) -> int:
         f"targets: {', '.join(options.targets)}; servers' CPU time read with the {CLOCK.name} "
         f"({CLOCK.resolution_s:g} s resolution)"
     )
+    if warning := packages.click_warning():
+        say(warning)
     results = []
     yardstick: Running | None = None
     memories: dict[str, Memory] = {}

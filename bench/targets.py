@@ -21,7 +21,7 @@ from harness.processes import StageError, StageProcesses, free_port
 from harness.services import PostgresServer, RedisServer, install_line, missing_programs
 from harness.stages import REPO_ROOT, Stage
 
-from . import npm
+from . import packages
 from .adapters import Adapter, BareAdapter, ChannelsAdapter, StageAdapter
 from .cpuclock import CLOCK
 from .options import BARE, CHANNELS, CHANNELS_REDIS, NODE, SOCKETIO_NODE, SOCKETIO_REDIS, Options
@@ -31,7 +31,6 @@ from .socketio_adapter import SocketIOAdapter
 
 HOST = "127.0.0.1"
 PEER_DIR = Path(__file__).with_name("channels_peer")
-SOCKETIO_PEER_DIR = Path(__file__).with_name("socketio_peer")
 SECRET_KEY = "DJANGO_SECRET_KEY"
 POLL_TIMEOUT = "300"
 """Seconds a poll may wait, for our stages and the bare server alike. The pollers wait while
@@ -386,7 +385,9 @@ class SocketIOTarget(Target):
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:
         port = free_port(HOST)
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(SOCKETIO_PEER_DIR)}
+        packages.SOCKETIO.install(workdir / "pip.log")
+        folder = packages.SOCKETIO.folder
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(folder)}
         helpers: dict[str, int] = {}
         with ExitStack() as stack:
             if self.redis:
@@ -394,13 +395,14 @@ class SocketIOTarget(Target):
                 helpers = {"redis": redis.pid} if redis.pid is not None else {}
                 env["PEER_REDIS_URL"] = f"redis://{redis.host}:{redis.port}"
                 self.settings["redis"] = f"redis-server on {redis.host}:{redis.port}"
-            # uvicorn as deployed ("uvicorn[standard]"): uvloop and httptools, no access log.
-            argv = [sys.executable, "-m", "uvicorn", "chat:app", "--host", HOST, "--port"]
-            argv += [str(port), "--loop", "uvloop", "--http", "httptools", "--ws", "websockets"]
-            argv += ["--log-level", "warning", "--no-access-log"]
+            # uvicorn as deployed ("uvicorn[standard]"): uvloop and httptools, no access log,
+            # in the environment of its own that bench/packages.py makes.
+            argv = [str(packages.SOCKETIO.python), "-m", "uvicorn", "chat:app", "--host", HOST]
+            argv += ["--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+            argv += ["--ws", "websockets", "--log-level", "warning", "--no-access-log"]
             log = workdir / "uvicorn.log"
             uvicorn: subprocess.Popen[bytes] = stack.enter_context(
-                server_process(argv, host=HOST, port=port, log=log, cwd=SOCKETIO_PEER_DIR, env=env)
+                server_process(argv, host=HOST, port=port, log=log, cwd=folder, env=env)
             )
             origin = f"http://{HOST}:{port}"
             rooms = room_names(self.rooms)
@@ -410,7 +412,7 @@ class SocketIOTarget(Target):
 class NodeTarget(Target):
     """A peer on Node.js (bench/node/): the Socket.IO chat, or the bare broadcast on ``ws``
     (Node's yardstick, as the bare server is ours). Its packages are installed from the
-    lockfile on first use (bench/npm.py)."""
+    lockfile on first use (bench/packages.py)."""
 
     kind = "node"
 
@@ -418,7 +420,7 @@ class NodeTarget(Target):
         socketio = name == SOCKETIO_NODE
         label = "Socket.IO on Node" if socketio else "ws on Node"
         package = "socket.io" if socketio else "ws"
-        super().__init__(name, label, {"server": f"{package} {npm.pinned(package)}"})
+        super().__init__(name, label, {"server": f"{package} {packages.NODE.pinned(package)}"})
         self.script = "socketio.js" if socketio else "ws.js"
         self.adapter: Adapter = SocketIOAdapter() if socketio else BareAdapter()
         self.rooms = options.rooms
@@ -429,11 +431,12 @@ class NodeTarget(Target):
 
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:
-        npm.install(workdir / "npm.log")
+        packages.NODE.install(workdir / "npm.log")
         port = free_port(HOST)
         argv = ["node", self.script, HOST, str(port)]
         log = workdir / "node.log"
-        with server_process(argv, host=HOST, port=port, log=log, cwd=npm.NODE_DIR) as node:
+        folder = packages.NODE.folder
+        with server_process(argv, host=HOST, port=port, log=log, cwd=folder) as node:
             origin = f"http://{HOST}:{port}"
             rooms = room_names(self.rooms)
             yield Running(port, origin, self.adapter, node.pid, rooms)

@@ -1,8 +1,9 @@
 """The bench's alternatives: the Socket.IO adapter's framing, against the python-socketio
 and Node peers as the bench starts them; the close frame the load client sends; the goals
 against the alternatives, through the bare broadcast each took turns with; which names
-select them; the one-line reasons they are skipped without node, npm or redis-server; and
-the Node packages installed once per lockfile.
+select them; the one-line reasons they are skipped without node, npm or redis-server; the
+alternatives' packages installed apart from the bench's, once per lockfile; and the warning
+when click is where it inflates every Autobahn server's figures.
 
 One python-socketio server, one Socket.IO on Node and one ws on Node for the module.
 """
@@ -14,15 +15,17 @@ import contextlib
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.typing import Origin
 
-from bench import npm, targets
+from bench import packages, targets
 from bench.adapters import ERROR, OTHER, WELCOME, BareAdapter, ChannelsAdapter, Received, text_for
 from bench.measure import flow
 from bench.options import PEERS, Options, chosen_targets, parse
@@ -106,6 +109,15 @@ def test_python_socketio_opens_connects_and_echoes_as_the_adapter_expects(
             return seen
 
     assert asyncio.run(talk()) == [Received("open", reply="40"), WELCOME, Received("message", 9)]
+
+
+def test_python_socketio_runs_in_an_environment_of_its_own(python_socketio: Running) -> None:
+    program = psutil.Process(python_socketio.pid).cmdline()[0]
+    assert Path(program) == packages.SOCKETIO.python, (
+        f"uvicorn ran on {program}, not on {packages.SOCKETIO.python}: in the bench's own "
+        "environment, uvicorn's click would make every Autobahn target spend twice its CPU "
+        "per delivery (bench/packages.py)"
+    )
 
 
 async def crowd_hears(running: Running, options: Options, room: str) -> tuple[int, int]:
@@ -393,7 +405,7 @@ def test_the_node_peers_need_node_and_npm_only(
     assert asked == [["node", "npm"]]
 
 
-# -- the Node packages -------------------------------------------------------------------------
+# -- the alternatives' packages -------------------------------------------------------------
 
 
 def fake_npm(bin_dir: Path, script: str) -> Path:
@@ -405,29 +417,72 @@ def fake_npm(bin_dir: Path, script: str) -> Path:
     return bin_dir
 
 
-def test_npm_ci_runs_once_per_lockfile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def node_packages(tmp_path: Path, lockfile: str) -> packages.NodePackages:
     folder = tmp_path / "node"
     folder.mkdir()
-    (folder / "package-lock.json").write_text('{"lockfileVersion": 3}')
+    (folder / "package-lock.json").write_text(lockfile)
+    return packages.NodePackages(folder=folder, whose="the Node peers")
+
+
+def test_npm_ci_runs_once_per_lockfile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    node = node_packages(tmp_path, '{"lockfileVersion": 3}')
     bin_dir = fake_npm(tmp_path / "bin", "mkdir -p node_modules")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    npm.install(tmp_path / "npm.log", folder)
-    npm.install(tmp_path / "npm.log", folder)
-    assert (folder / "npm-runs").read_text().count("run") == 1, "installed once"
-    (folder / "package-lock.json").write_text('{"lockfileVersion": 3, "changed": true}')
-    assert not npm.installed(folder)
-    npm.install(tmp_path / "npm.log", folder)
-    assert (folder / "npm-runs").read_text().count("run") == 2, "a new lockfile, installed anew"
+    node.install(tmp_path / "npm.log")
+    node.install(tmp_path / "npm.log")
+    assert (node.folder / "npm-runs").read_text().count("run") == 1, "installed once"
+    (node.folder / "package-lock.json").write_text('{"lockfileVersion": 3, "changed": true}')
+    assert not node.installed()
+    node.install(tmp_path / "npm.log")
+    runs = (node.folder / "npm-runs").read_text().count("run")
+    assert runs == 2, "a new lockfile, installed anew"
 
 
 def test_a_failed_npm_ci_says_so_with_its_last_lines(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "node"
-    folder.mkdir()
-    (folder / "package-lock.json").write_text("{}")
+    node = node_packages(tmp_path, "{}")
     bin_dir = fake_npm(tmp_path / "bin", "echo 'npm error network unreachable'; exit 1")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    with pytest.raises(ServerError, match=r"(?s)npm ci.*failed.*network unreachable"):
-        npm.install(tmp_path / "npm.log", folder)
-    assert not npm.installed(folder)
+    with pytest.raises(ServerError, match=r"(?s)npm ci.*failed.*Node peers.*network unreachable"):
+        node.install(tmp_path / "npm.log")
+    assert not node.installed()
+
+
+def test_python_packages_get_a_fresh_environment_once_per_lockfile(tmp_path: Path) -> None:
+    """A requirements.txt with nothing to install, so that pip needs no index: the
+    environment is made, kept while the lockfile stays, and made afresh when it changes."""
+    folder = tmp_path / "peer"
+    folder.mkdir()
+    (folder / "requirements.txt").write_text("# nothing pinned\n")
+    peer = packages.PythonPackages(folder=folder, whose="the peer")
+    peer.install(tmp_path / "pip.log")
+    assert peer.python.is_file() and peer.installed()
+    left = folder / ".venv" / "left-behind"
+    left.write_text("")
+    peer.install(tmp_path / "pip.log")
+    assert left.exists(), "the same lockfile: the environment is kept as it is"
+    (folder / "requirements.txt").write_text("# nothing pinned, still\n")
+    peer.install(tmp_path / "pip.log")
+    assert peer.installed() and not left.exists(), "a new lockfile: a fresh environment"
+
+
+def test_a_failed_pip_install_says_so_and_leaves_nothing_installed(tmp_path: Path) -> None:
+    folder = tmp_path / "peer"
+    folder.mkdir()
+    (folder / "requirements.txt").write_text("this is not a requirement!\n")
+    peer = packages.PythonPackages(folder=folder, whose="the peer")
+    with pytest.raises(ServerError, match=r"(?s)python -m pip.*failed.*the peer cannot start"):
+        peer.install(tmp_path / "pip.log")
+    assert not peer.installed()
+
+
+def test_click_in_the_bench_s_environment_is_warned_of(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "click", None)  # cannot be imported
+    assert packages.click_warning() == ""
+    monkeypatch.delitem(sys.modules, "click")
+    (tmp_path / "click.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "twice its CPU per delivery" in packages.click_warning()
