@@ -10,8 +10,9 @@ Keeping python-socketio's packages out of the bench's environment matters for th
 uvicorn needs click, and Autobahn, wherever click can be imported, colours the arguments
 of a debug line with it for every frame it sends, whether debug lines are logged or not.
 In one environment with uvicorn, our stages, the bare server and Daphne (all on Autobahn)
-paid for that: the bare broadcast spent 8.3 µs of CPU per delivery where it spends 3.8
-without click. The bench's own environment is the stages' packages and the load client's.
+paid for that with about twice their CPU per delivery (bench/README.md, "Each with its own
+packages", has the figures). The bench's own environment holds the stages' packages and
+bench/requirements.txt, no more.
 
 Each set is installed at most once per lockfile: a stamp in the folder the install makes
 records the digest of the lockfile it installed, so that a run after the first starts at
