@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from abc import ABC, abstractmethod
@@ -55,6 +56,10 @@ class Packages(ABC):
     def commands(self) -> list[list[str]]:
         """What installs them, in order, each run in ``folder``."""
 
+    def environment(self) -> dict[str, str]:
+        """What the commands' environment needs besides the bench's own."""
+        return {}
+
     def digest(self) -> str:
         return hashlib.sha256((self.folder / self.lockfile).read_bytes()).hexdigest()
 
@@ -69,7 +74,7 @@ class Packages(ABC):
         if self.installed():
             return
         for argv in self.commands():
-            run(argv, self.folder, log, self.whose)
+            run(argv, self.folder, log, self.whose, {**os.environ, **self.environment()})
         (self.folder / self.made / STAMP).write_text(self.digest() + "\n")
 
 
@@ -101,6 +106,10 @@ class PythonPackages(Packages):
     def python(self) -> Path:
         return self.folder / self.made / "bin" / "python"
 
+    def environment(self) -> dict[str, str]:
+        wheelhouse = wheelhouse_from_environment()
+        return {} if wheelhouse is None else wheelhouse.install_env()
+
     def commands(self) -> list[list[str]]:
         wheelhouse = wheelhouse_from_environment()
         source = [] if wheelhouse is None else wheelhouse.install_options()
@@ -111,13 +120,13 @@ class PythonPackages(Packages):
         ]  # fmt: skip
 
 
-def run(argv: list[str], folder: Path, log: Path, whose: str) -> None:
+def run(argv: list[str], folder: Path, log: Path, whose: str, env: dict[str, str]) -> None:
     """Run one install command, its output in ``log``."""
     shown = " ".join([Path(argv[0]).name, *argv[1:3]])  # "npm ci --no-audit", "python -m pip"
     with log.open("ab") as output:
         try:
             done = subprocess.run(
-                argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=output,
+                argv, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=output,
                 stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT, check=False,
             )  # fmt: skip
         except subprocess.TimeoutExpired:

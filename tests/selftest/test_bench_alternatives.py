@@ -477,6 +477,23 @@ def test_a_failed_pip_install_says_so_and_leaves_nothing_installed(tmp_path: Pat
     assert not peer.installed()
 
 
+def test_python_packages_come_from_the_wheelhouse_when_one_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A room without internet: pip looks in CHAT_WHEELHOUSE alone, and an empty one fails
+    in words that name the peer, after pip's own line naming what it lacks."""
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    monkeypatch.setenv("CHAT_WHEELHOUSE", str(wheelhouse))
+    folder = tmp_path / "peer"
+    folder.mkdir()
+    (folder / "requirements.txt").write_text("bidict==0.24.1\n")
+    peer = packages.PythonPackages(folder=folder, whose="the peer")
+    with pytest.raises(ServerError, match=r"(?s)the peer cannot start.*bidict==0.24.1"):
+        peer.install(tmp_path / "pip.log")
+    assert f"Looking in links: {wheelhouse}" in (tmp_path / "pip.log").read_text()
+
+
 def test_click_in_the_bench_s_environment_is_warned_of(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
