@@ -22,7 +22,20 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from .options import Options
-from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
+from .results import (
+    ANSWER_CPU,
+    BURST_RATE,
+    CLIENT_BOUND,
+    CLIENT_BOUND_WORDS,
+    DELIVERY_CPU,
+    HANDSHAKE_CPU,
+    IDLE_MEMORY,
+    JOIN_TIME,
+    POLL_P99,
+    Flow,
+    Join,
+    TargetResult,
+)
 from .verdicts import (
     BURST_CPU,
     EACH_VS_BARE,
@@ -32,11 +45,6 @@ from .verdicts import (
     LONGPOLL,
     MEMORY,
     Verdict,
-    all_cpu,
-    bare_alongside,
-    bare_longpoll,
-    cpu_per_answer,
-    join_cpu,
 )
 
 COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a", "socketio": "#12b5cb", "node": "#e52592"}
@@ -180,7 +188,7 @@ def goal_marks(
             goal_line(axes, ceiling and factor * ceiling, f"{words}: {factor:g} x bare")
         return
     for position, target in paired:
-        alongside = bare_alongside(target)
+        alongside = target.bare_alongside()
         value = None if alongside is None else figure(alongside)
         if not value:
             continue
@@ -229,7 +237,7 @@ def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options)
     marked = False
     for position, target in zip(positions, targets, strict=True):
         # The bare long-poll p99 as a grey line over the long-poll bar.
-        bare = percentile_of(bare_longpoll(target), "p99")
+        bare = POLL_P99.of(target.bare_alongside())
         if target.longpoll is None or not bare:
             continue
         span = [position + width / 2, position + 3 * width / 2]
@@ -513,72 +521,58 @@ def figure_for(
         charts += (per_delivery,)
     judged = {verdict.target for verdict in found if verdict.judged}
     ours = f"goal from {GOALS_FROM} on"
-
-    def burst_rate(target: TargetResult) -> float | None:
-        return None if target.burst is None else target.burst.deliveries_per_s
-
-    def join_time(target: TargetResult) -> float | None:
-        return None if target.join is None else target.join.seconds
-
-    def memory_per_connection(target: TargetResult) -> float | None:
-        return None if target.memory is None else target.memory.per_connection_kib
-
     panel(
         burst,
         targets,
-        burst_rate,
+        BURST_RATE.of,
         f"Burst of {options.burst_messages} messages: deliveries/s (higher is better)",
         "deliveries per second",
     )
     burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
-    goal_marks(burst, targets, burst_rate, None, ours, judged)
+    goal_marks(burst, targets, BURST_RATE.of, None, ours, judged)
     client_bound_marks(burst, targets, lambda t: t.burst)
     latency_panel(latency, targets, options)
     panel(
         join,
         targets,
-        join_time,
+        JOIN_TIME.of,
         f"Join storm: {options.clients} clients ready (lower is better)",
         "seconds",
         digits=2,
     )
-    goal_marks(join, targets, join_time, None, ours, judged)
+    goal_marks(join, targets, JOIN_TIME.of, None, ours, judged)
     client_bound_marks(join, targets, lambda t: t.join)
     panel(
         memory,
         targets,
-        memory_per_connection,
+        IDLE_MEMORY.of,
         "Idle memory per connection, server RSS (lower is better)",
         "KiB",
         digits=1,
     )
     fresh = "bare served alike, in a fresh process"
-    goal_marks(memory, targets, memory_per_connection, MEMORY.limit, ours, judged, fresh)
+    goal_marks(memory, targets, IDLE_MEMORY.of, MEMORY.limit, ours, judged, fresh)
     panel(
         handshake,
         targets,
-        join_cpu,
+        HANDSHAKE_CPU.of,
         "Join storm: CPU per handshake, all processes (lower is better)",
         "\u00b5s",
         digits=1,
     )
-    goal_marks(handshake, targets, join_cpu, JOIN_CPU.limit, ours, judged)
+    goal_marks(handshake, targets, HANDSHAKE_CPU.of, JOIN_CPU.limit, ours, judged)
     client_panel(client, targets)
     if counted:
-        goal_marks(per_delivery, counted, lambda t: all_cpu(t.burst), BURST_CPU.limit, ours, judged)
+        goal_marks(per_delivery, counted, DELIVERY_CPU.of, BURST_CPU.limit, ours, judged)
     if polled:
-
-        def cpu_of(target: TargetResult) -> float | None:
-            return cpu_per_answer(target.longpoll)
-
         panel(
             cpu,
             polled,
-            cpu_of,
+            ANSWER_CPU.of,
             f"Long-poll at {options.rate:g} msg/s: server CPU per answer (lower is better)",
             "\u00b5s",
         )
-        goal_marks(cpu, polled, cpu_of, LONGPOLL.limit, "goal", judged)
+        goal_marks(cpu, polled, ANSWER_CPU.of, LONGPOLL.limit, "goal", judged)
     for axes in charts:
         for label in axes.get_xticklabels():
             label.set_horizontalalignment("right")  # rotated names end under their bars

@@ -33,9 +33,9 @@ from .results import (
     Paired,
     TargetResult,
     bare_alongside_words,
+    p99,
 )
 from .targets import CHAT_CPU, Running
-from .verdicts import p99
 from .wsload import Swarm
 
 Say = Callable[[str], None]

@@ -6,8 +6,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .options import Options
-from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
-from .verdicts import Verdict, bare_longpoll, cpu_per_answer, p99
+from .results import (
+    ANSWER_CPU,
+    CLIENT_BOUND,
+    CLIENT_BOUND_WORDS,
+    POLL_P99,
+    Flow,
+    Join,
+    TargetResult,
+)
+from .verdicts import Verdict
 
 Cell = Callable[[TargetResult], str]
 BELOW_RESOLUTION = "below resolution"
@@ -144,6 +152,9 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
     def paired_burst(target: TargetResult) -> Flow | None:
         return None if target.paired is None else target.paired.burst
 
+    def paired_longpoll(target: TargetResult) -> Flow | None:
+        return None if target.paired is None else target.paired.longpoll
+
     def memory(target: TargetResult) -> str:
         return "-" if target.memory is None else number(target.memory.per_connection_kib)
 
@@ -160,11 +171,10 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
             found = pick(target)
             return found if found is not None and found.answers else None
 
-        return cpu_cell(answered, cpu_per_answer, digits=0)
+        return cpu_cell(answered, ANSWER_CPU.value, digits=0)
 
     def bare_p99(target: TargetResult) -> str:
-        found = p99(bare_longpoll(target))
-        return "-" if found is None else number(found)
+        return number(POLL_P99.of(target.bare_alongside()))
 
     rate = f"{options.rate:g}/s"
     longpoll = f"long-poll fan-out {rate}"
@@ -186,7 +196,7 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
         *flow_cells(lambda t: t.longpoll, longpoll, per_delivery=False),
         (f"{longpoll}: server CPU per answer, \u00b5s", cpu(lambda t: t.longpoll)),
         ("long-poll, bare twisted.web alongside: p99 ms", bare_p99),
-        ("long-poll, bare twisted.web alongside: CPU per answer, \u00b5s", cpu(bare_longpoll)),
+        ("long-poll, bare twisted.web alongside: CPU per answer, \u00b5s", cpu(paired_longpoll)),
         ("other programs' load meanwhile, cores", other_load),
     ]
 
