@@ -475,9 +475,9 @@ def compare(
     note: str = "",
     against: TargetResult | None = None,
 ) -> Comparison:
-    """``goal``'s ratio of ``figure`` on ``ours`` to ``figure`` on ``theirs``. ``turns``: the
-    two were measured in turns, and the ratio is the median of the turns' (in_turns), which
-    the note then lists."""
+    """``goal``'s ratio of ``figure`` on ``ours`` to ``figure`` on ``theirs``, with ``note``
+    beside it. ``turns``: the two were measured in turns, and the ratio is the median of
+    the turns' ratios (in_turns), which the note then lists instead."""
     if turns and theirs is not None:
         value, note = in_turns(figure, ours, theirs)
     else:
@@ -582,16 +582,15 @@ def against_others(
 def judge(comparison: Comparison, judged: Collection[str] | None) -> Verdict:
     """The verdict on ``comparison``: met or not where its goal holds for its target in this
     run (``judged``: the stages the goals hold for; None: every stage), else for reference."""
-    goal, target, against, apart = (
-        comparison.goal, comparison.target, comparison.against, comparison.apart
-    )  # fmt: skip
+    goal, target, apart = comparison.goal, comparison.target, comparison.apart
     flows = [part for part in comparison.measured if isinstance(part, (Flow, Join))]
     bound = goal.wall_clock and any(flow.client_bound for flow in flows)
     applies = target.kind == "stage" and (judged is None or target.name in judged)
     holds = applies and goal in goals_for(target) and goal.limit is not None
     holds = holds and not bound and not apart
     met = goal.met_by(comparison.value) if holds else None
-    lost = [side for side in (target, against) if side is not None and spoiled(side)]
+    sides = (target, comparison.against)
+    lost = [side for side in sides if side is not None and spoiled(side)]
     notes = [comparison.note]
     if holds and lost:
         met = False
