@@ -12,31 +12,44 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed
 
+import matplotlib.figure
 import matplotlib.pyplot as plt
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from .options import Options
-from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
+from .results import (
+    ANSWER_CPU,
+    BURST_RATE,
+    CLIENT_BOUND,
+    CLIENT_BOUND_WORDS,
+    DELIVERY_CPU,
+    HANDSHAKE_CPU,
+    IDLE_MEMORY,
+    JOIN_TIME,
+    POLL_P99,
+    Figure,
+    Flow,
+    Join,
+    Measured,
+    TargetResult,
+)
 from .verdicts import (
+    BURST,
     BURST_CPU,
     EACH_VS_BARE,
     GOAL_CLIENTS,
     GOALS_FROM,
+    JOIN,
     JOIN_CPU,
     LONGPOLL,
     MEMORY,
+    Goal,
     Verdict,
-    all_cpu,
-    bare_alongside,
-    bare_longpoll,
-    cpu_per_answer,
-    join_cpu,
 )
 
 COLOURS = {"bare": "#9aa0a6", "channels": "#e8710a", "socketio": "#12b5cb", "node": "#e52592"}
@@ -76,19 +89,33 @@ def label_bars(axes: Axes, bars: BarContainer, values: Sequence[float | None], d
         )
 
 
+OURS = f"goal from {GOALS_FROM} on"
+"""How a goal's dashed line is named where it holds for our stages from GOALS_FROM on."""
+BARE_ALIKE = "bare served alike, alongside"
+
+
 def panel(
     axes: Axes,
     targets: Sequence[TargetResult],
-    figure: Callable[[TargetResult], float | None],
+    figure: Figure,
+    goal: Goal,
+    judged: Collection[str],
     title: str,
     unit: str,
     digits: int = 0,
+    words: str = OURS,
+    bare_words: str = BARE_ALIKE,
 ) -> None:
-    values = [figure(target) for target in targets]
+    """A bar of ``figure`` per target, with ``goal``'s marks (goal_marks); where the goal is
+    on wall-clock figures, the bars of flows that saturated the load client hatched."""
+    values = [figure.of(target) for target in targets]
     names = [target.label for target in targets]
     bars = axes.bar(names, [v or 0 for v in values], color=colours(targets), width=0.65)
     label_bars(axes, bars, values, digits)
     style(axes, title, unit)
+    goal_marks(axes, targets, figure, goal, judged, words, bare_words)
+    if goal.wall_clock:
+        client_bound_marks(axes, targets, figure.part)
 
 
 def goal_line(axes: Axes, value: float | None, words: str) -> None:
@@ -138,14 +165,14 @@ def top_note(axes: Axes, words: str) -> None:
 
 
 def client_bound_marks(
-    axes: Axes, targets: Sequence[TargetResult], pick: Callable[[TargetResult], Flow | Join | None]
+    axes: Axes, targets: Sequence[TargetResult], pick: Callable[[TargetResult], Measured | None]
 ) -> None:
     """Hatch the bars of the flows that saturated the load client, and say so under the
     title: their wall-clock figures measure the client."""
     bound = False
     for bar, target in zip(axes.patches, targets, strict=False):
         measured = pick(target)
-        if measured is not None and measured.client_bound:
+        if isinstance(measured, (Flow, Join)) and measured.client_bound:
             bar.set_hatch("xx")
             bar.set_edgecolor("white")
             bound = True
@@ -160,35 +187,35 @@ def client_bound_marks(
 def goal_marks(
     axes: Axes,
     targets: Sequence[TargetResult],
-    figure: Callable[[TargetResult], float | None],
-    factor: float | None,
-    words: str,
+    figure: Figure,
+    goal: Goal,
     judged: Collection[str],
-    bare_words: str = "bare served alike, alongside",
+    words: str = OURS,
+    bare_words: str = BARE_ALIKE,
 ) -> None:
-    """The goal for each judged stage's bar, from the bare server measured alongside it: a
-    grey line at the bare server's figure and a dashed red one at the goal (the grey line
-    alone for a stage shown for reference). On the bare column's own bar, the grey line is
-    its broadcast served in twisted.web: the difference is what that hosting costs. Without
-    any such pairing, one line across the panel at ``factor`` times the bare column. With
-    no ``factor`` (a figure no goal judges), the grey lines alone. ``bare_words``: what the
+    """``goal`` for each judged stage's bar, from the bare server measured alongside it: a
+    grey line at the bare server's ``figure`` and a dashed red one at the goal's limit (the
+    grey line alone for a stage shown for reference). On the bare column's own bar, the grey
+    line is its broadcast served in twisted.web: the difference is what that hosting costs.
+    Without any such pairing, one line across the panel at the limit times the bare column.
+    With no limit (a figure no goal judges), the grey lines alone. ``bare_words``: what the
     grey lines are, as the panel's note says it."""
+    factor = goal.limit
     paired = [(i, t) for i, t in enumerate(targets) if t.kind in ("stage", "bare") and t.paired]
     if not paired:
-        ceiling = bare_figure(targets, figure)
+        ceiling = next((figure.of(t) for t in targets if t.kind == "bare"), None)
         if factor is not None:
             goal_line(axes, ceiling and factor * ceiling, f"{words}: {factor:g} x bare")
         return
     for position, target in paired:
-        alongside = bare_alongside(target)
-        value = None if alongside is None else figure(alongside)
+        value = figure.of(target.bare_alongside())
         if not value:
             continue
         left, right = position - 0.4, position + 0.4
         axes.plot([left, right], [value, value], color=ALONGSIDE, lw=2.5)
         if target.name in judged and factor is not None:
-            goal = factor * value
-            axes.plot([left, right], [goal, goal], color=GOAL, ls="--", lw=1.2)
+            limit = factor * value
+            axes.plot([left, right], [limit, limit], color=GOAL, ls="--", lw=1.2)
     dashed = "" if factor is None else f"; dashed: {words}, {factor:g} x it"
     top_note(axes, f"grey lines: {bare_words}{dashed}")
 
@@ -229,7 +256,7 @@ def latency_panel(axes: Axes, targets: Sequence[TargetResult], options: Options)
     marked = False
     for position, target in zip(positions, targets, strict=True):
         # The bare long-poll p99 as a grey line over the long-poll bar.
-        bare = percentile_of(bare_longpoll(target), "p99")
+        bare = POLL_P99.of(target.bare_alongside())
         if target.longpoll is None or not bare:
             continue
         span = [position + width / 2, position + 3 * width / 2]
@@ -367,12 +394,6 @@ def busy_percent(measured: Flow | Join | None) -> float | None:
     return round(100 * measured.client_busy, 1)
 
 
-def bare_figure(
-    targets: Sequence[TargetResult], figure: Callable[[TargetResult], float | None]
-) -> float | None:
-    return next((figure(t) for t in targets if t.kind == "bare"), None)
-
-
 def short(title: str) -> str:
     """A verdict's title, short enough for half the chart's width."""
     return title.replace(EACH_VS_BARE, " (through bare)")
@@ -488,7 +509,7 @@ def figure_for(
     options: Options,
     started: str,
     cpus: int,
-) -> Figure:
+) -> matplotlib.figure.Figure:
     """The chart as a matplotlib Figure: six panels (seven or eight, with long-polls and CPU
     per delivery) and the goals under them."""
     targets = [target for target in targets if target.skipped is None]
@@ -512,73 +533,23 @@ def figure_for(
         delivery_panel(per_delivery, counted)
         charts += (per_delivery,)
     judged = {verdict.target for verdict in found if verdict.judged}
-    ours = f"goal from {GOALS_FROM} on"
-
-    def burst_rate(target: TargetResult) -> float | None:
-        return None if target.burst is None else target.burst.deliveries_per_s
-
-    def join_time(target: TargetResult) -> float | None:
-        return None if target.join is None else target.join.seconds
-
-    def memory_per_connection(target: TargetResult) -> float | None:
-        return None if target.memory is None else target.memory.per_connection_kib
-
-    panel(
-        burst,
-        targets,
-        burst_rate,
-        f"Burst of {options.burst_messages} messages: deliveries/s (higher is better)",
-        "deliveries per second",
-    )
+    title = f"Burst of {options.burst_messages} messages: deliveries/s (higher is better)"
+    panel(burst, targets, BURST_RATE, BURST, judged, title, "deliveries per second")
     burst.yaxis.set_major_formatter(FuncFormatter(plain_numbers))
-    goal_marks(burst, targets, burst_rate, None, ours, judged)
-    client_bound_marks(burst, targets, lambda t: t.burst)
     latency_panel(latency, targets, options)
-    panel(
-        join,
-        targets,
-        join_time,
-        f"Join storm: {options.clients} clients ready (lower is better)",
-        "seconds",
-        digits=2,
-    )
-    goal_marks(join, targets, join_time, None, ours, judged)
-    client_bound_marks(join, targets, lambda t: t.join)
-    panel(
-        memory,
-        targets,
-        memory_per_connection,
-        "Idle memory per connection, server RSS (lower is better)",
-        "KiB",
-        digits=1,
-    )
+    title = f"Join storm: {options.clients} clients ready (lower is better)"
+    panel(join, targets, JOIN_TIME, JOIN, judged, title, "seconds", digits=2)
+    title = "Idle memory per connection, server RSS (lower is better)"
     fresh = "bare served alike, in a fresh process"
-    goal_marks(memory, targets, memory_per_connection, MEMORY.limit, ours, judged, fresh)
-    panel(
-        handshake,
-        targets,
-        join_cpu,
-        "Join storm: CPU per handshake, all processes (lower is better)",
-        "\u00b5s",
-        digits=1,
-    )
-    goal_marks(handshake, targets, join_cpu, JOIN_CPU.limit, ours, judged)
+    panel(memory, targets, IDLE_MEMORY, MEMORY, judged, title, "KiB", digits=1, bare_words=fresh)
+    title = "Join storm: CPU per handshake, all processes (lower is better)"
+    panel(handshake, targets, HANDSHAKE_CPU, JOIN_CPU, judged, title, "\u00b5s", digits=1)
     client_panel(client, targets)
     if counted:
-        goal_marks(per_delivery, counted, lambda t: all_cpu(t.burst), BURST_CPU.limit, ours, judged)
+        goal_marks(per_delivery, counted, DELIVERY_CPU, BURST_CPU, judged)
     if polled:
-
-        def cpu_of(target: TargetResult) -> float | None:
-            return cpu_per_answer(target.longpoll)
-
-        panel(
-            cpu,
-            polled,
-            cpu_of,
-            f"Long-poll at {options.rate:g} msg/s: server CPU per answer (lower is better)",
-            "\u00b5s",
-        )
-        goal_marks(cpu, polled, cpu_of, LONGPOLL.limit, "goal", judged)
+        title = f"Long-poll at {options.rate:g} msg/s: server CPU per answer (lower is better)"
+        panel(cpu, polled, ANSWER_CPU, LONGPOLL, judged, title, "\u00b5s", words="goal")
     for axes in charts:
         for label in axes.get_xticklabels():
             label.set_horizontalalignment("right")  # rotated names end under their bars

@@ -27,6 +27,8 @@ from .pollflow import LongPolls
 from .recorder import Recorder
 from .results import (
     AUTOBAHN_IN_TWISTED_WEB,
+    BURST_RATE,
+    POLL_P99,
     Flow,
     Join,
     Memory,
@@ -35,7 +37,6 @@ from .results import (
     bare_alongside_words,
 )
 from .targets import CHAT_CPU, Running
-from .verdicts import p99
 from .wsload import Swarm
 
 Say = Callable[[str], None]
@@ -139,10 +140,6 @@ async def storm_into(running: Running, room: str, options: Options, deadline: fl
 
 def seconds_words(join: Join) -> str:
     return "failed" if join.seconds is None else f"{join.seconds:.2f} s"
-
-
-def deliveries(flow: Flow) -> float | None:
-    return flow.deliveries_per_s
 
 
 async def repeated(
@@ -315,7 +312,7 @@ async def measure(
                 await pair.burst()
             return ours
 
-        result.burst = await repeated(burst, options, deliveries, higher_is_better=True)
+        result.burst = await repeated(burst, options, BURST_RATE.value, higher_is_better=True)
         words = latency_words(result.burst) + runs_words(result.burst, " deliveries/s")
         say(f"burst of {options.burst_messages}: {words}")
     finally:
@@ -365,7 +362,7 @@ async def flows(
         await asyncio.sleep(SETTLE)
         for side in sides:
             await side.start()
-        result.longpoll = await repeated(in_turns, options, p99, higher_is_better=False)
+        result.longpoll = await repeated(in_turns, options, POLL_P99.value, higher_is_better=False)
     finally:
         for side in sides:
             await side.close()
@@ -457,11 +454,13 @@ class Pair:
     def longpoll(self) -> Flow | None:
         if not self.longpolls:
             return None
-        return Flow.median_of(self.longpolls, p99, higher_is_better=False)
+        return Flow.median_of(self.longpolls, POLL_P99.value, higher_is_better=False)
 
     def result(self, say: Say) -> Paired:
         def median(bursts: list[Flow]) -> Flow | None:
-            return Flow.median_of(bursts, deliveries, higher_is_better=True) if bursts else None
+            if not bursts:
+                return None
+            return Flow.median_of(bursts, BURST_RATE.value, higher_is_better=True)
 
         paired = Paired(
             websockets=self.yardstick.websockets,

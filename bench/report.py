@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from .options import Options
-from .results import CLIENT_BOUND, CLIENT_BOUND_WORDS, Flow, Join, TargetResult
-from .verdicts import Verdict, bare_longpoll, cpu_per_answer, p99
+from .results import (
+    ANSWER_CPU,
+    CHATS_DELIVERY_CPU,
+    CLIENT_BOUND,
+    CLIENT_BOUND_WORDS,
+    DELIVERY_CPU,
+    HANDSHAKE_CPU,
+    IDLE_MEMORY,
+    POLL_P99,
+    Figure,
+    Flow,
+    Join,
+    TargetResult,
+)
+from .verdicts import Verdict
 
 Cell = Callable[[TargetResult], str]
 BELOW_RESOLUTION = "below resolution"
@@ -23,19 +35,16 @@ def wall_clock(shown: str, measured: Flow | Join) -> str:
     return f"{shown} ({CLIENT_BOUND_WORDS})" if measured.client_bound and shown != "-" else shown
 
 
-def cpu_cell(
-    pick: Callable[[TargetResult], Flow | Join | None],
-    figure: Callable[[Any], float | None],
-    digits: int = 2,
-) -> Cell:
-    """A cell of CPU per unit of work, by ``figure`` of what ``pick`` finds: "-" where the
-    CPU was not read, BELOW_RESOLUTION where it was too little for the clock."""
+def cpu_cell(figure: Figure, digits: int = 2, *, alongside: bool = False) -> Cell:
+    """A cell of CPU per unit of work: ``figure`` of the target or, ``alongside``, of the
+    bare server measured in turns with it. "-" where the CPU was not read, BELOW_RESOLUTION
+    where it was too little for the clock."""
 
     def shown(target: TargetResult) -> str:
-        found = pick(target)
-        if found is None or found.server_cpu_s is None:
+        found = figure.measured(target.bare_alongside() if alongside else target)
+        if not isinstance(found, (Flow, Join)) or found.server_cpu_s is None:
             return "-"
-        value = figure(found)
+        value = figure.value(found)
         return BELOW_RESOLUTION if value is None else number(value, digits)
 
     return shown
@@ -78,7 +87,7 @@ def flow_cells(
         (f"{title}: p99 ms", cell(latency("p99"))),
         (f"{title}: max ms", cell(latency("max"))),
         (f"{title}: lost", cell(lost)),
-        *([(cpu, cpu_cell(pick, lambda f: f.all_us_per_delivery))] if per_delivery else []),
+        *([(cpu, cpu_cell(Figure(pick, DELIVERY_CPU.value)))] if per_delivery else []),
         (f"{title}: load client's busiest core", cell(busy)),
     ]
 
@@ -105,20 +114,17 @@ def cpu_rows(title: str, roles: Sequence[str]) -> list[tuple[str, Cell]]:
     """The burst's CPU per delivery: the chat processes', each helper's (a target without
     that helper shows "-"), and all of them together."""
 
-    def burst(target: TargetResult) -> Flow | None:
-        return target.burst
-
     def helper(role: str) -> Cell:
         def with_it(target: TargetResult) -> Flow | None:
             return target.burst if target.burst and role in target.burst.helper_cpu_s else None
 
-        return cpu_cell(with_it, lambda flow: flow.helper_us_per_delivery(role))
+        return cpu_cell(Figure(with_it, lambda flow: flow.helper_us_per_delivery(role)))
 
     unit = "CPU per delivery, \u00b5s"
     return [
-        (f"{title}: chat processes' {unit}", cpu_cell(burst, lambda f: f.chat_us_per_delivery)),
+        (f"{title}: chat processes' {unit}", cpu_cell(CHATS_DELIVERY_CPU)),
         *((f"{title}: {role}'s {unit}", helper(role)) for role in roles),
-        (f"{title}: every process's {unit}", cpu_cell(burst, lambda f: f.all_us_per_delivery)),
+        (f"{title}: every process's {unit}", cpu_cell(DELIVERY_CPU)),
     ]
 
 
@@ -135,43 +141,34 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
         found = target.join
         return "-" if found is None else wall_clock(number(found.seconds, 2), found)
 
-    def handshake(pick: Callable[[TargetResult], Join | None]) -> Cell:
-        return cpu_cell(pick, lambda join: join.cpu_us_per_handshake, digits=1)
-
-    def paired_join(target: TargetResult) -> Join | None:
-        return None if target.paired is None else target.paired.join
-
-    def paired_burst(target: TargetResult) -> Flow | None:
-        return None if target.paired is None else target.paired.burst
-
     def memory(target: TargetResult) -> str:
-        return "-" if target.memory is None else number(target.memory.per_connection_kib)
+        return number(IDLE_MEMORY.of(target))
 
     def bare_memory(target: TargetResult) -> str:
-        paired = target.paired
-        found = None if paired is None else paired.memory
-        return "-" if found is None else number(found.per_connection_kib)
+        return number(IDLE_MEMORY.of(target.bare_alongside()))
 
     def other_load(target: TargetResult) -> str:
         return number(target.other_load, 2)
 
-    def cpu(pick: Callable[[TargetResult], Flow | None]) -> Cell:
-        def answered(target: TargetResult) -> Flow | None:
-            found = pick(target)
-            return found if found is not None and found.answers else None
-
-        return cpu_cell(answered, cpu_per_answer, digits=0)
+    def answered(target: TargetResult) -> Flow | None:
+        """The long-poll flow, where its pollers were answered."""
+        found = target.longpoll
+        return found if found is not None and found.answers else None
 
     def bare_p99(target: TargetResult) -> str:
-        found = p99(bare_longpoll(target))
-        return "-" if found is None else number(found)
+        return number(POLL_P99.of(target.bare_alongside()))
+
+    answer_cpu = Figure(answered, ANSWER_CPU.value)
 
     rate = f"{options.rate:g}/s"
     longpoll = f"long-poll fan-out {rate}"
     return [
         (f"join storm, s ({options.clients} clients, median of {options.join_storms})", join),
-        ("join storm: every process's CPU per handshake, \u00b5s", handshake(lambda t: t.join)),
-        ("join storm, bare alongside: CPU per handshake, \u00b5s", handshake(paired_join)),
+        ("join storm: every process's CPU per handshake, \u00b5s", cpu_cell(HANDSHAKE_CPU, 1)),
+        (
+            "join storm, bare alongside: CPU per handshake, \u00b5s",
+            cpu_cell(HANDSHAKE_CPU, 1, alongside=True),
+        ),
         ("join storm: load client's busiest core", lambda t: busy(t.join)),
         ("idle memory per connection, KiB", memory),
         ("idle memory, bare served alike (a fresh process): per connection, KiB", bare_memory),
@@ -181,12 +178,15 @@ def rows(options: Options, roles: Sequence[str] = ()) -> list[tuple[str, Cell]]:
         *cpu_rows(f"burst of {options.burst_messages}", roles),
         (
             "burst, bare alongside: CPU per delivery, \u00b5s",
-            cpu_cell(paired_burst, lambda f: f.all_us_per_delivery),
+            cpu_cell(DELIVERY_CPU, alongside=True),
         ),
         *flow_cells(lambda t: t.longpoll, longpoll, per_delivery=False),
-        (f"{longpoll}: server CPU per answer, \u00b5s", cpu(lambda t: t.longpoll)),
+        (f"{longpoll}: server CPU per answer, \u00b5s", cpu_cell(answer_cpu, 0)),
         ("long-poll, bare twisted.web alongside: p99 ms", bare_p99),
-        ("long-poll, bare twisted.web alongside: CPU per answer, \u00b5s", cpu(bare_longpoll)),
+        (
+            "long-poll, bare twisted.web alongside: CPU per answer, \u00b5s",
+            cpu_cell(answer_cpu, 0, alongside=True),
+        ),
         ("other programs' load meanwhile, cores", other_load),
     ]
 

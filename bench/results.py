@@ -28,6 +28,8 @@ AUTOBAHN_IN_TWISTED_WEB = "Autobahn in twisted.web"
 as Daphne serves Channels': twisted.web parses every handshake before Autobahn does."""
 TWISTED_WEBSOCKET = "twisted.web.websocket"
 """Twisted's own WebSocket module, the twisted_websocket stage's."""
+BARE = "bare"
+"""The bare broadcast server's name among the targets, and its kind."""
 BARE_ALONGSIDE = "bare alongside"
 CLIENT_BOUND = 0.85
 """The share of a core above which the load client's busiest process is saturated: a flow
@@ -378,6 +380,68 @@ class TargetResult:
             "error": self.error,
             "skipped": self.skipped,
         }
+
+    def bare_alongside(self, served: str | None = None) -> TargetResult | None:
+        """The bare server's figures measured in turns with this target's, as a TargetResult
+        of their own, its broadcast served as ``served`` says: by default as this target
+        serves its own WebSockets (Paired.websockets); AUTOBAHN_IN_TWISTED_WEB, for a target
+        served otherwise, gives the bursts of Paired.common_burst. None where the bare
+        server took no such turns."""
+        paired = self.paired
+        if paired is None:
+            return None
+        if served in (None, paired.websockets):
+            found = TargetResult(BARE, f"bare {paired.websockets}", BARE)
+            found.join, found.burst, found.longpoll = paired.join, paired.burst, paired.longpoll
+            found.memory = paired.memory
+            return found
+        if served == AUTOBAHN_IN_TWISTED_WEB and paired.common_burst is not None:
+            found = TargetResult(BARE, f"bare {AUTOBAHN_IN_TWISTED_WEB}", BARE)
+            found.burst = paired.common_burst
+            return found
+        return None
+
+
+Measured = Flow | Join | Memory
+"""A part of a target's results that figures are read off."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of a target's results, as the table, the goals and the chart read it: the
+    part it is read off (a flow, the join storms, the memory) and its value there. Both
+    sides of a ratio, the flow that may have saturated the client, and a bare server's
+    figure alongside are then read the same way."""
+
+    part: Callable[[TargetResult], Measured | None]
+    value: Callable[[Any], float | None]
+    """The figure, given what ``part`` found."""
+
+    def measured(self, target: TargetResult | None) -> Measured | None:
+        """The part of ``target``'s results the figure is read off; None if not measured."""
+        return None if target is None else self.part(target)
+
+    def of(self, target: TargetResult | None) -> float | None:
+        """The figure on ``target``; None where it was not measured."""
+        found = self.measured(target)
+        return None if found is None else self.value(found)
+
+
+def p99(flow: Flow) -> float | None:
+    return None if flow.latency is None else flow.latency.p99
+
+
+JOIN_TIME = Figure(lambda t: t.join, lambda join: join.seconds)
+HANDSHAKE_CPU = Figure(lambda t: t.join, lambda join: join.cpu_us_per_handshake)
+IDLE_MEMORY = Figure(lambda t: t.memory, lambda memory: memory.per_connection_kib)
+FANOUT_P99 = Figure(lambda t: t.fanout, p99)
+BURST_RATE = Figure(lambda t: t.burst, lambda burst: burst.deliveries_per_s)
+CHATS_DELIVERY_CPU = Figure(lambda t: t.burst, lambda burst: burst.chat_us_per_delivery)
+"""The chat processes' CPU per copy delivered in the burst, all of them together."""
+DELIVERY_CPU = Figure(lambda t: t.burst, lambda burst: burst.all_us_per_delivery)
+"""Every process's CPU per copy delivered in the burst: the chat processes' and helpers'."""
+POLL_P99 = Figure(lambda t: t.longpoll, p99)
+ANSWER_CPU = Figure(lambda t: t.longpoll, lambda poll: poll.cpu_us_per_answer)
 
 
 def run_json(

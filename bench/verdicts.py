@@ -21,23 +21,34 @@ that could not join) meets no goal, and neither does a ratio taken with one.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .results import (
+    ANSWER_CPU,
     AUTOBAHN_IN_TWISTED_WEB,
+    BARE,
     BARE_ALONGSIDE,
+    BURST_RATE,
+    CHATS_DELIVERY_CPU,
     CLIENT_BOUND,
     CLIENT_BOUND_WORDS,
+    DELIVERY_CPU,
+    FANOUT_P99,
+    HANDSHAKE_CPU,
+    IDLE_MEMORY,
+    JOIN_TIME,
+    POLL_P99,
     TWISTED_WEBSOCKET,
+    Figure,
     Flow,
     Join,
+    Measured,
     TargetResult,
     bare_alongside_words,
 )
 
-BARE = "bare"
 CHANNELS_REDIS = "channels-redis"
 """The Channels peer with its Redis channel layer: Channels' way to run several processes."""
 SOCKETIO = "socketio"
@@ -304,7 +315,7 @@ EACH_VS_BARE = ", each vs bare alongside"
 
 
 def each_vs_bare(
-    ours: TargetResult, theirs: TargetResult, figure: Callable[[Flow | None], float | None]
+    ours: TargetResult, theirs: TargetResult, figure: Figure
 ) -> tuple[float | None, float | None, str]:
     """``figure`` of the two targets' bursts, to be compared; and EACH_VS_BARE when each is
     a share of the bare broadcast's burst measured in turns with it (served as ``theirs``
@@ -313,12 +324,14 @@ def each_vs_bare(
     Two targets are measured minutes apart, perhaps on a machine busier at one time than the
     other: the bare broadcast measured alongside each of them moves with the machine, so
     each as a share of it compares what the two targets do, not when they ran."""
-    top, bottom = figure(ours.burst), figure(theirs.burst)
-    served = None if theirs.paired is None else theirs.paired.websockets
-    ours_bare, theirs_bare = figure(bare_burst(ours, served)), figure(bare_burst(theirs, served))
-    if None in (top, bottom) or not (ours_bare and theirs_bare):
+    top, bottom = figure.of(ours), figure.of(theirs)
+    if theirs.paired is None:
         return top, bottom, ""
-    assert top is not None and bottom is not None
+    served = theirs.paired.websockets
+    ours_bare = figure.of(ours.bare_alongside(served))
+    theirs_bare = figure.of(theirs.bare_alongside(served))
+    if top is None or bottom is None or not (ours_bare and theirs_bare):
+        return top, bottom, ""
     return top / ours_bare, bottom / theirs_bare, EACH_VS_BARE
 
 
@@ -347,45 +360,23 @@ def turn_ratios(ours: Sequence[float | None], theirs: Sequence[float | None]) ->
     return [value for value in ratios if value is not None] if None not in ratios else []
 
 
-def runs_of(goal: Goal, target: TargetResult) -> list[float | None]:
-    """The figure of each run behind ``goal``, in the order they ran."""
-    found = target.join if figure_of(goal) is join_seconds else target.burst
-    return [] if found is None else list(found.runs)
+def runs_of(figure: Figure, target: TargetResult) -> list[float | None]:
+    """``figure`` in each run of the flow it is read off, in the order they ran: for the
+    figure that picked the median run (Join.runs, Flow.runs), the join storms' time or the
+    bursts' deliveries/s."""
+    part = figure.measured(target)
+    return list(part.runs) if isinstance(part, (Flow, Join)) else []
 
 
-def in_turns(goal: Goal, ours: TargetResult, theirs: TargetResult) -> tuple[float | None, str]:
-    """The ratio of ``ours`` to ``theirs``, taken in turns, by ``goal``'s figure, and a note:
-    the median of the turns' ratios when there were turns, else the plain ratio."""
-    turns = turn_ratios(runs_of(goal, ours), runs_of(goal, theirs))
+def in_turns(figure: Figure, ours: TargetResult, theirs: TargetResult) -> tuple[float | None, str]:
+    """The ratio of ``ours`` to ``theirs``, taken in turns, by ``figure`` (one runs_of
+    keeps), and a note: the median of the turns' ratios when there were turns, else the
+    plain ratio."""
+    turns = turn_ratios(runs_of(figure, ours), runs_of(figure, theirs))
     if len(turns) < 2:
-        return ratio(figure_of(goal)(ours), figure_of(goal)(theirs)), ""
+        return ratio(figure.of(ours), figure.of(theirs)), ""
     words = "median of the turns: " + ", ".join(f"{turn:g}" for turn in turns)
     return round(statistics.median(turns), 2), words
-
-
-def figure_of(goal: Goal) -> Callable[[TargetResult], float | None]:
-    """The figure a join or burst goal compares."""
-    return join_seconds if goal in (JOIN, HOSTING, OWN_PORT) else burst_rate
-
-
-def join_seconds(target: TargetResult) -> float | None:
-    return None if target.join is None else target.join.seconds
-
-
-def burst_rate(target: TargetResult) -> float | None:
-    return rate(target.burst)
-
-
-def rate(flow: Flow | None) -> float | None:
-    return None if flow is None else flow.deliveries_per_s
-
-
-def p99(flow: Flow | None) -> float | None:
-    return None if flow is None or flow.latency is None else flow.latency.p99
-
-
-def cpu_per_answer(flow: Flow | None) -> float | None:
-    return None if flow is None else flow.cpu_us_per_answer
 
 
 def resolution_words(flows: Mapping[str, Flow | None]) -> str:
@@ -394,18 +385,6 @@ def resolution_words(flows: Mapping[str, Flow | None]) -> str:
     if not below:
         return ""
     return f"CPU below the clock's resolution: {' and '.join(below)}; run longer or more clients"
-
-
-def chat_cpu(flow: Flow | None) -> float | None:
-    return None if flow is None else flow.chat_us_per_delivery
-
-
-def all_cpu(flow: Flow | None) -> float | None:
-    return None if flow is None else flow.all_us_per_delivery
-
-
-def bare_longpoll(target: TargetResult) -> Flow | None:
-    return None if target.paired is None else target.paired.longpoll
 
 
 def spoiled(target: TargetResult) -> bool:
@@ -450,39 +429,6 @@ def alongside_words(target: TargetResult) -> str:
     return bare_alongside_words(served)
 
 
-def bare_alongside(target: TargetResult) -> TargetResult | None:
-    """The bare server's figures measured in turn with ``target``'s, as a TargetResult."""
-    paired = target.paired
-    if paired is None:
-        return None
-    found = TargetResult(BARE, f"bare {paired.websockets}", "bare")
-    found.join, found.burst, found.longpoll = paired.join, paired.burst, paired.longpoll
-    found.memory = paired.memory
-    return found
-
-
-def bare_burst(target: TargetResult, served: str | None) -> Flow | None:
-    """The bare server's burst measured in turns with ``target``'s, its broadcast served as
-    ``served`` says: as the target serves its own, or, for a target served otherwise than
-    Autobahn in twisted.web, that way too (Paired.common_burst); None if it was not."""
-    paired = target.paired
-    if paired is None or served is None:
-        return None
-    if paired.websockets == served:
-        return paired.burst
-    return paired.common_burst if served == AUTOBAHN_IN_TWISTED_WEB else None
-
-
-def common_alongside(target: TargetResult) -> TargetResult | None:
-    """The bursts of Paired.common_burst, as a TargetResult, where there are any."""
-    paired = target.paired
-    if paired is None or paired.common_burst is None:
-        return None
-    found = TargetResult(BARE, f"bare {AUTOBAHN_IN_TWISTED_WEB}", "bare")
-    found.burst = paired.common_burst
-    return found
-
-
 def titled(goal: Goal, versus: str) -> str:
     """A goal against bare, titled with the bare server it was taken with."""
     return goal.title.removesuffix(" vs bare") + f" vs {versus}"
@@ -495,18 +441,177 @@ def client_bound_words() -> str:
     )
 
 
-def join_cpu(target: TargetResult | None) -> float | None:
-    return None if target is None or target.join is None else target.join.cpu_us_per_handshake
+@dataclass(frozen=True)
+class Comparison:
+    """A ratio taken for a goal on one target, before it is judged (judge)."""
+
+    goal: Goal
+    target: TargetResult
+    versus: str
+    """Whom the target is compared with, as the verdict names it."""
+    value: float | None
+    note: str = ""
+    title: str = ""
+    """What was compared, where the goal's own title does not say it all."""
+    against: TargetResult | None = None
+    """The other target the ratio is taken with, if not the bare server: a ratio with a
+    target that failed misses its goal too."""
+    measured: tuple[Measured | None, ...] = ()
+    """What the ratio was taken from: a flow that saturated the load client leaves a
+    wall-clock goal unjudged."""
+    apart: str = ""
+    """Why the ratio, of figures taken at different times, judges nothing (apart_words)."""
 
 
-def memory(target: TargetResult | None) -> float | None:
-    return None if target is None or target.memory is None else target.memory.per_connection_kib
+def compare(
+    goal: Goal,
+    figure: Figure,
+    ours: TargetResult,
+    theirs: TargetResult | None,
+    versus: str,
+    title: str = "",
+    *,
+    turns: bool = False,
+    note: str = "",
+    against: TargetResult | None = None,
+) -> Comparison:
+    """``goal``'s ratio of ``figure`` on ``ours`` to ``figure`` on ``theirs``, with ``note``
+    beside it. ``turns``: the two were measured in turns, and the ratio is the median of
+    the turns' ratios (in_turns), which the note then lists instead."""
+    if turns and theirs is not None:
+        value, note = in_turns(figure, ours, theirs)
+    else:
+        value = ratio(figure.of(ours), figure.of(theirs))
+    measured = (figure.measured(ours), figure.measured(theirs))
+    return Comparison(goal, ours, versus, value, note, title, against, measured)
+
+
+def against_bare(target: TargetResult, bare: TargetResult | None) -> Iterator[Comparison]:
+    """``target`` against the bare broadcast measured in turns with it, served alike, or,
+    where it took no turns, against the bare column. A stage that took turns is compared
+    with the bare column too (Autobahn on a port of its own), for reference."""
+    alongside = target.bare_alongside()
+    yardstick = alongside or bare
+    if target.kind == BARE or yardstick is None:
+        return
+    versus = BARE if alongside is None else alongside_words(target)
+    for goal, figure in ((JOIN, JOIN_TIME), (BURST, BURST_RATE)):  # each run's figure kept
+        title = titled(goal, versus)
+        yield compare(goal, figure, target, yardstick, versus, title, turns=alongside is not None)
+    for goal, figure in ((JOIN_CPU, HANDSHAKE_CPU), (BURST_CPU, DELIVERY_CPU)):  # all runs' CPU
+        yield compare(goal, figure, target, yardstick, versus, titled(goal, versus))
+    served = BARE if alongside is None else alongside.label
+    yield compare(MEMORY, IDLE_MEMORY, target, yardstick, served, titled(MEMORY, served))
+    if bare is None or alongside is None or target.kind != "stage":
+        return
+    yield compare(MEMORY_OWN_PORT, IDLE_MEMORY, target, bare, BARE)
+    yield compare(OWN_PORT, JOIN_TIME, target, bare, BARE)
+    if target.paired is not None and target.paired.websockets == TWISTED_WEBSOCKET:
+        common = target.bare_alongside(AUTOBAHN_IN_TWISTED_WEB)
+        if common is not None:  # taken in turns with the target's bursts
+            yield compare(
+                LIBRARY, BURST_RATE, target, common, BARE_ALONGSIDE, LIBRARY_ALONGSIDE, turns=True
+            )
+        else:
+            yield compare(LIBRARY, BURST_RATE, target, bare, BARE)
+
+
+def hosting(bare: TargetResult | None) -> Iterator[Comparison]:
+    """The bare server's own join storms, in twisted.web against on a port of its own, taken
+    in turns: what hosting the WebSockets in a twisted.web Site costs."""
+    hosted = None if bare is None else bare.bare_alongside()
+    if bare is None or hosted is None:
+        return
+    value, note = in_turns(JOIN_TIME, hosted, bare)
+    measured = (hosted.join, bare.join)
+    yield Comparison(HOSTING, bare, BARE, value, note, measured=measured)
+
+
+def long_polls(target: TargetResult, bare: TargetResult | None) -> Iterator[Comparison]:
+    """``target``'s long-poll against bare twisted.web's, measured in turns with it, and
+    against its own WebSocket fan-out."""
+    if target.longpoll is None:
+        return
+    if bare is not None or target.paired is not None:
+        alongside = target.bare_alongside()
+        bare_polls = None if alongside is None else alongside.longpoll
+        below = resolution_words({target.name: target.longpoll, BARE_ALONGSIDE: bare_polls})
+        yield compare(LONGPOLL, ANSWER_CPU, target, alongside, BARE_ALONGSIDE, note=below)
+        yield compare(LONGPOLL_P99, POLL_P99, target, alongside, BARE_ALONGSIDE)
+    value = ratio(POLL_P99.of(target), FANOUT_P99.of(target))
+    measured = (target.longpoll, target.fanout)
+    yield Comparison(
+        LONGPOLL_VS_WEBSOCKET, target, f"{target.name} WebSocket", value, measured=measured
+    )
+
+
+def against_others(
+    target: TargetResult, by_name: Mapping[str, TargetResult]
+) -> Iterator[Comparison]:
+    """A stage against the other targets of the run: Channels' bursts, the goals of VERSUS,
+    and, for a stage of several chat processes, the same chat as one process."""
+    if target.kind != "stage":
+        return
+    for peer in (other for other in by_name.values() if other.kind == "channels"):
+        ours, theirs, through = each_vs_bare(target, peer, BURST_RATE)
+        title = f"burst deliveries/s vs {peer.label}" + through
+        measured = (target.burst, peer.burst)
+        yield Comparison(
+            CHANNELS, target, peer.name, ratio(ours, theirs), "", title, peer, measured
+        )
+    for versus in VERSUS:
+        for other in (by_name.get(name) for name in versus.others):
+            if other is None or not versus.holds_for(target):
+                continue
+            ours, theirs, through = each_vs_bare(target, other, DELIVERY_CPU)
+            who = f"{other.label} vs {target.name}" if versus.theirs_over_ours else ""
+            title = f"{PER_DELIVERY}, {who}" if who else f"{PER_DELIVERY} vs {other.label}"
+            apart = "" if through else apart_words(target, other)
+            yield Comparison(
+                versus.goal, target, other.name, versus.ratio(ours, theirs), versus.note,
+                title + through, other, apart=apart,
+            )  # fmt: skip
+    one = None if target.alone is None else by_name.get(target.alone)
+    if one is not None:
+        title = f"chat processes' CPU per delivery vs {one.name} alone"
+        yield compare(ALONE_CPU, CHATS_DELIVERY_CPU, target, one, one.name, title, against=one)
+        title = f"fan-out p99 vs {one.name} alone"
+        yield compare(ALONE_P99, FANOUT_P99, target, one, one.name, title, against=one)
+
+
+def judge(comparison: Comparison, judged: Collection[str] | None) -> Verdict:
+    """The verdict on ``comparison``: met or not where its goal holds for its target in this
+    run (``judged``: the stages the goals hold for; None: every stage), else for reference."""
+    goal, target, apart = comparison.goal, comparison.target, comparison.apart
+    flows = [part for part in comparison.measured if isinstance(part, (Flow, Join))]
+    bound = goal.wall_clock and any(flow.client_bound for flow in flows)
+    applies = target.kind == "stage" and (judged is None or target.name in judged)
+    holds = applies and goal in goals_for(target) and goal.limit is not None
+    holds = holds and not bound and not apart
+    met = goal.met_by(comparison.value) if holds else None
+    sides = (target, comparison.against)
+    lost = [side for side in sides if side is not None and spoiled(side)]
+    notes = [comparison.note]
+    if holds and lost:
+        met = False
+        notes += [*map(lost_everywhere_note, lost), lost_verdict_words(lost)]
+    if bound:
+        notes.append(client_bound_words())
+    if apart and applies and goal.limit is not None:
+        notes.append(apart)
+    return Verdict(
+        goal.key, comparison.title or goal.title, target.name, comparison.versus,
+        comparison.value, goal.wanted, met, "; ".join(dict.fromkeys(n for n in notes if n)),
+        holds, tuple(side.name for side in lost) if holds else (), bound,
+    )  # fmt: skip
 
 
 def verdicts(
     targets: Sequence[TargetResult], judged: Collection[str] | None = None
 ) -> list[Verdict]:
-    """Every goal for every target it applies to, in the order of ``targets``.
+    """Every goal for every target it applies to, in the order of ``targets``: against the
+    bare broadcast, what hosting in twisted.web costs the bare one, the long-polls, then
+    against the other targets.
 
     ``judged`` names the stages the goals hold for (None: every stage); the ratios of the
     other stages are given for reference, like the peers'. A target that was skipped (not
@@ -515,129 +620,10 @@ def verdicts(
     targets = [target for target in targets if target.skipped is None]
     by_name = {target.name: target for target in targets}
     bare = by_name.get(BARE)
-    peers = [target for target in targets if target.kind == "channels"]
-    found: list[Verdict] = []
-
-    def judge(
-        goal: Goal,
-        target: TargetResult,
-        versus: str,
-        value: float | None,
-        note: str = "",
-        title: str = "",
-        against: TargetResult | None = None,
-        flows: Sequence[Flow | Join | None] = (),
-        apart: str = "",
-    ) -> None:
-        """``against``: the other target the ratio is taken with, if not the bare server:
-        a ratio with a target that failed misses its goal too. ``flows``: those the ratio
-        was taken from, for a wall-clock goal (client-bound, or not). ``apart``: why the
-        ratio, of figures taken at different times, judges nothing (apart_words)."""
-        bound = goal.wall_clock and any(flow is not None and flow.client_bound for flow in flows)
-        applies = target.kind == "stage" and (judged is None or target.name in judged)
-        holds = applies and goal in goals_for(target) and goal.limit is not None
-        holds = holds and not bound and not apart
-        met = goal.met_by(value) if holds else None
-        lost = [side for side in (target, against) if side is not None and spoiled(side)]
-        notes = [note]
-        if holds and lost:
-            met = False
-            notes += [*map(lost_everywhere_note, lost), lost_verdict_words(lost)]
-        if bound:
-            notes.append(client_bound_words())
-        if apart and applies and goal.limit is not None:
-            notes.append(apart)
-        found.append(
-            Verdict(
-                goal.key, title or goal.title, target.name, versus, value, goal.wanted, met,
-                "; ".join(dict.fromkeys(n for n in notes if n)), holds,
-                tuple(side.name for side in lost) if holds else (), bound,
-            )
-        )  # fmt: skip
-
-    for target in targets:
-        if target.kind == "bare" or (bare is None and target.paired is None):
-            continue
-        # The bare server measured alongside the target, where it was; else its own run.
-        alongside = bare_alongside(target)
-        versus = alongside_words(target) if alongside is not None else BARE
-        yardstick = alongside or bare
-        assert yardstick is not None
-        for goal in (JOIN, BURST):
-            if alongside is not None:
-                value, note = in_turns(goal, target, alongside)
-            else:
-                value, note = ratio(figure_of(goal)(target), figure_of(goal)(yardstick)), ""
-            pick = (lambda t: t.join) if goal is JOIN else (lambda t: t.burst)
-            flows = (pick(target), pick(yardstick))
-            judge(goal, target, versus, value, note, titled(goal, versus), flows=flows)
-        value = ratio(join_cpu(target), join_cpu(yardstick))
-        judge(JOIN_CPU, target, versus, value, "", titled(JOIN_CPU, versus))
-        value = ratio(all_cpu(target.burst), all_cpu(yardstick.burst))
-        judge(BURST_CPU, target, versus, value, "", titled(BURST_CPU, versus))
-        value = ratio(memory(target), memory(yardstick))
-        served = BARE if alongside is None else alongside.label
-        judge(MEMORY, target, served, value, "", titled(MEMORY, served))
-        if bare is None or alongside is None or target.kind != "stage":
-            continue
-        judge(MEMORY_OWN_PORT, target, BARE, ratio(memory(target), memory(bare)))
-        value = ratio(join_seconds(target), join_seconds(bare))
-        judge(OWN_PORT, target, BARE, value, flows=(target.join, bare.join))
-        if target.paired is not None and target.paired.websockets == TWISTED_WEBSOCKET:
-            common = common_alongside(target)
-            if common is not None:  # taken in turns with the target's bursts
-                value, note = in_turns(LIBRARY, target, common)
-                flows = (target.burst, common.burst)
-                judge(LIBRARY, target, BARE_ALONGSIDE, value, note, LIBRARY_ALONGSIDE, flows=flows)
-            else:
-                value = ratio(burst_rate(target), burst_rate(bare))
-                judge(LIBRARY, target, BARE, value, flows=(target.burst, bare.burst))
-    hosted = None if bare is None else bare_alongside(bare)
-    if bare is not None and hosted is not None:
-        value, note = in_turns(HOSTING, hosted, bare)
-        judge(HOSTING, bare, BARE, value, note, flows=(hosted.join, bare.join))
-    for target in targets:
-        if target.longpoll is None:
-            continue
-        if bare is not None or target.paired is not None:
-            yardstick = bare_longpoll(target)
-            value = ratio(cpu_per_answer(target.longpoll), cpu_per_answer(yardstick))
-            below = resolution_words({target.name: target.longpoll, BARE_ALONGSIDE: yardstick})
-            judge(LONGPOLL, target, BARE_ALONGSIDE, value, below)
-            value = ratio(p99(target.longpoll), p99(yardstick))
-            judge(LONGPOLL_P99, target, BARE_ALONGSIDE, value, flows=(target.longpoll, yardstick))
-        value = ratio(p99(target.longpoll), p99(target.fanout))
-        flows = (target.longpoll, target.fanout)
-        judge(LONGPOLL_VS_WEBSOCKET, target, f"{target.name} WebSocket", value, flows=flows)
-    for target in targets:
-        if target.kind != "stage":
-            continue
-        for peer in peers:
-            ours, theirs, through = each_vs_bare(target, peer, rate)
-            title = f"burst deliveries/s vs {peer.label}" + through
-            flows = (target.burst, peer.burst)
-            value = ratio(ours, theirs)
-            judge(CHANNELS, target, peer.name, value, "", title, against=peer, flows=flows)
-        for versus in VERSUS:
-            for other in (by_name.get(name) for name in versus.others):
-                if other is None or not versus.holds_for(target):
-                    continue
-                ours, theirs, through = each_vs_bare(target, other, all_cpu)
-                who = f"{other.label} vs {target.name}" if versus.theirs_over_ours else ""
-                title = f"{PER_DELIVERY}, {who}" if who else f"{PER_DELIVERY} vs {other.label}"
-                value = versus.ratio(ours, theirs)
-                apart = "" if through else apart_words(target, other)
-                judge(
-                    versus.goal, target, other.name, value, versus.note, title + through,
-                    against=other, apart=apart,
-                )  # fmt: skip
-        one = None if target.alone is None else by_name.get(target.alone)
-        if one is not None:
-            value = ratio(chat_cpu(target.burst), chat_cpu(one.burst))
-            title = f"chat processes' CPU per delivery vs {one.name} alone"
-            judge(ALONE_CPU, target, one.name, value, "", title, against=one)
-            value = ratio(p99(target.fanout), p99(one.fanout))
-            title = f"fan-out p99 vs {one.name} alone"
-            flows = (target.fanout, one.fanout)
-            judge(ALONE_P99, target, one.name, value, "", title, against=one, flows=flows)
-    return found
+    comparisons = [
+        *(taken for target in targets for taken in against_bare(target, bare)),
+        *hosting(bare),
+        *(taken for target in targets for taken in long_polls(target, bare)),
+        *(taken for target in targets for taken in against_others(target, by_name)),
+    ]
+    return [judge(comparison, judged) for comparison in comparisons]
