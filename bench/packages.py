@@ -10,8 +10,8 @@ Keeping python-socketio's packages out of the bench's environment matters for th
 uvicorn needs click, and Autobahn, wherever click can be imported, colours the arguments
 of a debug line with it for every frame it sends, whether debug lines are logged or not.
 In one environment with uvicorn, our stages, the bare server and Daphne (all on Autobahn)
-paid for that with about twice their CPU per delivery (bench/README.md, "Each with its own
-packages", has the figures). The bench's own environment holds the stages' packages and
+paid for that with a third to a half more CPU per delivery (bench/README.md, "Each with its
+own packages", has the figures). The bench's own environment holds the stages' packages and
 bench/requirements.txt, no more.
 
 Each set is installed at most once per lockfile: a stamp in the folder the install makes
@@ -154,6 +154,6 @@ def click_warning() -> str:
     return (
         "warning: click can be imported in the bench's environment, so Autobahn colours a "
         "debug line with it for every frame it sends, and every target on Autobahn (our "
-        "stages, bare, Daphne) spends about twice its CPU per delivery; install only "
+        "stages, bare, Daphne) spends a third to a half more CPU per delivery; install only "
         "bench/requirements.txt and the stages' requirements there"
     )
