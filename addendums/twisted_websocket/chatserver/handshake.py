@@ -52,9 +52,13 @@ class ChatSocketResource(WebSocketResource):
             refuse(request, http.NOT_FOUND, "no_such_room", "There is no such room.")
         else:
             lookup = self.factory.find_room(room_id)
-            # Until the 101 goes out the connection is still HTTP's, so notifyFinish fails
-            # if the client goes away while Django is asked; then nobody joins the room.
-            request.notifyFinish().addErrback(lambda failure: lookup.cancel())
+            if not lookup.called:
+                # Until the 101 goes out the connection is still HTTP's, so notifyFinish
+                # fails if the client goes away while Django is asked; then nobody joins
+                # the room. A room the server knows is found at once, with nothing to
+                # wait for; and the module never finishes the request, so whatever
+                # notifyFinish held would stay with the connection for as long as it lasts.
+                request.notifyFinish().addErrback(lambda failure: lookup.cancel())
             lookup.addCallbacks(
                 self.room_found,
                 self.room_lookup_failed,
