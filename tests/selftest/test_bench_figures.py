@@ -27,7 +27,7 @@ from bench import figures, measure, meter, targets
 from bench.adapters import BareAdapter, ChannelsAdapter, StageAdapter, sequence_in, text_for
 from bench.collector import collector_paused
 from bench.cpuclock import CLOCK, PROCESS_CLOCK, PROCESS_TIMES, CpuClock, process_times
-from bench.measure import Pair, connections_held, crowd_spread, flows, repeated
+from bench.measure import Pair, ballast, connections_held, crowd_spread, flows, repeated
 from bench.options import PEERS, Options, chosen_targets, default_burst, parse
 from bench.pollflow import LongPolls
 from bench.pollload import HttpConnection
@@ -1796,3 +1796,11 @@ def test_a_stage_of_several_processes_is_skipped_in_one_line_without_its_servers
     assert cluster.alone == "history" and cluster.label == "scale_out (2 processes)"
     made = all_targets(("history", "scale_out"), REGISTRY, parse([], STAGES))
     assert [type(one).__name__ for one in made] == ["StageTarget", "ClusterTarget"]
+
+
+def test_the_warm_up_is_as_large_as_the_crowd() -> None:
+    """A smaller warm-up leaves some of the free memory a process starts with, more in one
+    start than the next, for the crowd to use: its memory per connection then moved by a
+    quarter from run to run (bench/measure.py's ballast)."""
+    assert ballast(parse(["--clients", "1000"], ["part3"])) == 1000
+    assert ballast(parse(["--quick"], ["part3"])) == 100
