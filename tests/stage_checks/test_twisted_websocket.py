@@ -395,7 +395,7 @@ def test_a_client_that_does_not_answer_a_ping_is_dropped(make_server: Callable) 
 
 
 def test_every_client_is_pinged_from_one_timer(make_server: Callable) -> None:
-    """A LoopingCall for each client held some 1.6 KiB of every idle connection; the
+    """A LoopingCall for each client held some 1.1 KiB of every idle connection; the
     factory keeps one for them all, from the first client in to the last one out."""
     server = make_server({"CHAT_PING_INTERVAL": "7", "CHAT_PING_TIMEOUT": "3"})
     clients = [server.join(1), server.join(1)]

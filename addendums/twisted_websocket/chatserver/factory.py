@@ -27,7 +27,7 @@ class ChatServerFactory:
         self.rooms = {}  # room id -> Room, for every room someone has joined
         self.clients = set()  # every WebSocket client in a room, whichever room: all pinged
         # One timer pings every client, rather than a LoopingCall for each: a thousand of
-        # those held some 1.6 KiB of every idle connection. Autobahn batches its clients'
+        # those held some 1.1 KiB of every idle connection. Autobahn batches its clients'
         # ping timers in the same way. It runs while anyone is connected (see join, leave).
         self.keepalive = task.LoopingCall(self.ping_clients)
         self.keepalive.clock = clock
