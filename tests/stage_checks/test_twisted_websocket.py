@@ -361,8 +361,8 @@ def test_a_quiet_client_is_pinged_and_kept_while_it_answers(make_server: Callabl
     server.clock.advance(0.1)
     assert len(frames_of(alice, PING)) == 1, (
         f"After CHAT_PING_INTERVAL (7 s) the server should have sent one ping; it sent "
-        f"{len(frames_of(alice, PING))}. Start a LoopingCall on the factory's clock when the "
-        "connection opens."
+        f"{len(frames_of(alice, PING))}. The factory's keepalive (a LoopingCall on its clock) "
+        "starts when the first client joins."
     )
     alice.server_side.dataReceived(frame(b"", PONG))
     server.clock.advance(6.9)
@@ -391,6 +391,40 @@ def test_a_client_that_does_not_answer_a_ping_is_dropped(make_server: Callable) 
     bob.disconnect()
     assert server.clock.getDelayedCalls() == [], (
         "A client that has gone still has timers running; stop its pings on connectionLost."
+    )
+
+
+def test_every_client_is_pinged_from_one_timer(make_server: Callable) -> None:
+    """A LoopingCall for each client held some 1.1 KiB of every idle connection; the
+    factory keeps one for them all, from the first client in to the last one out."""
+    server = make_server({"CHAT_PING_INTERVAL": "7", "CHAT_PING_TIMEOUT": "3"})
+    clients = [server.join(1), server.join(1)]
+    server.clock.advance(5)
+    clients.append(server.join(2))  # a late comer, in another room
+    timers = len(server.clock.getDelayedCalls())
+    assert timers == 1, (
+        f"Three clients are connected, and {timers} timers are set: there should be one, the "
+        "factory's keepalive, which pings them all. Start one LoopingCall on the factory "
+        "when the first client joins, rather than one in each protocol."
+    )
+    server.clock.advance(2)
+    assert [len(frames_of(client, PING)) for client in clients] == [1, 1, 1], (
+        "The keepalive should ping every connected client, whatever its room, the late "
+        "comer too (at most one CHAT_PING_INTERVAL after it joined)."
+    )
+    assert len(server.clock.getDelayedCalls()) == 1 + 3, "one keepalive and a pong timer each"
+    for client in clients:
+        client.server_side.dataReceived(frame(b"", PONG))
+        client.disconnect()
+    assert server.clock.getDelayedCalls() == [], (
+        "Every client has gone, and a timer is still set: the last client to leave should "
+        "stop the keepalive."
+    )
+    again = server.join()
+    server.clock.advance(7)
+    assert len(frames_of(again, PING)) == 1, (
+        "A client who came after everyone had left was not pinged: the keepalive should "
+        "start again with the next client who joins."
     )
 
 

@@ -7,7 +7,6 @@ checked on the frames' headers (with frames.py), pings that notice a client that
 gone, a rate limit, and letting go of a client that stops reading.
 """
 
-from twisted.internet import task
 from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from wsproto.utilities import LocalProtocolError
@@ -39,8 +38,6 @@ class ChatServerProtocol:
         self.tcp = request.transport  # the TCP connection beneath it all
         address = request.getClientAddress()
         self.peer = f"{address.host}:{address.port}"
-        self.keepalive = task.LoopingCall(self.ping)
-        self.keepalive.clock = factory.clock
 
     # -- the connection opens ---------------------------------------------------------------
 
@@ -61,12 +58,14 @@ class ChatServerProtocol:
         self.channel.dataReceived = reader.dataReceived
 
     def negotiationFinished(self):
-        """The 101 answer has gone out: the client joins its room and is welcomed."""
+        """The 101 answer has gone out: the client joins its room and is welcomed.
+
+        Joining also puts it among the clients the factory pings (see factory.py).
+        """
         config = self.factory.config
         self.room = self.factory.join(self, self.room_id)
         self.bucket = TokenBucket(config.rate, config.burst, self.factory.clock.seconds())
         self.send_json(messages.welcome(self.room.id, config))
-        self.keepalive.start(config.ping_interval, now=False)
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -141,7 +140,7 @@ class ChatServerProtocol:
     # -- keep-alive pings -----------------------------------------------------------------
 
     def ping(self):
-        """Every CHAT_PING_INTERVAL seconds: are you still there?"""
+        """Are you still there? The factory asks every client, every CHAT_PING_INTERVAL."""
         if self.pong_due is not None:
             return  # still waiting for the answer to the last one
         try:
@@ -170,8 +169,7 @@ class ChatServerProtocol:
         self.tcp.abortConnection()
 
     def stop_pinging(self):
-        if self.keepalive.running:
-            self.keepalive.stop()
+        """No pong can come now; the factory stops pinging the client once it leaves."""
         if self.pong_due is not None:
             self.pong_due.cancel()
             self.pong_due = None
