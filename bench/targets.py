@@ -322,7 +322,13 @@ class ChannelsTarget(Target):
         layer = "channels_redis RedisChannelLayer" if redis else "InMemoryChannelLayer"
         # A channel holds 100 messages by default and drops the rest: raised like our limits.
         capacity = str(max(100, 2 * options.burst_messages, 2 * options.fanout_messages))
-        super().__init__(name, label, {"layer": layer, "capacity": capacity})
+        settings = {"layer": layer, "capacity": capacity}
+        if redis:
+            # redis-py's pool holds 100 connections by default and refuses the 101st ("Too
+            # many connections"): a crowd leaving at once removes itself from its group
+            # all together. Raised like our limits, for the crowd and the warm-up.
+            settings["redis connections"] = str(max(100, 2 * options.clients))
+        super().__init__(name, label, settings)
         self.redis = redis
         self.rooms = options.rooms
 
@@ -348,6 +354,7 @@ class ChannelsTarget(Target):
                 redis = stack.enter_context(RedisServer(workdir / "redis"))
                 helpers = {"redis": redis.pid} if redis.pid is not None else {}
                 env.update(PEER_CHANNEL_LAYER="redis", PEER_REDIS_PORT=str(redis.port))
+                env["PEER_REDIS_CONNECTIONS"] = self.settings["redis connections"]
                 self.settings["redis"] = f"redis-server on {redis.host}:{redis.port}"
             argv = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port)]
             argv.append("channels_chat.asgi:application")

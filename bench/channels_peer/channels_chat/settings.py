@@ -4,6 +4,8 @@ The bench sets the channel layer through the environment:
     PEER_CHANNEL_LAYER  "memory" (the default) or "redis"
     PEER_REDIS_PORT     the port of the redis-server the bench started
     PEER_CAPACITY       messages a channel may hold before more are dropped
+    PEER_REDIS_CONNECTIONS
+                        connections the Redis layer's pool may hold at once
 """
 
 import os
@@ -38,7 +40,13 @@ if os.environ.get("PEER_CHANNEL_LAYER", "memory") == "redis":
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [("127.0.0.1", int(os.environ["PEER_REDIS_PORT"]))],
+                "hosts": [
+                    {
+                        "host": "127.0.0.1",
+                        "port": int(os.environ["PEER_REDIS_PORT"]),
+                        "max_connections": int(os.environ.get("PEER_REDIS_CONNECTIONS", "100")),
+                    }
+                ],
                 "capacity": _capacity,
             },
         }
