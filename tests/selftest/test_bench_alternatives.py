@@ -449,13 +449,18 @@ def test_a_failed_npm_ci_says_so_with_its_last_lines(
     assert not node.installed()
 
 
+def python_packages(tmp_path: Path, requirements: str) -> packages.PythonPackages:
+    folder = tmp_path / "peer"
+    folder.mkdir()
+    (folder / "requirements.txt").write_text(requirements)
+    return packages.PythonPackages(folder=folder, whose="the peer")
+
+
 def test_python_packages_get_a_fresh_environment_once_per_lockfile(tmp_path: Path) -> None:
     """A requirements.txt with nothing to install, so that pip needs no index: the
     environment is made, kept while the lockfile stays, and made afresh when it changes."""
-    folder = tmp_path / "peer"
-    folder.mkdir()
-    (folder / "requirements.txt").write_text("# nothing pinned\n")
-    peer = packages.PythonPackages(folder=folder, whose="the peer")
+    peer = python_packages(tmp_path, "# nothing pinned\n")
+    folder = peer.folder
     peer.install(tmp_path / "pip.log")
     assert peer.python.is_file() and peer.installed()
     left = folder / ".venv" / "left-behind"
@@ -468,10 +473,7 @@ def test_python_packages_get_a_fresh_environment_once_per_lockfile(tmp_path: Pat
 
 
 def test_a_failed_pip_install_says_so_and_leaves_nothing_installed(tmp_path: Path) -> None:
-    folder = tmp_path / "peer"
-    folder.mkdir()
-    (folder / "requirements.txt").write_text("this is not a requirement!\n")
-    peer = packages.PythonPackages(folder=folder, whose="the peer")
+    peer = python_packages(tmp_path, "this is not a requirement!\n")
     with pytest.raises(ServerError, match=r"(?s)python -m pip.*failed.*the peer cannot start"):
         peer.install(tmp_path / "pip.log")
     assert not peer.installed()
@@ -485,10 +487,7 @@ def test_python_packages_come_from_the_wheelhouse_when_one_is_set(
     wheelhouse = tmp_path / "wheelhouse"
     wheelhouse.mkdir()
     monkeypatch.setenv("CHAT_WHEELHOUSE", str(wheelhouse))
-    folder = tmp_path / "peer"
-    folder.mkdir()
-    (folder / "requirements.txt").write_text("bidict==0.24.1\n")
-    peer = packages.PythonPackages(folder=folder, whose="the peer")
+    peer = python_packages(tmp_path, "bidict==0.24.1\n")
     with pytest.raises(ServerError, match=r"(?s)the peer cannot start.*bidict==0.24.1"):
         peer.install(tmp_path / "pip.log")
     assert f"Looking in links: {wheelhouse}" in (tmp_path / "pip.log").read_text()
