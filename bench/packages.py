@@ -31,7 +31,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.package_source import wheelhouse_from_environment
+from harness.package_source import Wheelhouse, WheelhouseError, wheelhouse_from_environment
 
 from .servers import ServerError, log_tail
 
@@ -107,11 +107,19 @@ class PythonPackages(Packages):
         return self.folder / self.made / "bin" / "python"
 
     def environment(self) -> dict[str, str]:
-        wheelhouse = wheelhouse_from_environment()
+        wheelhouse = self.wheelhouse()
         return {} if wheelhouse is None else wheelhouse.install_env()
 
+    def wheelhouse(self) -> Wheelhouse | None:
+        """The wheelhouse CHAT_WHEELHOUSE names, None when it is not set; ServerError, in
+        its plain words, when it names no wheelhouse."""
+        try:
+            return wheelhouse_from_environment()
+        except WheelhouseError as error:
+            raise ServerError(f"{self.whose} cannot be installed: {error}") from None
+
     def commands(self) -> list[list[str]]:
-        wheelhouse = wheelhouse_from_environment()
+        wheelhouse = self.wheelhouse()
         source = [] if wheelhouse is None else wheelhouse.install_options()
         return [
             [sys.executable, "-m", "venv", "--clear", self.made],

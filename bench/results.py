@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -294,6 +294,13 @@ class Memory:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "per_connection_kib": self.per_connection_kib}
+
+    @classmethod
+    def median_of(cls, readings: Sequence[Memory]) -> Memory:
+        """The reading whose memory per connection is the median; of an even number, the
+        higher of the middle two."""
+        ordered = sorted(readings, key=lambda memory: memory.per_connection_kib or 0.0)
+        return ordered[len(ordered) // 2]
 
 
 @dataclass

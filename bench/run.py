@@ -178,17 +178,10 @@ def bare_memory(served: str, options: Options, workdir: Path) -> Memory | None:
             return None
         progress(f"idle memory: {memory.per_connection_kib} KiB per connection")
         readings.append(memory)
-    median = median_memory(readings)
+    median = Memory.median_of(readings)
     if len(readings) > 1:
         progress(f"median of {len(readings)}: {median.per_connection_kib} KiB per connection")
     return median
-
-
-def median_memory(readings: Sequence[Memory]) -> Memory:
-    """The reading whose memory per connection is the median (of an even number, the
-    higher of the middle two)."""
-    ordered = sorted(readings, key=lambda memory: memory.per_connection_kib or 0.0)
-    return ordered[len(ordered) // 2]
 
 
 def with_bare_memories(results: Sequence[TargetResult], memories: Mapping[str, Memory]) -> None:

@@ -493,6 +493,16 @@ def test_python_packages_come_from_the_wheelhouse_when_one_is_set(
     assert f"Looking in links: {wheelhouse}" in (tmp_path / "pip.log").read_text()
 
 
+def test_a_wheelhouse_that_is_not_there_is_said_in_plain_words(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CHAT_WHEELHOUSE", str(tmp_path / "nowhere"))
+    peer = python_packages(tmp_path, "bidict==0.24.1\n")
+    with pytest.raises(ServerError, match=r"the peer cannot be installed: CHAT_WHEELHOUSE is"):
+        peer.install(tmp_path / "pip.log")
+    assert not peer.installed()
+
+
 def test_click_in_the_bench_s_environment_is_warned_of(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

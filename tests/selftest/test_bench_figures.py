@@ -49,7 +49,6 @@ from bench.run import (
     bare_memories,
     goals_note,
     judged_here,
-    median_memory,
     reference_stages,
     run_target,
     take_turns_with,
@@ -1814,4 +1813,4 @@ def test_the_bare_broadcast_s_memory_is_the_median_of_its_fresh_processes() -> N
     FRESH_READINGS): the median leaves it out, a single reading would have taken it."""
     readings = [Memory(80_000, 86_700, 1000), Memory(80_000, 85_000, 1000)]
     readings.append(Memory(80_000, 86_600, 1000))
-    assert median_memory(readings).per_connection_kib == 6.6
+    assert Memory.median_of(readings).per_connection_kib == 6.6
