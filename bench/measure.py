@@ -1,12 +1,13 @@
 """The measurements on one started target, in order: warm-up, join storm, idle memory,
 fan-out at a steady rate and (where the target long-polls) long-poll fan-out, then burst.
 
-Each flow a goal judges (long-poll, burst) runs ``options.repeats`` times and the median run
-is kept: on a machine that other programs share, any one run may be hit by a pause that
-says nothing about the server. A run that lasts LONG_ENOUGH seconds averages such
-pauses out, and is not repeated. The WebSocket fan-out, which no goal judges, runs once.
-Every timed part (a join storm, a run of a flow) reads what each process of the target
-spent on it, and how busy it kept the load client (meter.py).
+Each flow a goal judges (long-poll, burst) runs ``options.repeats`` times (the burst
+``options.bursts`` times) and the median run is kept: on a machine that other programs
+share, any one run may be hit by a pause that says nothing about the server. A run that
+lasts LONG_ENOUGH seconds averages such pauses out, and is not repeated. The WebSocket
+fan-out, which no goal judges, runs once. Every timed part (a join storm, a run of a flow)
+reads what each process of the target spent on it, and how busy it kept the load client
+(meter.py).
 """
 
 from __future__ import annotations
@@ -144,13 +145,13 @@ def seconds_words(join: Join) -> str:
 
 async def repeated(
     run: Callable[[], Awaitable[Flow]],
-    options: Options,
+    times: int,
     figure: Callable[[Flow], float | None],
     higher_is_better: bool,
 ) -> Flow:
-    """The median of up to ``options.repeats`` runs of a flow, by ``figure``."""
+    """The median of up to ``times`` runs of a flow, by ``figure``."""
     runs: list[Flow] = []
-    while len(runs) < options.repeats:
+    while len(runs) < times:
         if runs:
             await asyncio.sleep(SETTLE)
         runs.append(await run())
@@ -318,7 +319,9 @@ async def measure(
                 await pair.burst()
             return ours
 
-        result.burst = await repeated(burst, options, BURST_RATE.value, higher_is_better=True)
+        result.burst = await repeated(
+            burst, options.bursts, BURST_RATE.value, higher_is_better=True
+        )
         words = latency_words(result.burst) + runs_words(result.burst, " deliveries/s")
         say(f"burst of {options.burst_messages}: {words}")
     finally:
@@ -368,7 +371,9 @@ async def flows(
         await asyncio.sleep(SETTLE)
         for side in sides:
             await side.start()
-        result.longpoll = await repeated(in_turns, options, POLL_P99.value, higher_is_better=False)
+        result.longpoll = await repeated(
+            in_turns, options.repeats, POLL_P99.value, higher_is_better=False
+        )
     finally:
         for side in sides:
             await side.close()

@@ -212,15 +212,20 @@ def table(targets: Sequence[TargetResult], options: Options) -> str:
 def flows_note(options: Options) -> str:
     """What the flows' figures are, under the table."""
     cpu = (
-        f"CPU per unit of work counts every process of the target, over every run. "
+        f"CPU per unit of work counts every process of the target, over every run; the "
+        "goals compare it turn by turn. "
         f"{CLIENT_BOUND_WORDS}: the load client's busiest core was over {CLIENT_BOUND:.0%} "
         "busy (in the busiest run), so the wall-clock figure measures the client."
     )
-    if options.repeats == 1:
+    if options.bursts == 1:
         return f"Each flow ran once. {cpu}"
+    runs = str(options.bursts)
+    if options.repeats != options.bursts:
+        runs += f" and {options.repeats}"
     return (
-        f"The burst's and long-poll's figures are those of their median run of "
-        f"{options.repeats} (by deliveries/s and p99), bare twisted.web's long-poll taking "
+        f"The burst's and long-poll's figures are those of their median run of {runs} "
+        "(by deliveries/s and p99), the bare "
+        "broadcast's bursts and bare twisted.web's long-poll taking "
         "turns with each stage's; a run of 5 s or more is not repeated. Lost counts all runs. "
         f"The WebSocket fan-out, which no goal judges, ran once. {cpu}"
     )

@@ -17,7 +17,7 @@ from typing import Any
 from .cpuclock import below_resolution
 from .stats import Latency
 
-SCHEMA = 8
+SCHEMA = 9
 """Raised when the JSON's shape changes, so that readers of older files can tell."""
 
 AUTOBAHN = "Autobahn"
@@ -95,6 +95,12 @@ class Flow:
     client_busy: float | None = None
     """The load client's busiest process: CPU seconds it spent per second of the flow (1.0
     is a whole core); of several runs, the busiest run's."""
+    cpu_runs: list[float | None] = field(default_factory=list)
+    """When this is the median of several runs: each run's CPU per unit of work in µs,
+    every process of the target counted (per copy delivered, or per poll answer), in the
+    order they ran, so that goals can compare them turn by turn."""
+    chat_cpu_runs: list[float | None] = field(default_factory=list)
+    """The same, the chat processes' alone, per copy delivered (WebSocket flows)."""
 
     @property
     def lost(self) -> int:
@@ -144,6 +150,8 @@ class Flow:
             else None,
             helper_cpu_s=helpers,
             client_busy=busiest(flow.client_busy for flow in flows),
+            cpu_runs=[flow.cpu_per_unit for flow in flows],
+            chat_cpu_runs=[flow.chat_us_per_delivery for flow in flows],
         )
 
     @property
@@ -193,6 +201,12 @@ class Flow:
             return None
         return self.us_per_delivery(self.server_cpu_s + sum(self.helper_cpu_s.values()))
 
+    @property
+    def cpu_per_unit(self) -> float | None:
+        """Every process's CPU per unit of work, µs: per copy delivered in a WebSocket
+        flow, per answer in a long-poll flow."""
+        return self.cpu_us_per_answer if self.answers else self.all_us_per_delivery
+
     def helper_us_per_delivery(self, role: str) -> float | None:
         return self.us_per_delivery(self.helper_cpu_s.get(role))
 
@@ -235,6 +249,8 @@ class Join:
     client_busy: float | None = None
     """The load client's busiest process: CPU seconds per second of the storm (of several
     storms, the busiest one's)."""
+    cpu_runs: list[float | None] = field(default_factory=list)
+    """Each storm's CPU per handshake in µs, when this is the median of several."""
 
     @classmethod
     def median_of(cls, storms: list[Join]) -> Join:
@@ -254,6 +270,7 @@ class Join:
             cpu_resolution_s=storms[0].cpu_resolution_s,
             handshakes=sum(storm.handshakes for storm in metered),
             client_busy=busiest(storm.client_busy for storm in storms),
+            cpu_runs=[storm.cpu_us_per_handshake for storm in storms],
         )
 
     @property
@@ -423,6 +440,9 @@ class Figure:
     part: Callable[[TargetResult], Measured | None]
     value: Callable[[Any], float | None]
     """The figure, given what ``part`` found."""
+    each: Callable[[Any], list[float | None]] | None = None
+    """The figure in each run of what ``part`` found, in the order they ran, where it
+    keeps them: what the goals compare turn by turn (verdicts.in_turns)."""
 
     def measured(self, target: TargetResult | None) -> Measured | None:
         """The part of ``target``'s results the figure is read off; None if not measured."""
@@ -433,22 +453,38 @@ class Figure:
         found = self.measured(target)
         return None if found is None else self.value(found)
 
+    def runs(self, target: TargetResult | None) -> list[float | None]:
+        """The figure in each run on ``target``; [] where there was one run, or none."""
+        found = self.measured(target)
+        return [] if found is None or self.each is None else list(self.each(found))
+
 
 def p99(flow: Flow) -> float | None:
     return None if flow.latency is None else flow.latency.p99
 
 
-JOIN_TIME = Figure(lambda t: t.join, lambda join: join.seconds)
-HANDSHAKE_CPU = Figure(lambda t: t.join, lambda join: join.cpu_us_per_handshake)
+def cpu_runs(part: Flow | Join) -> list[float | None]:
+    return part.cpu_runs
+
+
+def runs(part: Flow | Join) -> list[float | None]:
+    """Each run's figure that picked the median (Flow.runs, Join.runs)."""
+    return part.runs
+
+
+JOIN_TIME = Figure(lambda t: t.join, lambda join: join.seconds, runs)
+HANDSHAKE_CPU = Figure(lambda t: t.join, lambda join: join.cpu_us_per_handshake, cpu_runs)
 IDLE_MEMORY = Figure(lambda t: t.memory, lambda memory: memory.per_connection_kib)
 FANOUT_P99 = Figure(lambda t: t.fanout, p99)
-BURST_RATE = Figure(lambda t: t.burst, lambda burst: burst.deliveries_per_s)
-CHATS_DELIVERY_CPU = Figure(lambda t: t.burst, lambda burst: burst.chat_us_per_delivery)
+BURST_RATE = Figure(lambda t: t.burst, lambda burst: burst.deliveries_per_s, runs)
+CHATS_DELIVERY_CPU = Figure(
+    lambda t: t.burst, lambda burst: burst.chat_us_per_delivery, lambda burst: burst.chat_cpu_runs
+)
 """The chat processes' CPU per copy delivered in the burst, all of them together."""
-DELIVERY_CPU = Figure(lambda t: t.burst, lambda burst: burst.all_us_per_delivery)
+DELIVERY_CPU = Figure(lambda t: t.burst, lambda burst: burst.all_us_per_delivery, cpu_runs)
 """Every process's CPU per copy delivered in the burst: the chat processes' and helpers'."""
-POLL_P99 = Figure(lambda t: t.longpoll, p99)
-ANSWER_CPU = Figure(lambda t: t.longpoll, lambda poll: poll.cpu_us_per_answer)
+POLL_P99 = Figure(lambda t: t.longpoll, p99, runs)
+ANSWER_CPU = Figure(lambda t: t.longpoll, lambda poll: poll.cpu_us_per_answer, cpu_runs)
 
 
 def run_json(

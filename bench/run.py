@@ -266,7 +266,8 @@ def main(argv: Sequence[str]) -> int:
         f"bench: {options.clients} clients, fan-out {options.fanout_messages} messages at "
         f"{options.rate:g}/s, burst of {options.burst_messages}, join {options.join_concurrency} "
         f"at a time (median of {options.join_storms} storms), each flow's median of "
-        f"{options.repeats} run{'s' if options.repeats > 1 else ''}; "
+        f"{options.repeats} run{'s' if options.repeats > 1 else ''} "
+        f"({options.bursts} of the burst); "
         f"targets: {', '.join(options.targets)}; servers' CPU time read with the {CLOCK.name} "
         f"({CLOCK.resolution_s:g} s resolution)"
     )

@@ -304,11 +304,17 @@ class Verdict:
         return {**asdict(self), "verdict": self.word}
 
 
-def ratio(top: float | None, bottom: float | None) -> float | None:
-    """top / bottom, rounded to 2 places; None when either is missing or bottom is 0."""
+def quotient(top: float | None, bottom: float | None) -> float | None:
+    """top / bottom; None when either is missing or bottom is 0."""
     if top is None or bottom is None or bottom == 0:
         return None
-    return round(top / bottom, 2)
+    return top / bottom
+
+
+def ratio(top: float | None, bottom: float | None) -> float | None:
+    """top / bottom, rounded to 2 places; None when either is missing or bottom is 0."""
+    value = quotient(top, bottom)
+    return None if value is None else round(value, 2)
 
 
 EACH_VS_BARE = ", each vs bare alongside"
@@ -323,16 +329,31 @@ def each_vs_bare(
 
     Two targets are measured minutes apart, perhaps on a machine busier at one time than the
     other: the bare broadcast measured alongside each of them moves with the machine, so
-    each as a share of it compares what the two targets do, not when they ran."""
+    each as a share of it compares what the two targets do, not when they ran. Each share
+    is the median of the turns' shares, where there were turns (share_of_bare)."""
     top, bottom = figure.of(ours), figure.of(theirs)
     if theirs.paired is None:
         return top, bottom, ""
     served = theirs.paired.websockets
-    ours_bare = figure.of(ours.bare_alongside(served))
-    theirs_bare = figure.of(theirs.bare_alongside(served))
-    if top is None or bottom is None or not (ours_bare and theirs_bare):
+    ours_share = share_of_bare(figure, ours, ours.bare_alongside(served))
+    theirs_share = share_of_bare(figure, theirs, theirs.bare_alongside(served))
+    if top is None or bottom is None or ours_share is None or theirs_share is None:
         return top, bottom, ""
-    return top / ours_bare, bottom / theirs_bare, EACH_VS_BARE
+    return ours_share, theirs_share, EACH_VS_BARE
+
+
+def share_of_bare(figure: Figure, target: TargetResult, bare: TargetResult | None) -> float | None:
+    """``figure`` on ``target`` as a share of the bare broadcast's measured in turns with it:
+    the median of the turns' shares, or, of a single turn, its share; None where the bare
+    broadcast measured nothing alongside."""
+    turns = [
+        share
+        for top, bottom in turn_pairs(figure.runs(target), figure.runs(bare))
+        if (share := quotient(top, bottom)) is not None
+    ]
+    if turns:
+        return statistics.median(turns)
+    return quotient(figure.of(target), figure.of(bare))
 
 
 def apart_words(ours: TargetResult, theirs: TargetResult) -> str:
@@ -347,36 +368,49 @@ def apart_words(ours: TargetResult, theirs: TargetResult) -> str:
     )
 
 
-def turn_ratios(ours: Sequence[float | None], theirs: Sequence[float | None]) -> list[float]:
-    """Each turn's ratio, ours[i] / theirs[i], the two runs measured one right after the
-    other; none at all unless every turn has both figures.
+def turn_pairs(
+    ours: Sequence[float | None], theirs: Sequence[float | None]
+) -> list[tuple[float, float]]:
+    """Each turn's two figures, ours[i] and theirs[i], the two runs measured one right after
+    the other; none at all unless every turn has both.
 
-    The goals take their median: a moment when the machine is busier slows both runs of a
-    turn alike, or spoils that one turn's ratio only, where the ratio of the two medians
-    would let one side's slow run and the other's quick one, minutes apart, decide it."""
+    The goals take the median of the turns' ratios: a moment when the machine is busier
+    slows both runs of a turn alike, or spoils that one turn's ratio only, where the ratio
+    of two medians or of two sums would let one side's slow run and the other's quick one,
+    minutes apart, decide it. On a shared virtual machine the same server's CPU per delivery
+    moves by up to half from one burst to the next (see bench/README.md)."""
     if len(ours) != len(theirs):
         return []
-    ratios = [ratio(top, bottom) for top, bottom in zip(ours, theirs, strict=True)]
-    return [value for value in ratios if value is not None] if None not in ratios else []
+    pairs = zip(ours, theirs, strict=True)
+    kept = [(top, bottom) for top, bottom in pairs if top is not None and bottom]
+    return kept if len(kept) == len(ours) else []
 
 
-def runs_of(figure: Figure, target: TargetResult) -> list[float | None]:
-    """``figure`` in each run of the flow it is read off, in the order they ran: for the
-    figure that picked the median run (Join.runs, Flow.runs), the join storms' time or the
-    bursts' deliveries/s."""
-    part = figure.measured(target)
-    return list(part.runs) if isinstance(part, (Flow, Join)) else []
+def turn_ratios(ours: Sequence[float | None], theirs: Sequence[float | None]) -> list[float]:
+    """Each turn's ratio, ours[i] / theirs[i] (turn_pairs), rounded to 2 places."""
+    return [round(top / bottom, 2) for top, bottom in turn_pairs(ours, theirs)]
 
 
 def in_turns(figure: Figure, ours: TargetResult, theirs: TargetResult) -> tuple[float | None, str]:
-    """The ratio of ``ours`` to ``theirs``, taken in turns, by ``figure`` (one runs_of
-    keeps), and a note: the median of the turns' ratios when there were turns, else the
-    plain ratio."""
-    turns = turn_ratios(runs_of(figure, ours), runs_of(figure, theirs))
+    """The ratio of ``ours`` to ``theirs``, taken in turns, by ``figure``: the median of the
+    turns' ratios when there were turns, with a note that lists them, else the plain
+    ratio."""
+    turns = turn_ratios(figure.runs(ours), figure.runs(theirs))
     if len(turns) < 2:
         return ratio(figure.of(ours), figure.of(theirs)), ""
-    words = "median of the turns: " + ", ".join(f"{turn:g}" for turn in turns)
-    return round(statistics.median(turns), 2), words
+    return round(statistics.median(turns), 2), turns_words(turns)
+
+
+def turns_words(turns: Sequence[float]) -> str:
+    """The turns' ratios a median was taken of; the middle ones where there are many."""
+    shown = [f"{turn:g}" for turn in sorted(turns)] if len(turns) > SHOWN_TURNS else None
+    if shown is None:
+        return "median of the turns: " + ", ".join(f"{turn:g}" for turn in turns)
+    return f"median of {len(turns)} turns, from {shown[0]} to {shown[-1]}"
+
+
+SHOWN_TURNS = 5
+"""A note lists the turns' ratios one by one up to this many; of more, their range."""
 
 
 def resolution_words(flows: Mapping[str, Flow | None]) -> str:
@@ -477,9 +511,10 @@ def compare(
 ) -> Comparison:
     """``goal``'s ratio of ``figure`` on ``ours`` to ``figure`` on ``theirs``, with ``note``
     beside it. ``turns``: the two were measured in turns, and the ratio is the median of
-    the turns' ratios (in_turns), which the note then lists instead."""
+    the turns' ratios (in_turns), which the note then lists first."""
     if turns and theirs is not None:
-        value, note = in_turns(figure, ours, theirs)
+        value, listed = in_turns(figure, ours, theirs)
+        note = "; ".join(words for words in (listed, note) if words)
     else:
         value = ratio(figure.of(ours), figure.of(theirs))
     measured = (figure.measured(ours), figure.measured(theirs))
@@ -495,11 +530,12 @@ def against_bare(target: TargetResult, bare: TargetResult | None) -> Iterator[Co
     if target.kind == BARE or yardstick is None:
         return
     versus = BARE if alongside is None else alongside_words(target)
-    for goal, figure in ((JOIN, JOIN_TIME), (BURST, BURST_RATE)):  # each run's figure kept
+    taken_in_turns = alongside is not None
+    for goal, figure in (
+        (JOIN, JOIN_TIME), (BURST, BURST_RATE), (JOIN_CPU, HANDSHAKE_CPU), (BURST_CPU, DELIVERY_CPU)
+    ):  # fmt: skip
         title = titled(goal, versus)
-        yield compare(goal, figure, target, yardstick, versus, title, turns=alongside is not None)
-    for goal, figure in ((JOIN_CPU, HANDSHAKE_CPU), (BURST_CPU, DELIVERY_CPU)):  # all runs' CPU
-        yield compare(goal, figure, target, yardstick, versus, titled(goal, versus))
+        yield compare(goal, figure, target, yardstick, versus, title, turns=taken_in_turns)
     served = BARE if alongside is None else alongside.label
     yield compare(MEMORY, IDLE_MEMORY, target, yardstick, served, titled(MEMORY, served))
     if bare is None or alongside is None or target.kind != "stage":
@@ -536,7 +572,9 @@ def long_polls(target: TargetResult, bare: TargetResult | None) -> Iterator[Comp
         alongside = target.bare_alongside()
         bare_polls = None if alongside is None else alongside.longpoll
         below = resolution_words({target.name: target.longpoll, BARE_ALONGSIDE: bare_polls})
-        yield compare(LONGPOLL, ANSWER_CPU, target, alongside, BARE_ALONGSIDE, note=below)
+        yield compare(
+            LONGPOLL, ANSWER_CPU, target, alongside, BARE_ALONGSIDE, turns=True, note=below
+        )
         yield compare(LONGPOLL_P99, POLL_P99, target, alongside, BARE_ALONGSIDE)
     value = ratio(POLL_P99.of(target), FANOUT_P99.of(target))
     measured = (target.longpoll, target.fanout)
@@ -563,20 +601,34 @@ def against_others(
         for other in (by_name.get(name) for name in versus.others):
             if other is None or not versus.holds_for(target):
                 continue
-            ours, theirs, through = each_vs_bare(target, other, DELIVERY_CPU)
             who = f"{other.label} vs {target.name}" if versus.theirs_over_ours else ""
             title = f"{PER_DELIVERY}, {who}" if who else f"{PER_DELIVERY} vs {other.label}"
-            apart = "" if through else apart_words(target, other)
-            yield Comparison(
-                versus.goal, target, other.name, versus.ratio(ours, theirs), versus.note,
-                title + through, other, apart=apart,
-            )  # fmt: skip
+            yield through_bare(versus.goal, DELIVERY_CPU, target, other, title, versus)
     one = None if target.alone is None else by_name.get(target.alone)
     if one is not None:
         title = f"chat processes' CPU per delivery vs {one.name} alone"
-        yield compare(ALONE_CPU, CHATS_DELIVERY_CPU, target, one, one.name, title, against=one)
+        yield through_bare(ALONE_CPU, CHATS_DELIVERY_CPU, target, one, title)
         title = f"fan-out p99 vs {one.name} alone"
         yield compare(ALONE_P99, FANOUT_P99, target, one, one.name, title, against=one)
+
+
+def through_bare(
+    goal: Goal,
+    figure: Figure,
+    target: TargetResult,
+    other: TargetResult,
+    title: str,
+    versus: Versus | None = None,
+) -> Comparison:
+    """``goal``'s ratio of ``figure`` on ``target`` to ``figure`` on ``other``, each as a
+    share of the bare broadcast measured in turns with it (each_vs_bare); without those
+    turns, a ratio of figures taken at different times, which judges nothing. ``versus``:
+    the line of VERSUS the goal comes from, which says which way round the ratio is."""
+    ours, theirs, through = each_vs_bare(target, other, figure)
+    value = versus.ratio(ours, theirs) if versus is not None else ratio(ours, theirs)
+    apart = "" if through or value is None else apart_words(target, other)
+    note = "" if versus is None else versus.note
+    return Comparison(goal, target, other.name, value, note, title + through, other, apart=apart)
 
 
 def judge(comparison: Comparison, judged: Collection[str] | None) -> Verdict:

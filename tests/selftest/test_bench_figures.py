@@ -36,7 +36,9 @@ from bench.report import BELOW_RESOLUTION, table, verdict_lines
 from bench.results import (
     AUTOBAHN,
     AUTOBAHN_IN_TWISTED_WEB,
+    BURST_RATE,
     CLIENT_BOUND_WORDS,
+    POLL_P99,
     TWISTED_WEBSOCKET,
     Flow,
     Join,
@@ -66,7 +68,7 @@ from bench.targets import (
     chat_process,
     stage_settings,
 )
-from bench.verdicts import judged_stages, verdicts
+from bench.verdicts import EACH_VS_BARE, judged_stages, verdicts
 from bench.wsload import Swarm
 from harness.processes import free_port
 from harness.services import MissingProgram
@@ -643,7 +645,7 @@ def test_results_json_has_one_entry_per_target_and_plain_figures() -> None:
         verdicts=[v.to_json() for v in found],
     )
     data = json.loads(json.dumps(data))  # plain JSON all the way down
-    assert data["schema"] == 8
+    assert data["schema"] == 9
     assert list(data["targets"]) == ["bare", "part3", "channels-redis"]
     part3 = data["targets"]["part3"]
     assert set(part3) == {
@@ -742,7 +744,7 @@ def test_a_flow_runs_as_often_as_asked_unless_one_run_is_long_enough() -> None:
             started.append(durations[len(started)])
             return timed_flow(10.0 * len(started), seconds=started[-1])
 
-        asyncio.run(repeated(run, options, p99_of, higher_is_better=False))
+        asyncio.run(repeated(run, options.repeats, p99_of, higher_is_better=False))
         return started
 
     assert runs_of([1.0, 1.0, 1.0, 1.0]) == [1.0, 1.0, 1.0]
@@ -914,7 +916,7 @@ def test_a_stage_on_another_library_has_bursts_of_bare_autobahn_in_turns_too(
     assert len(paired.burst.runs) == len(paired.common_burst.runs) == 2
     assert paired.common_burst.delivered == paired.common_burst.expected > 0
     data = run_json(started="", options={}, machine={}, targets=[], verdicts=[])
-    assert data["schema"] == 8 and paired.to_json()["common_burst"]["delivered"] > 0
+    assert data["schema"] == 9 and paired.to_json()["common_burst"]["delivered"] > 0
 
 
 def test_each_target_takes_turns_with_the_bare_broadcast_served_as_it_serves_its_own() -> None:
@@ -1614,6 +1616,92 @@ def test_runs_of_a_burst_add_up_their_cpu_and_deliveries() -> None:
     median = Flow.median_of(runs, lambda f: f.deliveries_per_s, higher_is_better=True)
     assert (median.server_cpu_s, median.cpu_deliveries) == (4.0, 2000)
     assert median.helper_cpu_s == {"redis": 0.4} and median.chat_us_per_delivery == 2000.0
+    assert median.cpu_runs == [1100.0, 3300.0], "each run's, every process, for the turns"
+    assert median.chat_cpu_runs == [1000.0, 3000.0], "each run's, the chat processes'"
+    storms = Join.median_of([metered_join(0.5, 100.0), metered_join(0.6, 300.0)])
+    assert storms.cpu_runs == [100.0, 300.0] and storms.cpu_us_per_handshake == 200.0
+
+
+def bursts(*chat_seconds: float, helpers: dict[str, float] | None = None) -> Flow:
+    """Bursts of 100 000 deliveries, one per figure in ``chat_seconds`` (the chat processes'
+    CPU seconds in it), kept as measure keeps them: the median run, with every run's CPU."""
+    runs = [burst_with_cpu(seconds, dict(helpers or {})) for seconds in chat_seconds]
+    return Flow.median_of(runs, BURST_RATE.value, higher_is_better=True)
+
+
+def test_cpu_goals_against_bare_take_the_median_of_the_turns_ratios() -> None:
+    """One burst in three spent twice as much, on a virtual machine whose neighbours took the
+    cache for a moment: the turns' median ignores it where the sums would miss the goal."""
+    ours = target("part3", "stage", join=0.6, rate=900, burst=bursts(0.5, 1.0, 0.5))
+    ours.join = Join.median_of([metered_join(0.6, us) for us in (120.0, 400.0, 120.0)])
+    ours.longpoll = Flow.median_of(
+        [polls(25.0, us) for us in (150.0, 150.0, 450.0)], POLL_P99.value, higher_is_better=False
+    )
+    ours.paired = Paired(
+        join=Join.median_of([metered_join(0.5, 100.0)] * 3),
+        burst=bursts(0.5, 0.5, 0.5),
+        longpoll=Flow.median_of([polls(20.0, 120.0)] * 3, POLL_P99.value, higher_is_better=False),
+    )
+    found = verdicts([ours])
+    burst = by_goal(found, "burst_cpu_vs_bare", "part3")
+    assert (burst.ratio, burst.word) == (1.0, "met"), (
+        "bench/verdicts.py: the burst's CPU per delivery must be compared turn by turn (1, 2, "
+        f"1: median 1), not as the runs' sums (10 / 7.5 µs = 1.33x); got {burst}"
+    )
+    assert burst.note == "median of the turns: 1, 2, 1"
+    join = by_goal(found, "join_cpu_vs_bare", "part3")
+    assert (join.ratio, join.word) == (1.2, "met"), f"median of 1.2, 4, 1.2; got {join}"
+    longpoll = by_goal(found, "longpoll_cpu_vs_bare", "part3")
+    assert (longpoll.ratio, longpoll.word) == (1.25, "met"), "median of 1.25, 1.25, 3.75"
+    assert longpoll.note == "median of the turns: 1.25, 1.25, 3.75"
+
+
+def test_a_note_gives_the_range_of_many_turns() -> None:
+    ours = target("part3", "stage", join=0.6, rate=900, burst=bursts(*[0.5] * 14, 0.9))
+    ours.paired = Paired(burst=bursts(*[0.5] * 15))
+    verdict = by_goal(verdicts([ours]), "burst_cpu_vs_bare", "part3")
+    assert (verdict.ratio, verdict.note) == (1.0, "median of 15 turns, from 1 to 1.8")
+
+
+def test_targets_measured_apart_are_compared_by_their_turns_median_shares_of_bare() -> None:
+    """history's second burst of three spent twice what the bare broadcast spent right after
+    it; part3's did not: the shares' medians are equal, where the sums make history 1.33x."""
+    part3 = target("part3", "stage", join=1.0, rate=1000, burst=bursts(0.6, 0.6, 0.6))
+    part3.paired = Paired(burst=bursts(0.6, 0.6, 0.6))
+    history = target("history", "stage", join=1.0, rate=1000, burst=bursts(0.6, 1.2, 0.6))
+    history.paired = Paired(burst=bursts(0.6, 0.6, 0.6))
+    verdict = by_goal(verdicts([part3, history]), "cpu_vs_part3", "history")
+    assert (verdict.ratio, verdict.word) == (1.0, "met"), (
+        "bench/verdicts.py: each target's CPU per delivery must be its turns' median share of "
+        f"the bare broadcast alongside (1, 2, 1: 1), not of the runs' sums (1.33); got {verdict}"
+    )
+    assert verdict.title.endswith(EACH_VS_BARE)
+
+
+def test_several_processes_are_compared_with_one_through_the_bare_broadcast() -> None:
+    """scale_out ran while the machine was busy and history while it was quiet: the bare
+    broadcast alongside each spent as much per delivery as the chat did."""
+    history = target("history", "stage", join=1.0, rate=1000, burst=bursts(0.8, 0.8, 0.8))
+    history.paired = Paired(burst=bursts(0.8, 0.8, 0.8))
+    several = target("scale_out", "stage", join=1.0, rate=900, alone="history")
+    several.burst = bursts(1.2, 1.2, 1.2, helpers={"balancer": 0.2})
+    several.paired = Paired(burst=bursts(1.2, 1.2, 1.2))
+    verdict = by_goal(verdicts([history, several]), "cpu_vs_one_process", "scale_out")
+    assert (verdict.ratio, verdict.word) == (1.0, "met"), (
+        "bench/verdicts.py: the chat processes' CPU per delivery, each as a share of the bare "
+        f"broadcast alongside, is 1.0 of history's, not 12 / 8 µs = 1.5x; got {verdict}"
+    )
+    assert verdict.title.endswith(EACH_VS_BARE)
+    history.paired = None
+    verdict = by_goal(verdicts([history, several]), "cpu_vs_one_process", "scale_out")
+    assert (verdict.ratio, verdict.judged) == (1.5, False), "taken apart, it judges nothing"
+
+
+def test_bursts_run_three_times_as_often_where_the_goals_are_judged() -> None:
+    assert parse(["--clients", "1000"], STAGES).bursts == 15
+    assert parse(["--clients", "1000", "--repeats", "1"], STAGES).bursts == 3
+    assert parse([], STAGES).bursts == 3, "200 clients: for reference, as many as the repeats"
+    assert parse(["--quick"], STAGES).bursts == 1
 
 
 PARENT_OF_BURNER = """
