@@ -12,10 +12,13 @@ the peers are printed for reference, with no verdict, and so are the ratios no g
 
 A stage of several chat processes behind a balancer (scale_out) has goals of its own, on
 CPU per delivery and latency against the same chat as one process and against Channels +
-Redis (CLUSTER_GOALS, VERSUS). A goal against another target than bare compares each
-one's figure as a share of the bare broadcast measured in turns with it (each_vs_bare);
-without those turns, the ratio is for reference. A target that lost messages (or clients
-that could not join) meets no goal, and neither does a ratio taken with one.
+Redis (CLUSTER_GOALS, VERSUS). A goal against bare takes the median of the ratios of the
+turns, each a run of the target's and one of the bare broadcast's right after it
+(in_turns). A goal against another target than bare compares each one's figure as a share
+of the bare broadcast measured in turns with it, the median of its turns' shares
+(each_vs_bare); without those turns, the ratio is for reference. A target that lost
+messages (or clients that could not join) meets no goal, and neither does a ratio taken
+with one.
 """
 
 from __future__ import annotations
