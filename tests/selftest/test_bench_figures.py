@@ -1663,13 +1663,19 @@ def test_a_note_gives_the_range_of_many_turns() -> None:
     assert (verdict.ratio, verdict.note) == (1.0, "median of 15 turns, from 1 to 1.8")
 
 
+def in_turns_with_bare(name: str, ours: list[float], bare: list[float]) -> TargetResult:
+    """A stage whose bursts (``ours``, chat CPU seconds each) took turns with the bare
+    broadcast's (``bare``)."""
+    stage = target(name, "stage", join=1.0, rate=1000, burst=bursts(*ours))
+    stage.paired = Paired(burst=bursts(*bare))
+    return stage
+
+
 def test_targets_measured_apart_are_compared_by_their_turns_median_shares_of_bare() -> None:
     """history's second burst of three spent twice what the bare broadcast spent right after
     it; part3's did not: the shares' medians are equal, where the sums make history 1.33x."""
-    part3 = target("part3", "stage", join=1.0, rate=1000, burst=bursts(0.6, 0.6, 0.6))
-    part3.paired = Paired(burst=bursts(0.6, 0.6, 0.6))
-    history = target("history", "stage", join=1.0, rate=1000, burst=bursts(0.6, 1.2, 0.6))
-    history.paired = Paired(burst=bursts(0.6, 0.6, 0.6))
+    part3 = in_turns_with_bare("part3", [0.6, 0.6, 0.6], [0.6, 0.6, 0.6])
+    history = in_turns_with_bare("history", [0.6, 1.2, 0.6], [0.6, 0.6, 0.6])
     verdict = by_goal(verdicts([part3, history]), "cpu_vs_part3", "history")
     assert (verdict.ratio, verdict.word) == (1.0, "met"), (
         "bench/verdicts.py: each target's CPU per delivery must be its turns' median share of "
@@ -1681,11 +1687,9 @@ def test_targets_measured_apart_are_compared_by_their_turns_median_shares_of_bar
 def test_several_processes_are_compared_with_one_through_the_bare_broadcast() -> None:
     """scale_out ran while the machine was busy and history while it was quiet: the bare
     broadcast alongside each spent as much per delivery as the chat did."""
-    history = target("history", "stage", join=1.0, rate=1000, burst=bursts(0.8, 0.8, 0.8))
-    history.paired = Paired(burst=bursts(0.8, 0.8, 0.8))
-    several = target("scale_out", "stage", join=1.0, rate=900, alone="history")
-    several.burst = bursts(1.2, 1.2, 1.2, helpers={"balancer": 0.2})
-    several.paired = Paired(burst=bursts(1.2, 1.2, 1.2))
+    history = in_turns_with_bare("history", [0.8, 0.8, 0.8], [0.8, 0.8, 0.8])
+    several = in_turns_with_bare("scale_out", [1.2, 1.2, 1.2], [1.2, 1.2, 1.2])
+    several.alone, several.burst = "history", bursts(1.2, 1.2, 1.2, helpers={"balancer": 0.2})
     verdict = by_goal(verdicts([history, several]), "cpu_vs_one_process", "scale_out")
     assert (verdict.ratio, verdict.word) == (1.0, "met"), (
         "bench/verdicts.py: the chat processes' CPU per delivery, each as a share of the bare "
