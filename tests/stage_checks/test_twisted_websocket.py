@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 from twisted.internet import task
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.web.server import Site
 from websockets.exceptions import ConnectionClosed
 
@@ -491,6 +493,97 @@ def test_the_protocol_is_the_connections_producer(server: Server) -> None:
         f"the client stops reading; the producer is {producer!r}."
     )
     assert alice.transport.streaming
+
+
+# -- what an idle connection holds -------------------------------------------------------------
+
+
+def chat_protocol(server: Server, room_id: int = 1) -> Any:
+    """The chat protocol of the one client in the room."""
+    (protocol,) = server.factory.rooms[room_id].clients
+    return protocol
+
+
+def test_an_idle_client_has_no_token_bucket_until_it_sends(server: Server) -> None:
+    """Most people in a room only read; a bucket made at the join held ~120 bytes of each."""
+    alice = server.join()
+    protocol = chat_protocol(server)
+    assert protocol.bucket is None, (
+        "A client that has sent nothing already has a TokenBucket. Most clients of a room "
+        "only read, so make the bucket in spend_token, at the client's first message (full, "
+        "as it would be by then anyway), not in negotiationFinished."
+    )
+    alice.send_json({"text": "hello"})
+    heard = [m.get("text") for m in alice.new_messages()]
+    assert protocol.bucket is not None and heard == ["hello"], (
+        "After its first message the client should have its bucket, and the room the message."
+    )
+
+
+def test_the_protocol_sets_every_attribute_when_it_is_made(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python shares one table of attribute names among a class's instances, and soon takes
+    no new names into it: a name first set late gave every live connection a dict of its
+    own (~460 bytes each) at the first ping after a first message."""
+    made: list[tuple[Any, set[str]]] = []
+    build = server.factory.buildProtocol
+
+    def build_and_note(request: Any) -> Any:
+        protocol = build(request)
+        made.append((protocol, set(vars(protocol))))
+        return protocol
+
+    monkeypatch.setattr(server.factory, "buildProtocol", build_and_note)
+    alice, bob = server.join(), server.join()
+    alice.send_json({"text": "hello"})
+    protocol, names_when_made = made[0]
+    protocol.pauseProducing()  # alice stops reading while bob talks
+    bob.send_json({"text": "are you there?"})
+    protocol.resumeProducing()
+    server.clock.advance(server.factory.config.ping_interval)
+    alice.server_side.dataReceived(frame(b"", PONG))
+    late = sorted(set(vars(protocol)) - names_when_made)
+    assert late == [], (
+        f"The protocol set {late} only after it was made (on a message, a ping, a pause). "
+        "Set every attribute in __init__, to None, False or 0 if it starts empty: a name "
+        "first set on a thousand live connections gives each a dict of its own."
+    )
+
+
+def test_a_connection_keeps_no_address_text_for_log_lines(server: Server) -> None:
+    """The client's address is read from the TCP connection when a line is logged."""
+    alice = server.join()
+    address = alice.transport.getPeer()
+    peer = f"{address.host}:{address.port}"
+    kept = sorted(name for name, value in vars(chat_protocol(server)).items() if value == peer)
+    assert kept == [], (
+        f"Every connection keeps the text {peer!r} in {kept}: a string built at every "
+        "handshake, ~60 bytes of each idle connection, for log lines most connections never "
+        "write. Read the address from the TCP connection (self.tcp.getPeer()) when a line "
+        "needs it."
+    )
+    with capturedLogs() as events:
+        alice.server_side.dataReceived(frame(b"", size=2**30))
+    lines = [formatEvent(event) for event in events]
+    assert any(peer in line for line in lines), (
+        f"The log line for a message too big should name the client's address {peer}; "
+        f"the lines were {lines}."
+    )
+
+
+def test_the_frame_reader_keeps_objects_not_bound_methods(server: Server) -> None:
+    """A bound method is an object of its own: two of them held ~120 bytes of each connection."""
+    server.join()
+    reader = chat_protocol(server).channel.dataReceived.__self__
+    bound = sorted(
+        name for name, value in vars(reader).items() if isinstance(value, types.MethodType)
+    )
+    assert bound == [], (
+        f"The FrameReader keeps the bound methods {bound}; each is an object of its own, "
+        "made for every connection. Give it the module's wire protocol and the chat "
+        "protocol, and let it call their methods when it needs them."
+    )
 
 
 # -- over loopback sockets ---------------------------------------------------------------------
