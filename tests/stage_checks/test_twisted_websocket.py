@@ -572,6 +572,22 @@ def test_a_connection_keeps_no_address_text_for_log_lines(server: Server) -> Non
     )
 
 
+def test_a_client_is_kept_in_its_room_only(server: Server) -> None:
+    """The rooms know who is in them: a set of every client beside theirs held ~100 bytes
+    of each connection."""
+    server.join()
+    protocol = chat_protocol(server)
+    also_in = sorted(
+        name
+        for name, value in vars(server.factory).items()
+        if isinstance(value, (set, list, dict)) and protocol in value
+    )
+    assert also_in == [], (
+        f"The factory keeps every client in {also_in} as well as in its room's clients: an "
+        "entry for each connection, twice. To ping everyone, go through the rooms."
+    )
+
+
 def test_the_frame_reader_keeps_objects_not_bound_methods(server: Server) -> None:
     """A bound method is an object of its own: two of them held ~120 bytes of each connection."""
     server.join()
