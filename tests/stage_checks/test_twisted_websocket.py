@@ -220,7 +220,7 @@ def test_a_handshake_into_a_known_room_keeps_nothing_of_the_wait(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The module never finishes a handshake's request, so a Deferred from its
-    notifyFinish never fires: it stays with the connection for as long as that lasts."""
+    notifyFinish never fires: from the 101 on, it is of no use to anyone."""
     server.join()  # the first client makes the server ask about room 1; later ones need not
     waits: list[object] = []
     request_class = server.site.requestFactory
@@ -235,9 +235,9 @@ def test_a_handshake_into_a_known_room_keeps_nothing_of_the_wait(
     assert waits == [], (
         "A handshake into a room the server already knows called request.notifyFinish(). "
         "The room is found at once, so there is nothing to cancel; and twisted.web.websocket "
-        "never finishes the request, so that Deferred, and whatever its callbacks hold, stay "
-        "in memory for as long as the client is connected. Call notifyFinish only while "
-        "the lookup is still waiting (not lookup.called)."
+        "never finishes the request, so that Deferred never fires, and it and whatever its "
+        "callbacks hold are built for nothing. Call notifyFinish only while the lookup is "
+        "still waiting (not lookup.called)."
     )
 
 

@@ -56,8 +56,8 @@ class ChatSocketResource(WebSocketResource):
                 # Until the 101 goes out the connection is still HTTP's, so notifyFinish
                 # fails if the client goes away while Django is asked; then nobody joins
                 # the room. A room the server knows is found at once, with nothing to
-                # wait for; and the module never finishes the request, so whatever
-                # notifyFinish held would stay with the connection for as long as it lasts.
+                # wait for; and the module never finishes the request, so from the 101 on
+                # the Deferred that notifyFinish returns is of no use to anyone.
                 request.notifyFinish().addErrback(lambda failure: lookup.cancel())
             lookup.addCallbacks(
                 self.room_found,
