@@ -95,7 +95,7 @@ class ChatServerFactory:
         """
         # The Room itself stays, so message ids keep going up when people come back.
         room.clients.discard(client)
-        if self.keepalive.running and not any(room.clients for room in self.rooms.values()):
+        if self.keepalive.running and not any(other.clients for other in self.rooms.values()):
             self.keepalive.stop()
 
     def ping_clients(self):
