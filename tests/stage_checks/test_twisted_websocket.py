@@ -11,9 +11,12 @@ In memory first, as in test_chatserver_protocol.py; then over loopback sockets.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
+import types
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
@@ -23,6 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 from twisted.internet import task
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.web.server import Site
 from websockets.exceptions import ConnectionClosed
 
@@ -216,7 +220,7 @@ def test_a_handshake_into_a_known_room_keeps_nothing_of_the_wait(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The module never finishes a handshake's request, so a Deferred from its
-    notifyFinish never fires: it stays with the connection for as long as that lasts."""
+    notifyFinish never fires: from the 101 on, it is of no use to anyone."""
     server.join()  # the first client makes the server ask about room 1; later ones need not
     waits: list[object] = []
     request_class = server.site.requestFactory
@@ -231,9 +235,9 @@ def test_a_handshake_into_a_known_room_keeps_nothing_of_the_wait(
     assert waits == [], (
         "A handshake into a room the server already knows called request.notifyFinish(). "
         "The room is found at once, so there is nothing to cancel; and twisted.web.websocket "
-        "never finishes the request, so that Deferred, and whatever its callbacks hold, stay "
-        "in memory for as long as the client is connected. Call notifyFinish only while "
-        "the lookup is still waiting (not lookup.called)."
+        "never finishes the request, so that Deferred never fires, and it and whatever its "
+        "callbacks hold are built for nothing. Call notifyFinish only while the lookup is "
+        "still waiting (not lookup.called)."
     )
 
 
@@ -491,6 +495,139 @@ def test_the_protocol_is_the_connections_producer(server: Server) -> None:
         f"the client stops reading; the producer is {producer!r}."
     )
     assert alice.transport.streaming
+
+
+# -- what an idle connection holds -------------------------------------------------------------
+
+
+def chat_protocol(server: Server, room_id: int = 1) -> Any:
+    """The chat protocol of the one client in the room."""
+    (protocol,) = server.factory.rooms[room_id].clients
+    return protocol
+
+
+def test_nothing_keeps_the_handshakes_request_after_the_101(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The module never finishes a handshake's request: the connection is no longer HTTP's.
+    twisted.web kept it in the channel's list of requests, with its headers and its body
+    file, ~2.8 KB of every idle connection."""
+    requests: list[weakref.ref[Any]] = []
+    build = server.factory.buildProtocol
+
+    def build_and_note(request: Any) -> Any:
+        requests.append(weakref.ref(request))
+        return build(request)
+
+    monkeypatch.setattr(server.factory, "buildProtocol", build_and_note)
+    alice = server.join()
+    gc.collect()
+    assert requests and requests[0]() is None, (
+        "The handshake's request is still in memory after the 101, and will be for as long "
+        "as the client stays connected: twisted.web keeps a request in its channel's list "
+        "until it is finished, and the module never finishes it. Once super().render_GET "
+        "has answered 101, take it off that list: request.channel.requests.remove(request)."
+    )
+    alice.send_json({"text": "still fine"})
+    assert [m.get("text") for m in alice.new_messages()] == ["still fine"]
+
+
+def test_an_idle_client_has_no_token_bucket_until_it_sends(server: Server) -> None:
+    """Most people in a room only read; a bucket made at the join held ~120 bytes of each."""
+    alice = server.join()
+    protocol = chat_protocol(server)
+    assert protocol.bucket is None, (
+        "A client that has sent nothing already has a TokenBucket. Most clients of a room "
+        "only read, so make the bucket in spend_token, at the client's first message (full, "
+        "as it would be by then anyway), not in negotiationFinished."
+    )
+    alice.send_json({"text": "hello"})
+    heard = [m.get("text") for m in alice.new_messages()]
+    assert protocol.bucket is not None and heard == ["hello"], (
+        "After its first message the client should have its bucket, and the room the message."
+    )
+
+
+def test_the_protocol_sets_every_attribute_when_it_is_made(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python shares one table of attribute names among a class's instances, and soon takes
+    no new names into it: a name first set late gave every live connection a dict of its
+    own (~460 bytes each) at the first ping after a first message."""
+    made: list[tuple[Any, set[str]]] = []
+    build = server.factory.buildProtocol
+
+    def build_and_note(request: Any) -> Any:
+        protocol = build(request)
+        made.append((protocol, set(vars(protocol))))
+        return protocol
+
+    monkeypatch.setattr(server.factory, "buildProtocol", build_and_note)
+    alice, bob = server.join(), server.join()
+    alice.send_json({"text": "hello"})
+    protocol, names_when_made = made[0]
+    protocol.pauseProducing()  # alice stops reading while bob talks
+    bob.send_json({"text": "are you there?"})
+    protocol.resumeProducing()
+    server.clock.advance(server.factory.config.ping_interval)
+    alice.server_side.dataReceived(frame(b"", PONG))
+    late = sorted(set(vars(protocol)) - names_when_made)
+    assert late == [], (
+        f"The protocol set {late} only after it was made (on a message, a ping, a pause). "
+        "Set every attribute in __init__, to None, False or 0 if it starts empty: a name "
+        "first set on a thousand live connections gives each a dict of its own."
+    )
+
+
+def test_a_connection_keeps_no_address_text_for_log_lines(server: Server) -> None:
+    """The client's address is read from the TCP connection when a line is logged."""
+    alice = server.join()
+    address = alice.transport.getPeer()
+    peer = f"{address.host}:{address.port}"
+    kept = sorted(name for name, value in vars(chat_protocol(server)).items() if value == peer)
+    assert kept == [], (
+        f"Every connection keeps the text {peer!r} in {kept}: a string built at every "
+        "handshake, ~60 bytes of each idle connection, for log lines most connections never "
+        "write. Read the address from the TCP connection (self.tcp.getPeer()) when a line "
+        "needs it."
+    )
+    with capturedLogs() as events:
+        alice.server_side.dataReceived(frame(b"", size=2**30))
+    lines = [formatEvent(event) for event in events]
+    assert any(peer in line for line in lines), (
+        f"The log line for a message too big should name the client's address {peer}; "
+        f"the lines were {lines}."
+    )
+
+
+def test_a_client_is_kept_in_its_room_only(server: Server) -> None:
+    """The rooms know who is in them: a set of every client beside theirs held ~100 bytes
+    of each connection."""
+    server.join()
+    protocol = chat_protocol(server)
+    also_in = sorted(
+        name
+        for name, value in vars(server.factory).items()
+        if isinstance(value, (set, list, dict)) and protocol in value
+    )
+    assert also_in == [], (
+        f"The factory keeps every client in {also_in} as well as in its room's clients: an "
+        "entry for each connection, twice. To ping everyone, go through the rooms."
+    )
+
+
+def test_the_frame_reader_keeps_objects_not_bound_methods(server: Server) -> None:
+    """A bound method is an object of its own: two of them held ~120 bytes of each connection."""
+    server.join()
+    reader = chat_protocol(server).channel.dataReceived.__self__
+    bound = sorted(
+        name for name, value in vars(reader).items() if isinstance(value, types.MethodType)
+    )
+    assert bound == [], (
+        f"The FrameReader keeps the bound methods {bound}; each is an object of its own, "
+        "made for every connection. Give it the module's wire protocol and the chat "
+        "protocol, and let it call their methods when it needs them."
+    )
 
 
 # -- over loopback sockets ---------------------------------------------------------------------

@@ -25,7 +25,6 @@ class ChatServerFactory:
         self.room_exists = room_exists  # room id -> Deferred[bool]; the tests pass a fake
         self.clock = clock  # where "now" comes from; the tests pass a task.Clock
         self.rooms = {}  # room id -> Room, for every room someone has joined
-        self.clients = set()  # every WebSocket client in a room, whichever room: all pinged
         # One timer pings every client, rather than a LoopingCall for each: a thousand of
         # those held some 1.1 KiB of every idle connection. Autobahn batches its clients'
         # ping timers in the same way. It runs while anyone is connected (see join, leave).
@@ -85,7 +84,6 @@ class ChatServerFactory:
         """
         room = self.room(room_id)
         room.clients.add(client)
-        self.clients.add(client)
         if not self.keepalive.running:
             self.keepalive.start(self.config.ping_interval, now=False)
         return room
@@ -97,14 +95,18 @@ class ChatServerFactory:
         """
         # The Room itself stays, so message ids keep going up when people come back.
         room.clients.discard(client)
-        self.clients.discard(client)
-        if not self.clients and self.keepalive.running:
+        if self.keepalive.running and not any(other.clients for other in self.rooms.values()):
             self.keepalive.stop()
 
     def ping_clients(self):
-        """Every CHAT_PING_INTERVAL seconds: ping every client, to notice who has gone."""
-        for client in list(self.clients):  # a copy: a client that cannot be pinged leaves
-            client.ping()
+        """Every CHAT_PING_INTERVAL seconds: ping every client, to notice who has gone.
+
+        The rooms know who is in them. A set of every client, kept beside theirs, held
+        ~100 bytes of every idle connection.
+        """
+        for room in self.rooms.values():
+            for client in list(room.clients):  # a copy: a client that cannot be pinged leaves
+                client.ping()
 
     def broadcast(self, room, text):
         """Send a line of chat to everyone in the room, its sender included, and return it.
