@@ -25,6 +25,7 @@ class ChatServerFactory:
         self.room_exists = room_exists  # room id -> Deferred[bool]; the tests pass a fake
         self.clock = clock  # where "now" comes from; the tests pass a task.Clock
         self.rooms = {}  # room id -> Room, for every room someone has joined
+        self.connected = 0  # clients in a room, whichever room
         # One timer pings every client, rather than a LoopingCall for each: a thousand of
         # those held some 1.1 KiB of every idle connection. Autobahn batches its clients'
         # ping timers in the same way. It runs while anyone is connected (see join, leave).
@@ -84,6 +85,7 @@ class ChatServerFactory:
         """
         room = self.room(room_id)
         room.clients.add(client)
+        self.connected += 1
         if not self.keepalive.running:
             self.keepalive.start(self.config.ping_interval, now=False)
         return room
@@ -95,7 +97,8 @@ class ChatServerFactory:
         """
         # The Room itself stays, so message ids keep going up when people come back.
         room.clients.discard(client)
-        if self.keepalive.running and not any(other.clients for other in self.rooms.values()):
+        self.connected -= 1
+        if self.connected == 0:
             self.keepalive.stop()
 
     def ping_clients(self):
