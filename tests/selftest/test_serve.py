@@ -173,10 +173,21 @@ def kill_all(processes: list[psutil.Process]) -> None:
             process.kill()
 
 
-def port_answers(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def connect_problem(port: int) -> str | None:
+    """Why a connection to ``port`` fails, in words; None once one is taken.
+
+    A loaded machine may leave a loopback connection unanswered for a while, so this tries
+    again until STARTUP_TIMEOUT has passed rather than judging on one attempt."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        with socket.socket() as sock:
+            sock.settimeout(5)
+            number = sock.connect_ex(("127.0.0.1", port))
+        if number == 0:
+            return None
+        if time.monotonic() >= deadline:
+            return errno.errorcode.get(number, str(number))
+        time.sleep(0.2)
 
 
 def stop_serve(serve: subprocess.Popen[str], output: Output, signum: int) -> str:
@@ -289,7 +300,12 @@ def test_the_command_people_type_stops_every_server_however_it_is_stopped(
         started = tree(nox.pid)
         servers = [p for p in started if "harness.serve" in " ".join(p.cmdline())]
         assert servers, f"nox did not start harness.serve: {[describe(p) for p in started]}"
-        assert all(port_answers(port) for port in taken.values()), "the servers never answered"
+        problems = {name: connect_problem(port) for name, port in taken.items()}
+        refused = {name: problem for name, problem in problems.items() if problem}
+        assert not refused, (
+            f"serve said it was ready, yet after {STARTUP_TIMEOUT:g} s these took no "
+            f"connection: {refused} (ports {taken}). It printed:\n{output.rest()}"
+        )
 
         STOPS[how](nox, servers[0])
 
