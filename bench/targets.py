@@ -124,9 +124,13 @@ class Target(ABC):
         self.label = label
         self.settings = settings
 
+    programs: tuple[str, ...] = ()
+    """The programs from the system's packages it needs (redis-server, node, ...)."""
+
     def available(self) -> str | None:
         """Why this target cannot run on this machine, or None."""
-        return None
+        missing = missing_programs(self.programs)
+        return install_line(missing, self.name) if missing else None
 
     def shown_settings(self) -> dict[str, str]:
         """The settings as printed and saved: a key made for the run is not shown."""
@@ -163,6 +167,7 @@ class StageTarget(Target):
     def __init__(self, stage: Stage, options: Options) -> None:
         super().__init__(stage.name, stage.name, stage_settings(stage, options))
         self.stage = stage
+        self.programs = stage.programs
         if "twisted_websocket" in stage.features:
             self.websockets = TWISTED_WEBSOCKET
         self.rooms = options.rooms
@@ -210,12 +215,9 @@ class ClusterTarget(Target):
         label = f"{stage.name} ({self.COPIES} processes)"
         super().__init__(stage.name, label, stage_settings(stage, options))
         self.stage = stage
+        self.programs = stage.programs
         self.alone = stage.parent
         self.rooms = options.rooms
-
-    def available(self) -> str | None:
-        missing = missing_programs(self.stage.programs)
-        return install_line(missing) if missing else None
 
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:
@@ -330,13 +332,8 @@ class ChannelsTarget(Target):
             settings["redis connections"] = str(max(100, 2 * options.clients))
         super().__init__(name, label, settings)
         self.redis = redis
+        self.programs = ("redis-server",) if redis else ()
         self.rooms = options.rooms
-
-    def available(self) -> str | None:
-        if self.redis:
-            missing = missing_programs(["redis-server"])
-            return str(missing[0]) if missing else None
-        return None
 
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:
@@ -381,13 +378,8 @@ class SocketIOTarget(Target):
         settings = {"manager": manager, "server": "uvicorn, uvloop, httptools, websockets"}
         super().__init__(name, label, settings)
         self.redis = redis
+        self.programs = ("redis-server",) if redis else ()
         self.rooms = options.rooms
-
-    def available(self) -> str | None:
-        if self.redis:
-            missing = missing_programs(["redis-server"])
-            return install_line(missing, self.name) if missing else None
-        return None
 
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:
@@ -429,12 +421,9 @@ class NodeTarget(Target):
         package = "socket.io" if socketio else "ws"
         super().__init__(name, label, {"server": f"{package} {packages.NODE.pinned(package)}"})
         self.script = "socketio.js" if socketio else "ws.js"
+        self.programs = ("node", "npm")
         self.adapter: Adapter = SocketIOAdapter() if socketio else BareAdapter()
         self.rooms = options.rooms
-
-    def available(self) -> str | None:
-        missing = missing_programs(["node", "npm"])
-        return install_line(missing, self.name) if missing else None
 
     @contextmanager
     def running(self, workdir: Path) -> Iterator[Running]:

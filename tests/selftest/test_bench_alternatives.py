@@ -33,7 +33,7 @@ from bench.results import AUTOBAHN, AUTOBAHN_IN_TWISTED_WEB, Flow, Paired, Targe
 from bench.run import take_turns_with
 from bench.servers import ServerError
 from bench.socketio_adapter import SocketIOAdapter
-from bench.targets import NodeTarget, Running, SocketIOTarget, all_targets
+from bench.targets import ChannelsTarget, NodeTarget, Running, SocketIOTarget, all_targets
 from bench.verdicts import Verdict, verdicts
 from bench.wsload import Swarm
 from harness.services import MissingProgram
@@ -389,6 +389,10 @@ def test_without_node_or_redis_server_a_target_is_skipped_in_one_line(
     assert redis is not None and "\n" not in redis
     assert redis.startswith("socketio-redis needs redis-server, which is not installed")
     assert SocketIOTarget("socketio", options).available() is None, "in memory: nothing needed"
+    channels = ChannelsTarget("channels-redis", options).available()
+    assert channels is not None
+    assert channels.startswith("channels-redis needs redis-server, which is not installed")
+    assert ChannelsTarget("channels-memory", options).available() is None
 
 
 def test_the_node_peers_need_node_and_npm_only(

@@ -1886,7 +1886,9 @@ def test_a_stage_of_several_processes_is_skipped_in_one_line_without_its_servers
     cluster = ClusterTarget(REGISTRY["scale_out"], parse([], STAGES))
     reason = cluster.available()
     assert reason is not None and "\n" not in reason
-    assert reason.startswith("haproxy is not installed: on Debian/Ubuntu `sudo apt-get install")
+    assert reason.startswith(
+        "scale_out needs haproxy, which is not installed: on Debian/Ubuntu `sudo apt-get install"
+    )
     assert cluster.alone == "history" and cluster.label == "scale_out (2 processes)"
     made = all_targets(("history", "scale_out"), REGISTRY, parse([], STAGES))
     assert [type(one).__name__ for one in made] == ["StageTarget", "ClusterTarget"]
