@@ -119,13 +119,13 @@ class Target(ABC):
     alone: str | None = None
     """A target of several chat processes: the target that runs them as one process."""
 
+    programs: tuple[str, ...] = ()
+    """The programs from the system's packages it needs (redis-server, node, ...)."""
+
     def __init__(self, name: str, label: str, settings: dict[str, str]) -> None:
         self.name = name
         self.label = label
         self.settings = settings
-
-    programs: tuple[str, ...] = ()
-    """The programs from the system's packages it needs (redis-server, node, ...)."""
 
     def available(self) -> str | None:
         """Why this target cannot run on this machine, or None."""
